@@ -1,0 +1,64 @@
+//! The emulator's simulated clock: epoch seconds that run `scale` times faster
+//! than real time and can be moved forward on demand. It only tells time; it
+//! never sleeps and schedules nothing.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+use super::lock;
+
+/// Simulated time, in epoch seconds.
+pub type Time = f64;
+
+/// A clock that runs `scale` simulated seconds per real second.
+#[derive(Debug)]
+pub struct SimClock {
+    origin_real: Instant,
+    origin_epoch: Time,
+    scale: f64,
+    offset: Mutex<f64>,
+}
+
+impl SimClock {
+    /// A clock starting at the current wall-clock time.
+    pub fn new(scale: f64) -> Self {
+        let origin_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        Self {
+            origin_real: Instant::now(),
+            origin_epoch,
+            scale,
+            offset: Mutex::new(0.0),
+        }
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> Time {
+        let elapsed = self.origin_real.elapsed().as_secs_f64() * self.scale;
+        self.origin_epoch + elapsed + *lock(&self.offset)
+    }
+
+    /// Moves simulated time forward by `seconds` and returns the new time.
+    pub fn advance(&self, seconds: f64) -> Time {
+        *lock(&self.offset) += seconds.max(0.0);
+        self.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn scale_multiplies_real_time_and_advance_adds() {
+        let clock = SimClock::new(60.0);
+        let start = clock.now();
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert!((clock.now() - start - 120.0).abs() < 1e-6);
+        clock.advance(30.0);
+        assert!((clock.now() - start - 150.0).abs() < 1e-6);
+    }
+}
