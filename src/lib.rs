@@ -3,3 +3,5 @@
 
 pub mod config;
 pub mod emulator;
+pub mod proto;
+pub mod service_model;

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use super::errors::ApiError;
 use super::faults::FaultRule;
 use super::routes::{error_response, success_response, HttpResponse};
-use super::{lock, schema, Emulator};
+use super::{lock, Emulator};
+use crate::service_model;
 
 /// Answers one admin call; `path` is what follows `/_emulator`.
 pub fn handle(
@@ -101,7 +102,10 @@ fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 }
 
 fn known_operation(op: &str) -> Result<(), ApiError> {
-    schema::model().operation(op).map(|_| ()).ok_or_else(|| {
-        ApiError::Validation(format!("{op} is not an operation of GameLift Streams"))
-    })
+    service_model::model()
+        .operation(op)
+        .map(|_| ())
+        .ok_or_else(|| {
+            ApiError::Validation(format!("{op} is not an operation of GameLift Streams"))
+        })
 }

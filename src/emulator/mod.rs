@@ -12,7 +12,6 @@ pub mod model;
 mod quota;
 mod responses;
 mod routes;
-mod schema;
 
 use std::collections::HashMap;
 use std::io;
@@ -170,5 +169,5 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Whether `name` is an operation of the GameLift Streams model.
 pub fn is_operation(name: &str) -> bool {
-    schema::model().operation(name).is_some()
+    crate::service_model::model().operation(name).is_some()
 }

@@ -22,8 +22,8 @@ use tokio::task::JoinSet;
 use super::calls::{CONNECTION_DROPPED, SUCCESS};
 use super::errors::ApiError;
 use super::faults::Verdict;
-use super::schema::{self, Operation};
 use super::{admin, lock, responses, Emulator};
+use crate::service_model::{self, aws_message, Operation};
 
 /// Largest request body accepted (signal requests are long, but not this long).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -87,7 +87,7 @@ async fn handle(
     if let Some(rest) = path.strip_prefix("/_emulator") {
         return Ok(admin::handle(&state, method, rest, &body, &request_id));
     }
-    let Some((op, labels)) = schema::model().route(method, path) else {
+    let Some((op, labels)) = service_model::model().route(method, path) else {
         let err = ApiError::UnknownOperation(format!(
             "No GameLift Streams operation is {method} {path}."
         ));
@@ -148,7 +148,9 @@ fn call(
             }
         }
     };
-    let input = schema::model().input(op, labels, &parse_query(query), body)?;
+    let input = service_model::model()
+        .input(op, labels, &parse_query(query), body)
+        .map_err(|v| ApiError::Validation(aws_message(&v)))?;
     let mut world = lock(&state.world);
     let now = state.clock.now();
     responses::dispatch(&mut world, &op.name, &input, now)

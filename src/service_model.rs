@@ -1,8 +1,8 @@
 //! botocore's model of GameLift Streams (`service-2.json`, embedded), read once:
 //! which operation a method and path name, where each input member lives on the
-//! wire, and every constraint an input must satisfy. Validation answers AWS's
-//! messages and never echoes the value of a sensitive member. Knows nothing about
-//! state.
+//! wire, and every constraint an input must satisfy. The emulator validates
+//! requests with it as AWS does; the gateway validates its gRPC input with the
+//! same constraints before any AWS call. Never echoes a sensitive value.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -10,8 +10,6 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-use super::errors::ApiError;
 
 /// The model as botocore ships it, documentation stripped.
 const MODEL_JSON: &str = include_str!("service-2.json");
@@ -241,21 +239,19 @@ impl ServiceModel {
         best.map(|(op, labels, _)| (op, labels))
     }
 
-    /// Builds an operation's input from the wire and checks it against the model.
+    /// Builds an operation's input from the wire (path labels, query string and
+    /// JSON body) and checks it against the model.
     pub fn input(
         &self,
         op: &Operation,
         labels: &HashMap<String, String>,
         query: &[(String, String)],
         body: Map<String, Value>,
-    ) -> Result<Value, ApiError> {
-        let Some(input) = &op.input else {
+    ) -> Result<Value, Vec<Violation>> {
+        let Some(Shape::Structure { members, .. }) =
+            op.input.as_ref().and_then(|i| self.shapes.get(i))
+        else {
             return Ok(Value::Object(Map::new()));
-        };
-        let Some(Shape::Structure { members, .. }) = self.shapes.get(input) else {
-            return Err(ApiError::InternalServer(format!(
-                "model has no structure {input}"
-            )));
         };
         let mut object = Map::new();
         for member in members {
@@ -275,14 +271,74 @@ impl ServiceModel {
                 object.insert(member.name.clone(), v);
             }
         }
-        let value = Value::Object(object);
-        let mut problems = Vec::new();
-        self.check(input, &value, "", &mut problems);
-        if problems.is_empty() {
-            Ok(value)
-        } else {
-            Err(ApiError::Validation(validation_message(&problems)))
+        let mut violations = Vec::new();
+        for member in members {
+            violations.extend(self.check_member_of(
+                members,
+                op.input.as_deref().unwrap_or_default(),
+                &member.name,
+                object.get(&member.name),
+            ));
         }
+        if violations.is_empty() {
+            Ok(Value::Object(object))
+        } else {
+            Err(violations)
+        }
+    }
+
+    /// Checks one member of a structure against the model: `None` (or null)
+    /// means absent. Paths in the violations start at the member.
+    pub fn check_member(
+        &self,
+        structure: &str,
+        member: &str,
+        value: Option<&Value>,
+    ) -> Vec<Violation> {
+        match self.shapes.get(structure) {
+            Some(Shape::Structure { members, .. }) => {
+                self.check_member_of(members, structure, member, value)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The names of a structure's members, in model order.
+    pub fn member_names(&self, structure: &str) -> Vec<&str> {
+        match self.shapes.get(structure) {
+            Some(Shape::Structure { members, .. }) => {
+                members.iter().map(|m| m.name.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn check_member_of(
+        &self,
+        members: &[Member],
+        structure: &str,
+        name: &str,
+        value: Option<&Value>,
+    ) -> Vec<Violation> {
+        let mut out = Vec::new();
+        let Some(member) = members.iter().find(|m| m.name == name) else {
+            return out;
+        };
+        let path = vec![PathPart::Member(name.to_string())];
+        match value.filter(|v| !v.is_null()) {
+            Some(v) => self.check(&member.shape, v, path, &mut out),
+            None if self.is_required(structure, name) => out.push(Violation {
+                path,
+                shown: Some("null".into()),
+                constraint: Constraint::Required,
+            }),
+            None => {}
+        }
+        out
+    }
+
+    fn is_required(&self, structure: &str, member: &str) -> bool {
+        matches!(self.shapes.get(structure), Some(Shape::Structure { required, .. }) if required.iter().any(|r| r == member))
     }
 
     fn query_value(&self, shape: &str, raw: &str) -> Value {
@@ -295,33 +351,53 @@ impl ServiceModel {
         }
     }
 
-    fn check(&self, shape_name: &str, value: &Value, path: &str, out: &mut Vec<String>) {
+    fn check(
+        &self,
+        shape_name: &str,
+        value: &Value,
+        path: Vec<PathPart>,
+        out: &mut Vec<Violation>,
+    ) {
         let Some(shape) = self.shapes.get(shape_name) else {
             return;
+        };
+        let mut push = |path: &Vec<PathPart>, shown: Option<String>, constraint: Constraint| {
+            out.push(Violation {
+                path: path.clone(),
+                shown,
+                constraint,
+            });
         };
         match shape {
             Shape::Structure { members, required } => {
                 let Some(object) = value.as_object() else {
-                    return out.push(type_problem(path, "a structure"));
+                    return push(&path, None, Constraint::Type("a structure"));
                 };
                 for member in members {
-                    let member_path = join_path(path, &member.name);
+                    let mut member_path = path.clone();
+                    member_path.push(PathPart::Member(member.name.clone()));
                     match object.get(&member.name).filter(|v| !v.is_null()) {
-                        Some(v) => self.check(&member.shape, v, &member_path, out),
-                        None if required.contains(&member.name) => out.push(format!(
-                            "Value null at '{member_path}' failed to satisfy constraint: Member must not be null"
-                        )),
+                        Some(v) => self.check(&member.shape, v, member_path, out),
+                        None if required.contains(&member.name) => out.push(Violation {
+                            path: member_path,
+                            shown: Some("null".into()),
+                            constraint: Constraint::Required,
+                        }),
                         None => {}
                     }
                 }
             }
             Shape::List { member, min, max } => {
                 let Some(items) = value.as_array() else {
-                    return out.push(type_problem(path, "a list"));
+                    return push(&path, None, Constraint::Type("a list"));
                 };
-                check_length(path, None, items.len(), *min, *max, out);
+                for c in length_violations(items.len(), *min, *max) {
+                    push(&path, None, c);
+                }
                 for (i, item) in items.iter().enumerate() {
-                    self.check(member, item, &format!("{path}.{}.member", i + 1), out);
+                    let mut item_path = path.clone();
+                    item_path.push(PathPart::Index(i));
+                    self.check(member, item, item_path, out);
                 }
             }
             Shape::Map {
@@ -331,12 +407,18 @@ impl ServiceModel {
                 max,
             } => {
                 let Some(entries) = value.as_object() else {
-                    return out.push(type_problem(path, "a map"));
+                    return push(&path, None, Constraint::Type("a map"));
                 };
-                check_length(path, None, entries.len(), *min, *max, out);
+                for c in length_violations(entries.len(), *min, *max) {
+                    push(&path, None, c);
+                }
                 for (k, v) in entries {
-                    self.check(key, &Value::String(k.clone()), &format!("{path}.key"), out);
-                    self.check(value_shape, v, &format!("{path}.{k}"), out);
+                    let mut key_path = path.clone();
+                    key_path.push(PathPart::Key(k.clone()));
+                    self.check(key, &Value::String(k.clone()), key_path, out);
+                    let mut value_path = path.clone();
+                    value_path.push(PathPart::Value(k.clone()));
+                    self.check(value_shape, v, value_path, out);
                 }
             }
             Shape::String {
@@ -347,54 +429,172 @@ impl ServiceModel {
                 sensitive,
             } => {
                 let Some(s) = value.as_str() else {
-                    return out.push(type_problem(path, "a string"));
+                    return push(&path, None, Constraint::Type("a string"));
                 };
-                let shown = (!sensitive).then_some(s);
-                check_length(path, shown, s.chars().count(), *min, *max, out);
+                let shown = (!sensitive).then(|| s.to_string());
+                for c in length_violations(s.chars().count(), *min, *max) {
+                    push(&path, shown.clone(), c);
+                }
                 if let Some((source, re)) = pattern {
                     if !re.is_match(s) {
-                        out.push(format!(
-                            "{} failed to satisfy constraint: Member must satisfy regular expression pattern: {source}",
-                            value_at(path, shown)
-                        ));
+                        push(&path, shown.clone(), Constraint::Pattern(source.clone()));
                     }
                 }
                 if let Some(allowed) = enumeration {
                     if !allowed.iter().any(|a| a == s) {
-                        out.push(format!(
-                            "{} failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                            value_at(path, shown),
-                            allowed.join(", ")
-                        ));
+                        push(&path, shown, Constraint::Enum(allowed.clone()));
                     }
                 }
             }
             Shape::Integer { min, max } => {
                 let Some(n) = value.as_i64() else {
-                    return out.push(type_problem(path, "an integer"));
+                    return push(&path, None, Constraint::Type("an integer"));
                 };
-                let shown = n.to_string();
                 if let Some(min) = min.filter(|m| n < *m) {
-                    out.push(format!(
-                        "{} failed to satisfy constraint: Member must have value greater than or equal to {min}",
-                        value_at(path, Some(&shown))
-                    ));
+                    push(&path, Some(n.to_string()), Constraint::MinValue(min));
                 }
                 if let Some(max) = max.filter(|m| n > *m) {
-                    out.push(format!(
-                        "{} failed to satisfy constraint: Member must have value less than or equal to {max}",
-                        value_at(path, Some(&shown))
-                    ));
+                    push(&path, Some(n.to_string()), Constraint::MaxValue(max));
                 }
             }
             Shape::Boolean => {
                 if !value.is_boolean() {
-                    out.push(type_problem(path, "a boolean"));
+                    push(&path, None, Constraint::Type("a boolean"));
                 }
             }
             Shape::Other => {}
         }
     }
+}
+
+/// One step of the path to a bad value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart {
+    /// A structure member, by its model name.
+    Member(String),
+    /// A list element, from 0.
+    Index(usize),
+    /// The key of a map entry.
+    Key(String),
+    /// The value of a map entry, by key.
+    Value(String),
+}
+
+/// A constraint of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// A required member is absent.
+    Required,
+    /// Shorter (or fewer elements) than this.
+    MinLength(i64),
+    /// Longer (or more elements) than this.
+    MaxLength(i64),
+    /// Smaller than this.
+    MinValue(i64),
+    /// Larger than this.
+    MaxValue(i64),
+    /// Does not match this pattern (as the model writes it).
+    Pattern(String),
+    /// Not one of these values.
+    Enum(Vec<String>),
+    /// Not of this JSON type.
+    Type(&'static str),
+}
+
+/// A value that breaks a constraint of the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Where the value is, from the member checked.
+    pub path: Vec<PathPart>,
+    /// The value as it may be shown (`None` for sensitive values and collections).
+    pub shown: Option<String>,
+    /// The constraint broken.
+    pub constraint: Constraint,
+}
+
+impl Constraint {
+    /// AWS's wording: "Member must ...".
+    pub fn aws_description(&self) -> String {
+        match self {
+            Self::Required => "Member must not be null".into(),
+            Self::MinLength(n) => format!("Member must have length greater than or equal to {n}"),
+            Self::MaxLength(n) => format!("Member must have length less than or equal to {n}"),
+            Self::MinValue(n) => format!("Member must have value greater than or equal to {n}"),
+            Self::MaxValue(n) => format!("Member must have value less than or equal to {n}"),
+            Self::Pattern(p) => format!("Member must satisfy regular expression pattern: {p}"),
+            Self::Enum(values) => format!(
+                "Member must satisfy enum value set: [{}]",
+                values.join(", ")
+            ),
+            Self::Type(t) => format!("Member must be {t}"),
+        }
+    }
+}
+
+impl Violation {
+    /// The path as AWS's messages write it: lower camel case members,
+    /// `name.1.member` for list elements.
+    pub fn aws_path(&self) -> String {
+        let mut out = String::new();
+        for part in &self.path {
+            let piece = match part {
+                PathPart::Member(name) => lower_camel(name),
+                PathPart::Index(i) => format!("{}.member", i + 1),
+                PathPart::Key(_) => "key".into(),
+                PathPart::Value(k) => k.clone(),
+            };
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&piece);
+        }
+        out
+    }
+
+    /// AWS's sentence for this violation.
+    pub fn aws_sentence(&self) -> String {
+        let at = match self.shown.as_deref() {
+            Some("null") if self.constraint == Constraint::Required => {
+                format!("Value null at '{}'", self.aws_path())
+            }
+            Some(v) => format!("Value '{v}' at '{}'", self.aws_path()),
+            None => format!("Value at '{}'", self.aws_path()),
+        };
+        format!(
+            "{at} failed to satisfy constraint: {}",
+            self.constraint.aws_description()
+        )
+    }
+}
+
+/// AWS's ValidationException message for these violations.
+pub fn aws_message(violations: &[Violation]) -> String {
+    let n = violations.len();
+    let noun = if n == 1 { "error" } else { "errors" };
+    let sentences: Vec<String> = violations.iter().map(Violation::aws_sentence).collect();
+    format!("{n} validation {noun} detected: {}", sentences.join("; "))
+}
+
+fn length_violations(len: usize, min: Option<i64>, max: Option<i64>) -> Vec<Constraint> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let mut out = Vec::new();
+    if let Some(min) = min.filter(|m| len < *m) {
+        out.push(Constraint::MinLength(min));
+    }
+    if let Some(max) = max.filter(|m| len > *m) {
+        out.push(Constraint::MaxLength(max));
+    }
+    out
+}
+
+fn lower_camel(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_lowercase())
+        .into_iter()
+        .chain(chars)
+        .collect()
 }
 
 impl Operation {
@@ -528,68 +728,12 @@ fn parse_template(uri: &str) -> Vec<Segment> {
         .collect()
 }
 
-/// `a.b` with the member's name in lower camel case, as AWS's messages write it.
-fn join_path(path: &str, member: &str) -> String {
-    let mut chars = member.chars();
-    let camel: String = chars
-        .next()
-        .map(|c| c.to_ascii_lowercase())
-        .into_iter()
-        .chain(chars)
-        .collect();
-    if path.is_empty() {
-        camel
-    } else {
-        format!("{path}.{camel}")
-    }
-}
-
-fn value_at(path: &str, shown: Option<&str>) -> String {
-    match shown {
-        Some(v) => format!("Value '{v}' at '{path}'"),
-        None => format!("Value at '{path}'"),
-    }
-}
-
-fn type_problem(path: &str, expected: &str) -> String {
-    format!("Value at '{path}' failed to satisfy constraint: Member must be {expected}")
-}
-
-fn check_length(
-    path: &str,
-    shown: Option<&str>,
-    len: usize,
-    min: Option<i64>,
-    max: Option<i64>,
-    out: &mut Vec<String>,
-) {
-    let len = i64::try_from(len).unwrap_or(i64::MAX);
-    if let Some(min) = min.filter(|m| len < *m) {
-        out.push(format!(
-            "{} failed to satisfy constraint: Member must have length greater than or equal to {min}",
-            value_at(path, shown)
-        ));
-    }
-    if let Some(max) = max.filter(|m| len > *m) {
-        out.push(format!(
-            "{} failed to satisfy constraint: Member must have length less than or equal to {max}",
-            value_at(path, shown)
-        ));
-    }
-}
-
-fn validation_message(problems: &[String]) -> String {
-    let n = problems.len();
-    let noun = if n == 1 { "error" } else { "errors" };
-    format!("{n} validation {noun} detected: {}", problems.join("; "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn start_input(body: Value) -> Result<Value, ApiError> {
+    fn start_input(body: Value) -> Result<Value, String> {
         let m = model();
         let (op, labels) = m
             .route("POST", "/streamgroups/sg-000000001/streamsessions")
@@ -597,7 +741,7 @@ mod tests {
         let Value::Object(body) = body else {
             panic!("object")
         };
-        m.input(op, &labels, &[], body)
+        m.input(op, &labels, &[], body).map_err(|v| aws_message(&v))
     }
 
     #[test]
@@ -654,7 +798,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err,
-            ApiError::Validation("1 validation error detected: Value '0' at 'connectionTimeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 1".into())
+            "1 validation error detected: Value '0' at 'connectionTimeoutSeconds' failed to satisfy constraint: Member must have value greater than or equal to 1"
         );
     }
 
@@ -677,8 +821,7 @@ mod tests {
             "Protocol": "WebRTC", "SignalRequest": "offer", "ApplicationIdentifier": "a-1",
             "RoleArn": "arn:aws:iam::12:role/secret-role-name"
         }))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
         assert!(err.contains("at 'roleArn'"), "{err}");
         assert!(!err.contains("secret-role-name"), "{err}");
     }
@@ -691,8 +834,7 @@ mod tests {
             "DisplayConfiguration": {"Resolution": {"Width": 100, "Height": 720}},
             "ClientToken": "short"
         }))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
         for needle in [
             "at 'protocol' failed to satisfy constraint: Member must satisfy enum value set: [WebRTC]",
             "at 'locations.1.member'",
@@ -712,15 +854,9 @@ mod tests {
             .expect("route");
         let q = |v: &str| vec![("MaxResults".to_string(), v.to_string())];
         assert!(m.input(op, &labels, &q("100"), Map::new()).is_ok());
-        let err = m
-            .input(op, &labels, &q("101"), Map::new())
-            .unwrap_err()
-            .to_string();
+        let err = aws_message(&m.input(op, &labels, &q("101"), Map::new()).unwrap_err());
         assert!(err.contains("at 'maxResults'"), "{err}");
-        let err = m
-            .input(op, &labels, &q("ten"), Map::new())
-            .unwrap_err()
-            .to_string();
+        let err = aws_message(&m.input(op, &labels, &q("ten"), Map::new()).unwrap_err());
         assert!(err.contains("Member must be an integer"), "{err}");
     }
 }

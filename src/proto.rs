@@ -1,0 +1,12 @@
+//! The code generated from `proto/` by `build.rs`, in one place.
+
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+/// `gamelift.streams.v1`: the StreamSessions service and its messages.
+pub mod v1 {
+    tonic::include_proto!("gamelift.streams.v1");
+
+    /// The encoded file descriptor set, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("gamelift_streams_v1_descriptor");
+}
