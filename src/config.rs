@@ -7,7 +7,11 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
+use std::time::Duration;
+
 use crate::emulator::{self, EmulatorConfig, Timings, WorldConfig};
+use crate::server::ListenAddr;
+use crate::sessions::client::AwsSettings;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -21,9 +25,99 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway: the StreamSessions gRPC service in front of GameLift
+    /// Streams, with gRPC health and reflection.
+    Serve(ServeArgs),
     /// Run the GameLift Streams emulator: the service's REST-JSON API on a
     /// simulated clock, for development and tests without an AWS account.
     Emulator(EmulatorArgs),
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen: HOST:PORT (port 0 picks a free port) or unix:/path.
+    #[arg(long, env = "GLS_GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: ListenAddr,
+    /// GameLift Streams endpoint URL (default: AWS's endpoint for the Region).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// AWS Region (default: aws-config's chain: AWS_REGION, profile, IMDS).
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// Longest time one GameLift Streams call may take, in seconds.
+    #[arg(long, env = "GLS_GATEWAY_AWS_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    pub aws_timeout_seconds: f64,
+    /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
+    #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
+    pub drain_seconds: f64,
+    /// Start the GameLift Streams emulator on a loopback port and use it
+    /// instead of AWS (no AWS account or credentials needed).
+    #[arg(long, env = "GLS_GATEWAY_EMULATOR")]
+    pub emulator: bool,
+    /// Simulated seconds per real second in the embedded emulator.
+    #[arg(long, env = "GLS_GATEWAY_EMULATOR_TIME_SCALE", default_value_t = 1.0)]
+    pub emulator_time_scale: f64,
+}
+
+/// The validated settings of `serve`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub listen: ListenAddr,
+    /// How to reach GameLift Streams.
+    pub aws: AwsSettings,
+    /// Grace period for in-flight calls at shutdown.
+    pub drain: Duration,
+    /// The embedded emulator, when asked for.
+    pub emulator: Option<EmulatorConfig>,
+}
+
+impl ServeArgs {
+    /// Validates the flags.
+    pub fn to_config(&self) -> Result<ServeConfig, ConfigError> {
+        let timeout = positive_duration("aws-timeout-seconds", self.aws_timeout_seconds)?;
+        let drain = Duration::from_secs_f64(seconds("drain-seconds", self.drain_seconds)?);
+        if !(self.emulator_time_scale.is_finite() && self.emulator_time_scale > 0.0) {
+            return Err(invalid("emulator-time-scale", "must be a number > 0"));
+        }
+        if self.emulator && self.aws_endpoint_url.is_some() {
+            return Err(invalid(
+                "emulator",
+                "cannot be combined with --aws-endpoint-url",
+            ));
+        }
+        let emulator = self.emulator.then(|| EmulatorConfig {
+            time_scale: self.emulator_time_scale,
+            ..EmulatorConfig::default()
+        });
+        let aws = AwsSettings {
+            endpoint_url: self.aws_endpoint_url.clone(),
+            region: match &emulator {
+                Some(e) => Some(e.world.region.clone()),
+                None => self.aws_region.clone(),
+            },
+            dummy_credentials: self.emulator,
+            timeout,
+        };
+        Ok(ServeConfig {
+            listen: self.listen.clone(),
+            aws,
+            drain,
+            emulator,
+        })
+    }
+}
+
+fn positive_duration(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(invalid(
+            flag,
+            format!("must be a number of seconds > 0, got {value}"),
+        ))
+    }
 }
 
 /// Flags of `emulator`.
@@ -202,8 +296,47 @@ mod tests {
     fn parse(args: &[&str]) -> Result<EmulatorConfig, String> {
         let cli = Cli::try_parse_from(["gamelift-streams-gateway", "emulator"].iter().chain(args))
             .map_err(|e| e.to_string())?;
-        let Command::Emulator(args) = cli.command;
-        args.to_config().map_err(|e| e.to_string())
+        match cli.command {
+            Command::Emulator(args) => args.to_config().map_err(|e| e.to_string()),
+            Command::Serve(_) => Err("not emulator".into()),
+        }
+    }
+
+    fn serve(args: &[&str]) -> Result<ServeConfig, String> {
+        let cli = Cli::try_parse_from(["gamelift-streams-gateway", "serve"].iter().chain(args))
+            .map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Serve(args) => args.to_config().map_err(|e| e.to_string()),
+            Command::Emulator(_) => Err("not serve".into()),
+        }
+    }
+
+    #[test]
+    fn serve_defaults_to_loopback_50051_and_parses_unix_sockets() {
+        let config = serve(&[]).expect("defaults are valid");
+        assert_eq!(
+            config.listen,
+            ListenAddr::Tcp("127.0.0.1:50051".parse().expect("addr"))
+        );
+        assert_eq!(config.drain, Duration::from_secs(20));
+        assert!(config.emulator.is_none());
+        let unix = serve(&["--listen", "unix:/tmp/gw.sock"]).expect("valid");
+        assert_eq!(unix.listen.to_string(), "unix:/tmp/gw.sock");
+        let embedded = serve(&["--emulator"]).expect("valid");
+        assert!(embedded.aws.dummy_credentials);
+        assert_eq!(embedded.aws.region.as_deref(), Some("us-west-2"));
+    }
+
+    #[test]
+    fn serve_rejects_bad_values_by_flag() {
+        assert!(serve(&["--listen", "nowhere"])
+            .expect_err("bad")
+            .contains("--listen"));
+        assert!(serve(&["--aws-timeout-seconds", "0"])
+            .expect_err("bad")
+            .contains("--aws-timeout-seconds"));
+        let both = serve(&["--emulator", "--aws-endpoint-url", "http://x"]).expect_err("bad");
+        assert!(both.contains("--emulator"), "{both}");
     }
 
     #[test]

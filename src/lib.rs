@@ -1,7 +1,10 @@
 //! gamelift-streams-gateway: a gRPC sidecar for Amazon GameLift Streams, and the
 //! GameLift Streams emulator it is developed and tested against.
 
+pub mod api;
 pub mod config;
 pub mod emulator;
 pub mod proto;
+pub mod server;
 pub mod service_model;
+pub mod sessions;

@@ -5,8 +5,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::Parser;
-use gamelift_streams_gateway::config::{Cli, Command};
-use gamelift_streams_gateway::emulator;
+use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
+use gamelift_streams_gateway::sessions::{client, Sessions};
+use gamelift_streams_gateway::{emulator, server};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -18,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve(args.to_config()?).await?,
         Command::Emulator(args) => {
             let config = args.to_config()?;
             let handle = emulator::start(args.listen, config)
@@ -28,6 +30,35 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("emulator stopping");
             handle.shutdown().await;
         }
+    }
+    Ok(())
+}
+
+async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
+    let embedded = match config.emulator.take() {
+        Some(emulator_config) => {
+            let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let handle = emulator::start(loopback, emulator_config)
+                .await
+                .context("cannot start the emulator")?;
+            config.aws.endpoint_url = Some(handle.endpoint_url());
+            Some(handle)
+        }
+        None => None,
+    };
+    let sdk = client::connect(&config.aws).await?;
+    let gateway = server::start(&config.listen, Sessions::new(sdk))
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    announce(&format!("gateway listening on {}", gateway.local_addr()))?;
+    if let Some(e) = &embedded {
+        announce(&format!("emulator listening on {}", e.endpoint_url()))?;
+    }
+    shutdown_signal().await?;
+    tracing::info!(grace_seconds = config.drain.as_secs_f64(), "draining");
+    gateway.drain(config.drain).await;
+    if let Some(e) = embedded {
+        e.shutdown().await;
     }
     Ok(())
 }

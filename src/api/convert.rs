@@ -1,0 +1,315 @@
+//! Every conversion between the proto messages and the SDK's types, in one
+//! place: a field added to the proto has one place to go. Validation happens
+//! before; nothing here calls AWS.
+
+use aws_sdk_gameliftstreams::operation::create_stream_session_connection::CreateStreamSessionConnectionInput;
+use aws_sdk_gameliftstreams::operation::export_stream_session_files::ExportStreamSessionFilesInput;
+use aws_sdk_gameliftstreams::operation::get_stream_session::{
+    GetStreamSessionInput, GetStreamSessionOutput,
+};
+use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
+use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::ListStreamSessionsByAccountInput;
+use aws_sdk_gameliftstreams::operation::start_stream_session::{
+    StartStreamSessionInput, StartStreamSessionOutput,
+};
+use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
+use aws_sdk_gameliftstreams::types as aws;
+use aws_smithy_types::error::operation::BuildError;
+use aws_smithy_types::DateTime;
+
+use crate::proto::v1 as pb;
+
+/// The AWS status a proto status filter names; `None` for UNSPECIFIED.
+pub fn status_to_aws(status: pb::StreamSessionStatus) -> Option<aws::StreamSessionStatus> {
+    use pb::StreamSessionStatus as P;
+    Some(match status {
+        P::Unspecified => return None,
+        P::Activating => aws::StreamSessionStatus::Activating,
+        P::Active => aws::StreamSessionStatus::Active,
+        P::Connected => aws::StreamSessionStatus::Connected,
+        P::PendingClientReconnection => aws::StreamSessionStatus::PendingClientReconnection,
+        P::Reconnecting => aws::StreamSessionStatus::Reconnecting,
+        P::Terminating => aws::StreamSessionStatus::Terminating,
+        P::Terminated => aws::StreamSessionStatus::Terminated,
+        P::Error => aws::StreamSessionStatus::Error,
+    })
+}
+
+/// The AWS export status a proto filter names; `None` for UNSPECIFIED.
+pub fn export_status_to_aws(status: pb::ExportFilesStatus) -> Option<aws::ExportFilesStatus> {
+    Some(match status {
+        pb::ExportFilesStatus::Unspecified => return None,
+        pb::ExportFilesStatus::Succeeded => aws::ExportFilesStatus::Succeeded,
+        pb::ExportFilesStatus::Failed => aws::ExportFilesStatus::Failed,
+        pb::ExportFilesStatus::Pending => aws::ExportFilesStatus::Pending,
+    })
+}
+
+fn status_from_aws(status: Option<&aws::StreamSessionStatus>) -> pb::StreamSessionStatus {
+    use aws::StreamSessionStatus as A;
+    match status {
+        Some(A::Activating) => pb::StreamSessionStatus::Activating,
+        Some(A::Active) => pb::StreamSessionStatus::Active,
+        Some(A::Connected) => pb::StreamSessionStatus::Connected,
+        Some(A::PendingClientReconnection) => pb::StreamSessionStatus::PendingClientReconnection,
+        Some(A::Reconnecting) => pb::StreamSessionStatus::Reconnecting,
+        Some(A::Terminating) => pb::StreamSessionStatus::Terminating,
+        Some(A::Terminated) => pb::StreamSessionStatus::Terminated,
+        Some(A::Error) => pb::StreamSessionStatus::Error,
+        _ => pb::StreamSessionStatus::Unspecified,
+    }
+}
+
+fn reason_from_aws(
+    reason: Option<&aws::StreamSessionStatusReason>,
+) -> pb::StreamSessionStatusReason {
+    use aws::StreamSessionStatusReason as A;
+    use pb::StreamSessionStatusReason as P;
+    match reason {
+        Some(A::InternalError) => P::InternalError,
+        Some(A::InvalidSignalRequest) => P::InvalidSignalRequest,
+        Some(A::PlacementTimeout) => P::PlacementTimeout,
+        Some(A::AppLogS3DestinationError) => P::ApplicationLogS3DestinationError,
+        Some(A::AssumeRoleFailed) => P::AssumeRoleFailed,
+        Some(A::ApplicationExit) => P::ApplicationExit,
+        Some(A::ConnectionTimeout) => P::ConnectionTimeout,
+        Some(A::ReconnectionTimeout) => P::ReconnectionTimeout,
+        Some(A::MaxSessionLengthTimeout) => P::MaxSessionLengthTimeout,
+        Some(A::IdleTimeout) => P::IdleTimeout,
+        Some(A::ApiTerminated) => P::ApiTerminated,
+        _ => P::Unspecified,
+    }
+}
+
+fn protocol_from_aws(protocol: Option<&aws::Protocol>) -> pb::Protocol {
+    match protocol {
+        Some(aws::Protocol::Webrtc) => pb::Protocol::Webrtc,
+        _ => pb::Protocol::Unspecified,
+    }
+}
+
+fn export_from_aws(export: aws::ExportFilesMetadata) -> pb::ExportFilesMetadata {
+    let status = match export.status {
+        Some(aws::ExportFilesStatus::Succeeded) => pb::ExportFilesStatus::Succeeded,
+        Some(aws::ExportFilesStatus::Failed) => pb::ExportFilesStatus::Failed,
+        Some(aws::ExportFilesStatus::Pending) => pb::ExportFilesStatus::Pending,
+        _ => pb::ExportFilesStatus::Unspecified,
+    };
+    pb::ExportFilesMetadata {
+        status: status.into(),
+        status_reason: export.status_reason.unwrap_or_default(),
+        output_uri: export.output_uri.unwrap_or_default(),
+    }
+}
+
+fn timestamp(t: Option<DateTime>) -> Option<prost_types::Timestamp> {
+    t.map(|t| prost_types::Timestamp {
+        seconds: t.secs(),
+        nanos: i32::try_from(t.subsec_nanos()).unwrap_or(0),
+    })
+}
+
+/// Both outputs carry GetStreamSession's members under the same names.
+macro_rules! stream_session_from {
+    ($output:ty) => {
+        impl From<$output> for pb::StreamSession {
+            fn from(o: $output) -> Self {
+                pb::StreamSession {
+                    status: status_from_aws(o.status.as_ref()).into(),
+                    status_reason: reason_from_aws(o.status_reason.as_ref()).into(),
+                    protocol: protocol_from_aws(o.protocol.as_ref()).into(),
+                    arn: o.arn.unwrap_or_default(),
+                    description: o.description.unwrap_or_default(),
+                    stream_group_id: o.stream_group_id.unwrap_or_default(),
+                    user_id: o.user_id.unwrap_or_default(),
+                    location: o.location.unwrap_or_default(),
+                    signal_request: o.signal_request.unwrap_or_default(),
+                    signal_response: o.signal_response.unwrap_or_default(),
+                    connection_timeout_seconds: o.connection_timeout_seconds.unwrap_or_default(),
+                    session_length_seconds: o.session_length_seconds.unwrap_or_default(),
+                    additional_launch_args: o.additional_launch_args.unwrap_or_default(),
+                    additional_environment_variables: o
+                        .additional_environment_variables
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
+                    performance_stats_configuration: o.performance_stats_configuration.map(|p| {
+                        pb::PerformanceStatsConfiguration {
+                            shared_with_client: p.shared_with_client,
+                        }
+                    }),
+                    log_file_location_uri: o.log_file_location_uri.unwrap_or_default(),
+                    web_sdk_protocol_url: o.web_sdk_protocol_url.unwrap_or_default(),
+                    last_updated_at: timestamp(o.last_updated_at),
+                    created_at: timestamp(o.created_at),
+                    application_arn: o.application_arn.unwrap_or_default(),
+                    export_files_metadata: o.export_files_metadata.map(export_from_aws),
+                    role_arn: o.role_arn.unwrap_or_default(),
+                    display_configuration: o.display_configuration.map(|d| {
+                        pb::DisplayConfiguration {
+                            resolution: d.resolution.map(|r| pb::Resolution {
+                                width: r.width,
+                                height: r.height,
+                            }),
+                        }
+                    }),
+                }
+            }
+        }
+    };
+}
+
+stream_session_from!(GetStreamSessionOutput);
+stream_session_from!(StartStreamSessionOutput);
+
+impl From<aws::StreamSessionSummary> for pb::StreamSession {
+    fn from(s: aws::StreamSessionSummary) -> Self {
+        pb::StreamSession {
+            status: status_from_aws(s.status.as_ref()).into(),
+            status_reason: reason_from_aws(s.status_reason.as_ref()).into(),
+            protocol: protocol_from_aws(s.protocol.as_ref()).into(),
+            arn: s.arn.unwrap_or_default(),
+            user_id: s.user_id.unwrap_or_default(),
+            last_updated_at: timestamp(s.last_updated_at),
+            created_at: timestamp(s.created_at),
+            application_arn: s.application_arn.unwrap_or_default(),
+            export_files_metadata: s.export_files_metadata.map(export_from_aws),
+            location: s.location.unwrap_or_default(),
+            role_arn: s.role_arn.unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// StartStreamSession's input, with the ClientToken derived from `request_id`.
+pub fn start_input(
+    r: pb::StartStreamSessionRequest,
+    client_token: String,
+) -> Result<StartStreamSessionInput, BuildError> {
+    let resolution = r
+        .display_configuration
+        .as_ref()
+        .and_then(|d| d.resolution.as_ref())
+        .map(|res| {
+            aws::Resolution::builder()
+                .width(res.width)
+                .height(res.height)
+                .build()
+        })
+        .transpose()?;
+    StartStreamSessionInput::builder()
+        .identifier(r.stream_group_identifier)
+        .application_identifier(r.application_identifier)
+        .protocol(aws::Protocol::Webrtc)
+        .signal_request(r.signal_request)
+        .client_token(client_token)
+        .set_description(non_empty(r.description))
+        .set_user_id(non_empty(r.user_id))
+        .set_locations((!r.locations.is_empty()).then_some(r.locations))
+        .set_connection_timeout_seconds(r.connection_timeout_seconds)
+        .set_session_length_seconds(r.session_length_seconds)
+        .set_additional_launch_args(
+            (!r.additional_launch_args.is_empty()).then_some(r.additional_launch_args),
+        )
+        .set_additional_environment_variables(
+            (!r.additional_environment_variables.is_empty())
+                .then(|| r.additional_environment_variables.into_iter().collect()),
+        )
+        .set_performance_stats_configuration(r.performance_stats_configuration.map(|p| {
+            aws::PerformanceStatsConfiguration::builder()
+                .set_shared_with_client(p.shared_with_client)
+                .build()
+        }))
+        .set_role_arn(non_empty(r.role_arn))
+        .set_display_configuration(r.display_configuration.map(|_| {
+            aws::DisplayConfiguration::builder()
+                .set_resolution(resolution)
+                .build()
+        }))
+        .build()
+}
+
+/// GetStreamSession's input.
+pub fn get_input(group: String, session: String) -> Result<GetStreamSessionInput, BuildError> {
+    GetStreamSessionInput::builder()
+        .identifier(group)
+        .stream_session_identifier(session)
+        .build()
+}
+
+/// TerminateStreamSession's input.
+pub fn terminate_input(
+    r: pb::TerminateStreamSessionRequest,
+) -> Result<TerminateStreamSessionInput, BuildError> {
+    TerminateStreamSessionInput::builder()
+        .identifier(r.stream_group_identifier)
+        .stream_session_identifier(r.stream_session_identifier)
+        .build()
+}
+
+/// CreateStreamSessionConnection's input, with the ClientToken derived from `request_id`.
+pub fn connection_input(
+    r: pb::CreateStreamSessionConnectionRequest,
+    client_token: String,
+) -> Result<CreateStreamSessionConnectionInput, BuildError> {
+    CreateStreamSessionConnectionInput::builder()
+        .identifier(r.stream_group_identifier)
+        .stream_session_identifier(r.stream_session_identifier)
+        .signal_request(r.signal_request)
+        .client_token(client_token)
+        .build()
+}
+
+/// ExportStreamSessionFiles's input.
+pub fn export_input(
+    r: pb::ExportStreamSessionFilesRequest,
+) -> Result<ExportStreamSessionFilesInput, BuildError> {
+    ExportStreamSessionFilesInput::builder()
+        .identifier(r.stream_group_identifier)
+        .stream_session_identifier(r.stream_session_identifier)
+        .output_uri(r.output_uri)
+        .build()
+}
+
+/// ListStreamSessions's input.
+pub fn list_input(r: pb::ListStreamSessionsRequest) -> Result<ListStreamSessionsInput, BuildError> {
+    ListStreamSessionsInput::builder()
+        .identifier(r.stream_group_identifier)
+        .set_status(
+            pb::StreamSessionStatus::try_from(r.status)
+                .ok()
+                .and_then(status_to_aws),
+        )
+        .set_export_files_status(
+            pb::ExportFilesStatus::try_from(r.export_files_status)
+                .ok()
+                .and_then(export_status_to_aws),
+        )
+        .set_max_results(r.page_size)
+        .set_next_token(non_empty(r.page_token))
+        .build()
+}
+
+/// ListStreamSessionsByAccount's input.
+pub fn list_by_account_input(
+    r: pb::ListStreamSessionsByAccountRequest,
+) -> Result<ListStreamSessionsByAccountInput, BuildError> {
+    ListStreamSessionsByAccountInput::builder()
+        .set_status(
+            pb::StreamSessionStatus::try_from(r.status)
+                .ok()
+                .and_then(status_to_aws),
+        )
+        .set_export_files_status(
+            pb::ExportFilesStatus::try_from(r.export_files_status)
+                .ok()
+                .and_then(export_status_to_aws),
+        )
+        .set_max_results(r.page_size)
+        .set_next_token(non_empty(r.page_token))
+        .build()
+}

@@ -1,0 +1,212 @@
+//! The one mapping from the gateway's errors to gRPC statuses, each with
+//! `google.rpc.ErrorInfo` (domain `gameliftstreams.amazonaws.com`, a stable
+//! reason, the AWS request id) and the detail the code calls for: BadRequest,
+//! ResourceInfo, QuotaFailure or RetryInfo.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::validate::{snake_case, FieldViolation};
+use crate::sessions::{SessionError, UpstreamKind};
+
+/// The ErrorInfo domain of every error.
+pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
+
+/// How long callers are advised to wait before retrying a transient failure.
+pub const ADVISED_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// An error of one RPC.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request broke the input rules; nothing was sent to AWS.
+    #[error("invalid request: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The call to GameLift Streams failed.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The gateway could not build the AWS request.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<aws_smithy_types::error::operation::BuildError> for ApiError {
+    fn from(err: aws_smithy_types::error::operation::BuildError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<Vec<FieldViolation>> for ApiError {
+    fn from(violations: Vec<FieldViolation>) -> Self {
+        Self::InvalidArgument(violations)
+    }
+}
+
+fn describe(violations: &[FieldViolation]) -> String {
+    let parts: Vec<String> = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect();
+    parts.join("; ")
+}
+
+/// What an RPC was about, for ErrorInfo metadata and ResourceInfo.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The AWS operation.
+    pub operation: &'static str,
+    /// The resource type named (`StreamSession` or `StreamGroup`).
+    pub resource_type: &'static str,
+    /// The identifier the caller gave.
+    pub resource_name: String,
+}
+
+/// The gRPC status for `err` in `ctx`.
+pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
+    let mut meta = HashMap::from([("operation".to_string(), ctx.operation.to_string())]);
+    let mut details = ErrorDetails::new();
+    let (code, reason) = match err {
+        ApiError::InvalidArgument(violations) => {
+            for v in violations {
+                details.add_bad_request_violation(v.field.clone(), v.description.clone());
+            }
+            (Code::InvalidArgument, "INVALID_FIELD")
+        }
+        ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
+        ApiError::Session(e) => {
+            if let Some(id) = e.request_id() {
+                meta.insert("aws_request_id".into(), id.to_string());
+            }
+            session_code(e, ctx, &mut details, &mut meta)
+        }
+    };
+    details.set_error_info(reason, DOMAIN, meta);
+    Status::with_error_details(code, err.to_string(), details)
+}
+
+fn session_code(
+    err: &SessionError,
+    ctx: &CallContext,
+    details: &mut ErrorDetails,
+    meta: &mut HashMap<String, String>,
+) -> (Code, &'static str) {
+    let transient = |details: &mut ErrorDetails, code, reason| {
+        details.set_retry_info(Some(ADVISED_RETRY_DELAY));
+        (code, reason)
+    };
+    match err {
+        SessionError::Upstream {
+            kind,
+            code,
+            message,
+            ..
+        } => {
+            meta.insert("aws_error_code".into(), code.clone());
+            match kind {
+                UpstreamKind::Validation => {
+                    for field in upstream_fields(message) {
+                        details.add_bad_request_violation(field, message.clone());
+                    }
+                    (Code::InvalidArgument, "UPSTREAM_VALIDATION")
+                }
+                UpstreamKind::AccessDenied => (Code::PermissionDenied, "ACCESS_DENIED"),
+                UpstreamKind::NotFound => {
+                    details.set_resource_info(
+                        ctx.resource_type,
+                        ctx.resource_name.clone(),
+                        "",
+                        message.clone(),
+                    );
+                    (Code::NotFound, "NOT_FOUND")
+                }
+                UpstreamKind::Conflict => (Code::FailedPrecondition, "CONFLICT"),
+                UpstreamKind::QuotaExceeded => {
+                    details.add_quota_failure_violation(ctx.operation, message.clone());
+                    (Code::ResourceExhausted, "QUOTA_EXCEEDED")
+                }
+                UpstreamKind::Throttling => transient(details, Code::Unavailable, "THROTTLED"),
+                UpstreamKind::Internal => {
+                    transient(details, Code::Unavailable, "UPSTREAM_INTERNAL_ERROR")
+                }
+                UpstreamKind::Unauthenticated => (Code::FailedPrecondition, "CREDENTIALS_REJECTED"),
+                UpstreamKind::Unknown => (Code::Internal, "UPSTREAM_UNKNOWN_ERROR"),
+            }
+        }
+        SessionError::Timeout => transient(details, Code::Unavailable, "UPSTREAM_TIMEOUT"),
+        SessionError::Connection(_) => {
+            transient(details, Code::Unavailable, "UPSTREAM_UNREACHABLE")
+        }
+        SessionError::Credentials(_) => (Code::FailedPrecondition, "CREDENTIALS_UNAVAILABLE"),
+        SessionError::Other(_) => (Code::Internal, "UPSTREAM_CALL_FAILED"),
+    }
+}
+
+/// The proto fields an AWS ValidationException message names (`at 'x.y'`).
+fn upstream_fields(message: &str) -> Vec<String> {
+    message
+        .split(" at '")
+        .skip(1)
+        .filter_map(|rest| rest.split('\'').next())
+        .map(|path| {
+            let mut parts = path.split('.');
+            let root = match parts.next().unwrap_or_default() {
+                "identifier" => "stream_group_identifier".to_string(),
+                "clientToken" => "request_id".to_string(),
+                "maxResults" => "page_size".to_string(),
+                "nextToken" => "page_token".to_string(),
+                other => snake_case(other),
+            };
+            parts.fold(root, |acc, p| format!("{acc}.{}", snake_case(p)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_validation_messages_name_proto_fields() {
+        let msg = "2 validation errors detected: Value '0' at 'connectionTimeoutSeconds' failed; Value null at 'identifier' failed";
+        assert_eq!(
+            upstream_fields(msg),
+            ["connection_timeout_seconds", "stream_group_identifier"]
+        );
+    }
+
+    #[test]
+    fn every_status_carries_error_info_in_the_domain() {
+        let ctx = CallContext {
+            operation: "GetStreamSession",
+            resource_type: "StreamSession",
+            resource_name: "x".into(),
+        };
+        let throttled = ApiError::Session(SessionError::Upstream {
+            kind: UpstreamKind::Throttling,
+            code: "ThrottlingException".into(),
+            message: "Rate exceeded".into(),
+            request_id: Some("req-1".into()),
+        });
+        let status = to_status(&throttled, &ctx);
+        assert_eq!(status.code(), Code::Unavailable);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("ErrorInfo");
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("THROTTLED", DOMAIN)
+        );
+        assert_eq!(
+            info.metadata.get("aws_request_id").map(String::as_str),
+            Some("req-1")
+        );
+        assert!(details.retry_info().is_some());
+        let creds = to_status(
+            &ApiError::Session(SessionError::Credentials("none".into())),
+            &ctx,
+        );
+        assert_eq!(creds.code(), Code::FailedPrecondition);
+        assert!(creds.get_error_details().retry_info().is_none());
+    }
+}

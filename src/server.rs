@@ -1,0 +1,154 @@
+//! The gateway's gRPC server: binds TCP or a Unix socket, serves
+//! `StreamSessions` beside `grpc.health.v1.Health` and server reflection, and
+//! drains on shutdown (NOT_SERVING, stop accepting, finish in-flight calls
+//! within a grace period).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tonic::transport::Server;
+use tonic_health::server::HealthReporter;
+use tonic_health::ServingStatus;
+
+use crate::api::Gateway;
+use crate::proto::v1 as pb;
+use crate::sessions::Sessions;
+
+type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
+
+/// Where the gateway listens: `HOST:PORT` or `unix:/path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address (port 0 picks a free port).
+    Tcp(SocketAddr),
+    /// A Unix domain socket path.
+    Unix(PathBuf),
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix("unix:") {
+            Some("") => Err("unix: needs a socket path".into()),
+            Some(path) => Ok(Self::Unix(PathBuf::from(path))),
+            None => s
+                .parse()
+                .map(Self::Tcp)
+                .map_err(|_| format!("'{s}' is neither HOST:PORT nor unix:/path")),
+        }
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(addr) => write!(f, "{addr}"),
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// A gateway serving in the background.
+pub struct RunningGateway {
+    local_addr: ListenAddr,
+    health: HealthReporter,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+/// Binds `listen` and serves the gateway over `sessions` until drained.
+pub async fn start(listen: &ListenAddr, sessions: Sessions) -> std::io::Result<RunningGateway> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<StreamSessionsServer>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(std::io::Error::other)?;
+    let router = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(StreamSessionsServer::new(Gateway::new(sessions)));
+    let (tx, rx) = oneshot::channel::<()>();
+    let signal = async {
+        let _ = rx.await;
+    };
+    let (local_addr, task) = match listen {
+        ListenAddr::Tcp(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let local = ListenAddr::Tcp(listener.local_addr()?);
+            let incoming = TcpListenerStream::new(listener);
+            (
+                local,
+                tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)),
+            )
+        }
+        ListenAddr::Unix(path) => {
+            remove_stale_socket(path)?;
+            let listener = UnixListener::bind(path)?;
+            let incoming = UnixListenerStream::new(listener);
+            (
+                listen.clone(),
+                tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)),
+            )
+        }
+    };
+    Ok(RunningGateway {
+        local_addr,
+        health,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// A socket file left by an earlier run is removed; any other file is an error.
+fn remove_stale_socket(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+impl RunningGateway {
+    /// The address actually bound.
+    pub fn local_addr(&self) -> &ListenAddr {
+        &self.local_addr
+    }
+
+    /// Reports NOT_SERVING, stops accepting, and waits up to `grace` for
+    /// in-flight calls. Returns whether they all finished in time.
+    pub async fn drain(mut self, grace: Duration) -> bool {
+        self.health.set_not_serving::<StreamSessionsServer>().await;
+        self.health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let finished = tokio::time::timeout(grace, &mut self.task).await.is_ok();
+        if !finished {
+            tracing::warn!(
+                grace_seconds = grace.as_secs_f64(),
+                "grace period over; cutting remaining calls"
+            );
+            self.task.abort();
+        }
+        if let ListenAddr::Unix(path) = &self.local_addr {
+            let _ = std::fs::remove_file(path);
+        }
+        finished
+    }
+}

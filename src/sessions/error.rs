@@ -1,0 +1,139 @@
+//! What can go wrong talking to GameLift Streams, classified from the SDK's
+//! errors into the few cases callers act on differently. Messages never carry
+//! signal requests, signal responses or credentials.
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_gameliftstreams::config::http::HttpResponse;
+use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_gameliftstreams::operation::RequestId;
+
+/// An error type GameLift Streams answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamKind {
+    /// ValidationException (400).
+    Validation,
+    /// AccessDeniedException (403).
+    AccessDenied,
+    /// ResourceNotFoundException (404).
+    NotFound,
+    /// ConflictException (409).
+    Conflict,
+    /// ServiceQuotaExceededException (402).
+    QuotaExceeded,
+    /// ThrottlingException (429).
+    Throttling,
+    /// InternalServerException (500) or another 5xx.
+    Internal,
+    /// AWS rejected the credentials or the signature (expired, unknown key).
+    Unauthenticated,
+    /// An error type this sidecar does not know.
+    Unknown,
+}
+
+/// A failed call to GameLift Streams.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SessionError {
+    /// GameLift Streams answered with an error.
+    #[error("GameLift Streams {code}: {message}")]
+    Upstream {
+        /// The classified error type.
+        kind: UpstreamKind,
+        /// The error type as AWS named it.
+        code: String,
+        /// AWS's message.
+        message: String,
+        /// The AWS request id, when AWS sent one.
+        request_id: Option<String>,
+    },
+    /// No answer in time.
+    #[error("GameLift Streams did not answer in time")]
+    Timeout,
+    /// The connection failed or broke before an answer.
+    #[error("cannot reach GameLift Streams: {0}")]
+    Connection(String),
+    /// No usable AWS credentials.
+    #[error("AWS credentials are unavailable: {0}")]
+    Credentials(String),
+    /// Anything else the SDK reported (a malformed answer, a request it could not build).
+    #[error("GameLift Streams call failed: {0}")]
+    Other(String),
+}
+
+impl SessionError {
+    /// The AWS request id, when there is one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Upstream { request_id, .. } => request_id.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn kind_of(code: &str) -> UpstreamKind {
+    match code {
+        "ValidationException" => UpstreamKind::Validation,
+        "AccessDeniedException" => UpstreamKind::AccessDenied,
+        "ResourceNotFoundException" => UpstreamKind::NotFound,
+        "ConflictException" => UpstreamKind::Conflict,
+        "ServiceQuotaExceededException" => UpstreamKind::QuotaExceeded,
+        "ThrottlingException" | "TooManyRequestsException" => UpstreamKind::Throttling,
+        "InternalServerException" | "ServiceUnavailableException" => UpstreamKind::Internal,
+        "ExpiredTokenException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "MissingAuthenticationTokenException" => UpstreamKind::Unauthenticated,
+        _ => UpstreamKind::Unknown,
+    }
+}
+
+/// The credentials error anywhere in `err`'s chain, as text.
+fn credentials_in(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(creds) = e.downcast_ref::<CredentialsError>() {
+            return Some(creds.to_string());
+        }
+        current = e.source();
+    }
+    None
+}
+
+impl<E> From<SdkError<E, HttpResponse>> for SessionError
+where
+    E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
+{
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
+        if let Some(reason) = credentials_in(&err) {
+            return Self::Credentials(reason);
+        }
+        match &err {
+            SdkError::ServiceError(ctx) => {
+                let e = ctx.err();
+                let status = ctx.raw().status().as_u16();
+                let code = e.code().unwrap_or("Unknown").to_string();
+                let kind = match kind_of(&code) {
+                    UpstreamKind::Unknown if status >= 500 => UpstreamKind::Internal,
+                    UpstreamKind::Unknown if status == 429 => UpstreamKind::Throttling,
+                    kind => kind,
+                };
+                Self::Upstream {
+                    kind,
+                    code,
+                    message: e.message().unwrap_or_default().to_string(),
+                    request_id: e.request_id().map(str::to_string),
+                }
+            }
+            SdkError::TimeoutError(_) => Self::Timeout,
+            SdkError::DispatchFailure(d) if d.is_timeout() => Self::Timeout,
+            SdkError::DispatchFailure(d) if d.is_io() => {
+                Self::Connection("connection failed".into())
+            }
+            SdkError::ResponseError(_) => {
+                Self::Connection("the connection closed before a complete answer".into())
+            }
+            other => {
+                Self::Other(aws_sdk_gameliftstreams::error::DisplayErrorContext(other).to_string())
+            }
+        }
+    }
+}
