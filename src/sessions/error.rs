@@ -128,6 +128,9 @@ where
             SdkError::DispatchFailure(d) if d.is_io() => {
                 Self::Connection("connection failed".into())
             }
+            SdkError::DispatchFailure(d) if !d.is_user() => {
+                Self::Connection("the connection broke before an answer".into())
+            }
             SdkError::ResponseError(_) => {
                 Self::Connection("the connection closed before a complete answer".into())
             }

@@ -1,6 +1,7 @@
 //! The harness every integration test shares: an in-process emulator on an
 //! ephemeral port, the real `aws-sdk-gameliftstreams` client pointed at it (with
-//! the SDK's own retries off, so tests see each call), and the admin API.
+//! the SDK's own retries off, so tests see each call), the admin API, and the
+//! gateway in front of it with a generated tonic client.
 
 #![allow(dead_code)]
 
@@ -11,7 +12,11 @@ use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_gameliftstreams::types::Protocol;
 use aws_sdk_gameliftstreams::Client;
 use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle};
+use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use gamelift_streams_gateway::server::{self, ListenAddr, RunningGateway};
+use gamelift_streams_gateway::sessions::Sessions;
 use serde_json::Value;
+use tonic::transport::Channel;
 
 pub use gamelift_streams_gateway::emulator::{
     SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP,
@@ -93,4 +98,40 @@ impl Harness {
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// An emulator, the gateway in front of it, and a gRPC client of the gateway.
+pub struct GatewayHarness {
+    pub emulator: Harness,
+    pub gateway: RunningGateway,
+    pub client: StreamSessionsClient<Channel>,
+    pub channel: Channel,
+}
+
+/// The gateway on an ephemeral loopback port, over an emulator with `config`.
+pub async fn gateway_with(config: EmulatorConfig) -> GatewayHarness {
+    let emulator = harness_with(config).await;
+    let sessions = Sessions::new(emulator.client.clone());
+    let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
+    let gateway = server::start(&listen, sessions)
+        .await
+        .expect("gateway starts");
+    let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
+        .expect("URI")
+        .connect()
+        .await
+        .expect("gateway reachable");
+    GatewayHarness {
+        emulator,
+        gateway,
+        client: StreamSessionsClient::new(channel.clone()),
+        channel,
+    }
+}
+
+/// The gateway over an emulator with AWS's rate limits switched off.
+pub async fn gateway() -> GatewayHarness {
+    let mut config = EmulatorConfig::default();
+    config.rate_limits.clear();
+    gateway_with(config).await
 }
