@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::emulator::{self, EmulatorConfig, Timings, WorldConfig};
 use crate::server::ListenAddr;
 use crate::sessions::client::AwsSettings;
+use crate::sessions::resilience::{RetryPolicy, PUBLISHED_LIMITS};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -45,9 +46,30 @@ pub struct ServeArgs {
     /// AWS Region (default: aws-config's chain: AWS_REGION, profile, IMDS).
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
-    /// Longest time one GameLift Streams call may take, in seconds.
-    #[arg(long, env = "GLS_GATEWAY_AWS_TIMEOUT_SECONDS", default_value_t = 10.0)]
-    pub aws_timeout_seconds: f64,
+    /// Longest time one HTTP attempt to GameLift Streams may take, in seconds.
+    #[arg(
+        long,
+        env = "GLS_GATEWAY_AWS_ATTEMPT_TIMEOUT_SECONDS",
+        default_value_t = 10.0
+    )]
+    pub aws_attempt_timeout_seconds: f64,
+    /// Attempts per call, the first included (1 turns retries off).
+    #[arg(long, env = "GLS_GATEWAY_RETRY_MAX_ATTEMPTS", default_value_t = 3)]
+    pub retry_max_attempts: u32,
+    /// Backoff before the first retry, in milliseconds; it doubles per retry, with full jitter.
+    #[arg(long, env = "GLS_GATEWAY_RETRY_BASE_DELAY_MS", default_value_t = 100)]
+    pub retry_base_delay_ms: u64,
+    /// Longest backoff, in milliseconds.
+    #[arg(long, env = "GLS_GATEWAY_RETRY_MAX_DELAY_MS", default_value_t = 5000)]
+    pub retry_max_delay_ms: u64,
+    /// Size of the process-wide retry budget, in tokens (a retry after throttling
+    /// costs 5, after another transient failure 10; a success returns 1).
+    #[arg(long, env = "GLS_GATEWAY_RETRY_BUDGET_TOKENS", default_value_t = 500)]
+    pub retry_budget_tokens: u32,
+    /// Highest send rate for one operation, as OPERATION=N requests per second
+    /// (repeatable; default: AWS's published 20/s for every session operation).
+    #[arg(long = "rate-limit", env = "GLS_GATEWAY_RATE_LIMITS", value_delimiter = ',', value_parser = pair::<f64>)]
+    pub rate_limits: Vec<(String, f64)>,
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
@@ -67,6 +89,8 @@ pub struct ServeConfig {
     pub listen: ListenAddr,
     /// How to reach GameLift Streams.
     pub aws: AwsSettings,
+    /// How calls are retried and paced.
+    pub retry: RetryPolicy,
     /// Grace period for in-flight calls at shutdown.
     pub drain: Duration,
     /// The embedded emulator, when asked for.
@@ -76,7 +100,7 @@ pub struct ServeConfig {
 impl ServeArgs {
     /// Validates the flags.
     pub fn to_config(&self) -> Result<ServeConfig, ConfigError> {
-        let timeout = positive_duration("aws-timeout-seconds", self.aws_timeout_seconds)?;
+        let retry = self.retry_policy()?;
         let drain = Duration::from_secs_f64(seconds("drain-seconds", self.drain_seconds)?);
         if !(self.emulator_time_scale.is_finite() && self.emulator_time_scale > 0.0) {
             return Err(invalid("emulator-time-scale", "must be a number > 0"));
@@ -98,14 +122,53 @@ impl ServeArgs {
                 None => self.aws_region.clone(),
             },
             dummy_credentials: self.emulator,
-            timeout,
         };
         Ok(ServeConfig {
             listen: self.listen.clone(),
             aws,
+            retry,
             drain,
             emulator,
         })
+    }
+
+    fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {
+        if !(1..=10).contains(&self.retry_max_attempts) {
+            return Err(invalid("retry-max-attempts", "must be 1 to 10"));
+        }
+        if self.retry_base_delay_ms == 0 || self.retry_max_delay_ms < self.retry_base_delay_ms {
+            return Err(invalid(
+                "retry-max-delay-ms",
+                "delays must be > 0 and max >= base",
+            ));
+        }
+        let mut policy = RetryPolicy {
+            max_attempts: self.retry_max_attempts,
+            base_delay: Duration::from_millis(self.retry_base_delay_ms),
+            max_delay: Duration::from_millis(self.retry_max_delay_ms),
+            attempt_timeout: positive_duration(
+                "aws-attempt-timeout-seconds",
+                self.aws_attempt_timeout_seconds,
+            )?,
+            budget_tokens: self.retry_budget_tokens,
+            ..RetryPolicy::default()
+        };
+        for (op, rate) in &self.rate_limits {
+            if !PUBLISHED_LIMITS.iter().any(|(known, _)| known == op) {
+                return Err(invalid(
+                    "rate-limit",
+                    format!("{op} is not an operation the gateway calls"),
+                ));
+            }
+            if !(rate.is_finite() && *rate > 0.0) {
+                return Err(invalid(
+                    "rate-limit",
+                    format!("the rate of {op} must be > 0"),
+                ));
+            }
+            policy.ceilings.insert(op.clone(), *rate);
+        }
+        Ok(policy)
     }
 }
 
@@ -332,9 +395,25 @@ mod tests {
         assert!(serve(&["--listen", "nowhere"])
             .expect_err("bad")
             .contains("--listen"));
-        assert!(serve(&["--aws-timeout-seconds", "0"])
+        assert!(serve(&["--aws-attempt-timeout-seconds", "0"])
             .expect_err("bad")
-            .contains("--aws-timeout-seconds"));
+            .contains("--aws-attempt-timeout-seconds"));
+        assert!(serve(&["--retry-max-attempts", "0"])
+            .expect_err("bad")
+            .contains("--retry-max-attempts"));
+        assert!(serve(&["--rate-limit", "CreateStreamGroup=1"])
+            .expect_err("bad")
+            .contains("--rate-limit"));
+        let tuned = serve(&[
+            "--rate-limit",
+            "GetStreamSession=5",
+            "--retry-budget-tokens",
+            "50",
+        ])
+        .expect("valid");
+        assert_eq!(tuned.retry.ceilings["GetStreamSession"], 5.0);
+        assert_eq!(tuned.retry.ceilings["StartStreamSession"], 20.0);
+        assert_eq!(tuned.retry.budget_tokens, 50);
         let both = serve(&["--emulator", "--aws-endpoint-url", "http://x"]).expect_err("bad");
         assert!(both.contains("--emulator"), "{both}");
     }

@@ -8,3 +8,4 @@ pub mod proto;
 pub mod server;
 pub mod service_model;
 pub mod sessions;
+pub mod sync;

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Parser;
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
-use gamelift_streams_gateway::sessions::{client, Sessions};
+use gamelift_streams_gateway::sessions::{client, Resilience, Sessions};
 use gamelift_streams_gateway::{emulator, server};
 
 #[tokio::main]
@@ -47,7 +47,11 @@ async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
         None => None,
     };
     let sdk = client::connect(&config.aws).await?;
-    let gateway = server::start(&config.listen, Sessions::new(sdk))
+    let sessions = Sessions::new(
+        sdk,
+        std::sync::Arc::new(Resilience::new(config.retry.clone())),
+    );
+    let gateway = server::start(&config.listen, sessions)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;

@@ -62,7 +62,7 @@ async fn the_gateway_serves_on_a_unix_socket() {
     let path = dir.join("gateway.sock");
     let gateway = server::start(
         &ListenAddr::Unix(path.clone()),
-        Sessions::new(h.client.clone()),
+        Sessions::new(h.client.clone(), support::resilience()),
     )
     .await
     .expect("binds the socket");
@@ -112,7 +112,10 @@ async fn missing_credentials_are_failed_precondition() {
         .endpoint_url(h.emulator.endpoint_url())
         .credentials_provider(NoCredentials)
         .build();
-    let sessions = Sessions::new(aws_sdk_gameliftstreams::Client::from_conf(conf));
+    let sessions = Sessions::new(
+        aws_sdk_gameliftstreams::Client::from_conf(conf),
+        support::resilience(),
+    );
     let gateway = server::start(
         &ListenAddr::Tcp("127.0.0.1:0".parse().expect("addr")),
         sessions,

@@ -3,6 +3,7 @@
 //! error to a status with details. No AWS call happens for invalid input.
 
 pub mod convert;
+pub mod deadline;
 pub mod status;
 pub mod validate;
 
@@ -68,6 +69,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::StartStreamSessionRequest>,
     ) -> Result<Response<pb::StartStreamSessionResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = group_ctx("StartStreamSession", &r.stream_group_identifier);
         respond(ctx, async {
@@ -79,7 +81,10 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
                 &enums,
             )?;
             let token = idempotency::client_token("StartStreamSession", &r.request_id);
-            let out = self.sessions.start(convert::start_input(r, token)?).await?;
+            let out = self
+                .sessions
+                .start(convert::start_input(r, token)?, deadline)
+                .await?;
             Ok(pb::StartStreamSessionResponse {
                 stream_session: Some(out.into()),
             })
@@ -91,6 +96,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::GetStreamSessionRequest>,
     ) -> Result<Response<pb::GetStreamSessionResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("GetStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
@@ -102,10 +108,10 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             )?;
             let out = self
                 .sessions
-                .get(convert::get_input(
-                    r.stream_group_identifier,
-                    r.stream_session_identifier,
-                )?)
+                .get(
+                    convert::get_input(r.stream_group_identifier, r.stream_session_identifier)?,
+                    deadline,
+                )
                 .await?;
             Ok(pb::GetStreamSessionResponse {
                 stream_session: Some(out.into()),
@@ -118,6 +124,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::ListStreamSessionsRequest>,
     ) -> Result<Response<pb::ListStreamSessionsResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = group_ctx("ListStreamSessions", &r.stream_group_identifier);
         respond(ctx, async {
@@ -134,7 +141,10 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
                 None,
                 &enums,
             )?;
-            let out = self.sessions.list(convert::list_input(r)?).await?;
+            let out = self
+                .sessions
+                .list(convert::list_input(r)?, deadline)
+                .await?;
             Ok(pb::ListStreamSessionsResponse {
                 stream_sessions: out
                     .items
@@ -152,6 +162,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::ListStreamSessionsByAccountRequest>,
     ) -> Result<Response<pb::ListStreamSessionsByAccountResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = group_ctx("ListStreamSessionsByAccount", "");
         respond(ctx, async {
@@ -170,7 +181,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             )?;
             let out = self
                 .sessions
-                .list_by_account(convert::list_by_account_input(r)?)
+                .list_by_account(convert::list_by_account_input(r)?, deadline)
                 .await?;
             Ok(pb::ListStreamSessionsByAccountResponse {
                 stream_sessions: out
@@ -189,6 +200,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::TerminateStreamSessionRequest>,
     ) -> Result<Response<pb::TerminateStreamSessionResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("TerminateStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
@@ -199,7 +211,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
                 &[],
             )?;
             self.sessions
-                .terminate(convert::terminate_input(r)?)
+                .terminate(convert::terminate_input(r)?, deadline)
                 .await?;
             Ok(pb::TerminateStreamSessionResponse {})
         })
@@ -210,6 +222,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::CreateStreamSessionConnectionRequest>,
     ) -> Result<Response<pb::CreateStreamSessionConnectionResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx(
             "CreateStreamSessionConnection",
@@ -219,8 +232,8 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             check("CreateStreamSessionConnectionInput", &validate::connection_members(&r), Some(&r.request_id), &[])?;
             let (group, session) = (r.stream_group_identifier.clone(), r.stream_session_identifier.clone());
             let token = idempotency::client_token("CreateStreamSessionConnection", &r.request_id);
-            let out = self.sessions.create_connection(convert::connection_input(r, token)?).await?;
-            let stream_session = match self.sessions.get(convert::get_input(group, session)?).await {
+            let out = self.sessions.create_connection(convert::connection_input(r, token)?, deadline).await?;
+            let stream_session = match self.sessions.get(convert::get_input(group, session)?, deadline).await {
                 Ok(s) => Some(s.into()),
                 Err(err) => {
                     tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
@@ -239,6 +252,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::ExportStreamSessionFilesRequest>,
     ) -> Result<Response<pb::ExportStreamSessionFilesResponse>, Status> {
+        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("ExportStreamSessionFiles", &r.stream_session_identifier);
         respond(ctx, async {
@@ -249,7 +263,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
                 &[],
             )?;
             self.sessions
-                .export_files(convert::export_input(r)?)
+                .export_files(convert::export_input(r)?, deadline)
                 .await?;
             Ok(pb::ExportStreamSessionFilesResponse {})
         })

@@ -10,13 +10,14 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::validate::{snake_case, FieldViolation};
-use crate::sessions::{SessionError, UpstreamKind};
+use crate::sessions::resilience::GiveUp;
+use crate::sessions::{CallFailure, SessionError, UpstreamKind};
 
 /// The ErrorInfo domain of every error.
 pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
 
-/// How long callers are advised to wait before retrying a transient failure.
-pub const ADVISED_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// The delay advised for a transient failure when the retry layer gave none.
+const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// An error of one RPC.
 #[derive(Debug, thiserror::Error)]
@@ -24,9 +25,9 @@ pub enum ApiError {
     /// The request broke the input rules; nothing was sent to AWS.
     #[error("invalid request: {}", describe(.0))]
     InvalidArgument(Vec<FieldViolation>),
-    /// The call to GameLift Streams failed.
+    /// The call to GameLift Streams failed, after the retries the policy allowed.
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Call(#[from] CallFailure),
     /// The gateway could not build the AWS request.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,11 +76,16 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
             (Code::InvalidArgument, "INVALID_FIELD")
         }
         ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
-        ApiError::Session(e) => {
-            if let Some(id) = e.request_id() {
+        ApiError::Call(failure) => {
+            if let Some(id) = failure.error.request_id() {
                 meta.insert("aws_request_id".into(), id.to_string());
             }
-            session_code(e, ctx, &mut details, &mut meta)
+            meta.insert("attempts".into(), failure.attempts.to_string());
+            if failure.gave_up != GiveUp::NotRetryable {
+                meta.insert("gave_up".into(), failure.gave_up.as_str().into());
+            }
+            let delay = failure.retry_after.unwrap_or(DEFAULT_RETRY_DELAY);
+            session_code(&failure.error, ctx, delay, &mut details, &mut meta)
         }
     };
     details.set_error_info(reason, DOMAIN, meta);
@@ -89,11 +95,12 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
 fn session_code(
     err: &SessionError,
     ctx: &CallContext,
+    retry_delay: Duration,
     details: &mut ErrorDetails,
     meta: &mut HashMap<String, String>,
 ) -> (Code, &'static str) {
     let transient = |details: &mut ErrorDetails, code, reason| {
-        details.set_retry_info(Some(ADVISED_RETRY_DELAY));
+        details.set_retry_info(Some(retry_delay));
         (code, reason)
     };
     match err {
@@ -138,6 +145,7 @@ fn session_code(
         SessionError::Connection(_) => {
             transient(details, Code::Unavailable, "UPSTREAM_UNREACHABLE")
         }
+        SessionError::RateLimited => transient(details, Code::Unavailable, "RATE_LIMITED"),
         SessionError::Credentials(_) => (Code::FailedPrecondition, "CREDENTIALS_UNAVAILABLE"),
         SessionError::Other(_) => (Code::Internal, "UPSTREAM_CALL_FAILED"),
     }
@@ -183,11 +191,16 @@ mod tests {
             resource_type: "StreamSession",
             resource_name: "x".into(),
         };
-        let throttled = ApiError::Session(SessionError::Upstream {
-            kind: UpstreamKind::Throttling,
-            code: "ThrottlingException".into(),
-            message: "Rate exceeded".into(),
-            request_id: Some("req-1".into()),
+        let throttled = ApiError::Call(CallFailure {
+            error: SessionError::Upstream {
+                kind: UpstreamKind::Throttling,
+                code: "ThrottlingException".into(),
+                message: "Rate exceeded".into(),
+                request_id: Some("req-1".into()),
+            },
+            attempts: 3,
+            gave_up: GiveUp::AttemptsExhausted,
+            retry_after: Some(Duration::from_millis(400)),
         });
         let status = to_status(&throttled, &ctx);
         assert_eq!(status.code(), Code::Unavailable);
@@ -201,11 +214,22 @@ mod tests {
             info.metadata.get("aws_request_id").map(String::as_str),
             Some("req-1")
         );
-        assert!(details.retry_info().is_some());
-        let creds = to_status(
-            &ApiError::Session(SessionError::Credentials("none".into())),
-            &ctx,
+        assert_eq!(
+            details.retry_info().and_then(|r| r.retry_delay),
+            Some(Duration::from_millis(400))
         );
+        assert_eq!(info.metadata.get("attempts").map(String::as_str), Some("3"));
+        assert_eq!(
+            info.metadata.get("gave_up").map(String::as_str),
+            Some("attempts_exhausted")
+        );
+        let creds = ApiError::Call(CallFailure {
+            error: SessionError::Credentials("none".into()),
+            attempts: 1,
+            gave_up: GiveUp::NotRetryable,
+            retry_after: None,
+        });
+        let creds = to_status(&creds, &ctx);
         assert_eq!(creds.code(), Code::FailedPrecondition);
         assert!(creds.get_error_details().retry_info().is_none());
     }

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use super::errors::ApiError;
 use super::faults::FaultRule;
 use super::routes::{error_response, success_response, HttpResponse};
-use super::{lock, Emulator};
+use super::Emulator;
 use crate::service_model;
+use crate::sync::lock;
 
 /// Answers one admin call; `path` is what follows `/_emulator`.
 pub fn handle(

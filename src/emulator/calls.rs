@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::lock;
+use crate::sync::lock;
 
 /// Calls per operation and outcome.
 pub type CallCounts = BTreeMap<String, BTreeMap<String, u64>>;

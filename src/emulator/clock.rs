@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-use super::lock;
+use crate::sync::lock;
 
 /// Simulated time, in epoch seconds.
 pub type Time = f64;

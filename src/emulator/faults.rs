@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::lock;
+use crate::sync::lock;
 
 /// One fault rule, as posted to `/_emulator/faults`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ mod routes;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -160,11 +160,6 @@ impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// Locks a mutex, recovering the data if another thread panicked holding it.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether `name` is an operation of the GameLift Streams model.

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use tokio::time::Instant;
 
-use super::lock;
+use crate::sync::lock;
 
 /// AWS's published limits, in requests per second
 /// (Amazon GameLift Streams developer guide, "API rate limits").

@@ -22,8 +22,9 @@ use tokio::task::JoinSet;
 use super::calls::{CONNECTION_DROPPED, SUCCESS};
 use super::errors::ApiError;
 use super::faults::Verdict;
-use super::{admin, lock, responses, Emulator};
+use super::{admin, responses, Emulator};
 use crate::service_model::{self, aws_message, Operation};
+use crate::sync::lock;
 
 /// Largest request body accepted (signal requests are long, but not this long).
 const MAX_BODY: usize = 4 * 1024 * 1024;

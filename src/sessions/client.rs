@@ -1,11 +1,9 @@
 //! Builds the `aws-sdk-gameliftstreams` client from aws-config's default chain
 //! (Region, credentials, profiles, IRSA, `AWS_ENDPOINT_URL`), with the SDK's own
-//! retries off: one call is one HTTP attempt.
-
-use std::time::Duration;
+//! retries off: one call is one HTTP attempt, and the gateway's retry layer
+//! (which also bounds each attempt's time) is the only one.
 
 use aws_sdk_gameliftstreams::config::retry::RetryConfig;
-use aws_sdk_gameliftstreams::config::timeout::TimeoutConfig;
 use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_gameliftstreams::Client;
 
@@ -19,8 +17,6 @@ pub struct AwsSettings {
     /// Use fixed dummy credentials instead of the default chain (the emulator
     /// accepts any).
     pub dummy_credentials: bool,
-    /// Longest time one call may take, connection included.
-    pub timeout: Duration,
 }
 
 /// A Region is needed and none was found.
@@ -48,11 +44,6 @@ pub async fn connect(settings: &AwsSettings) -> Result<Client, NoRegion> {
     }
     let conf = aws_sdk_gameliftstreams::config::Builder::from(&shared)
         .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .operation_timeout(settings.timeout)
-                .build(),
-        )
         .build();
     Ok(Client::from_conf(conf))
 }

@@ -51,6 +51,10 @@ pub enum SessionError {
     /// The connection failed or broke before an answer.
     #[error("cannot reach GameLift Streams: {0}")]
     Connection(String),
+    /// The sidecar's own rate limit for the operation leaves no send slot
+    /// before the caller's deadline; nothing was sent.
+    #[error("the sidecar's rate limit for this operation leaves no slot before the deadline")]
+    RateLimited,
     /// No usable AWS credentials.
     #[error("AWS credentials are unavailable: {0}")]
     Credentials(String),

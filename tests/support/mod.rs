@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use aws_sdk_gameliftstreams::config::retry::RetryConfig;
 use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
@@ -14,7 +15,7 @@ use aws_sdk_gameliftstreams::Client;
 use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle};
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use gamelift_streams_gateway::server::{self, ListenAddr, RunningGateway};
-use gamelift_streams_gateway::sessions::Sessions;
+use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use serde_json::Value;
 use tonic::transport::Channel;
 
@@ -108,10 +109,14 @@ pub struct GatewayHarness {
     pub channel: Channel,
 }
 
-/// The gateway on an ephemeral loopback port, over an emulator with `config`.
-pub async fn gateway_with(config: EmulatorConfig) -> GatewayHarness {
+/// The gateway on an ephemeral loopback port, over an emulator with `config`,
+/// retrying by `policy`.
+pub async fn gateway_with(config: EmulatorConfig, policy: RetryPolicy) -> GatewayHarness {
     let emulator = harness_with(config).await;
-    let sessions = Sessions::new(emulator.client.clone());
+    let sessions = Sessions::new(
+        emulator.client.clone(),
+        Arc::new(Resilience::with_seed(policy, 7)),
+    );
     let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
     let gateway = server::start(&listen, sessions)
         .await
@@ -129,9 +134,22 @@ pub async fn gateway_with(config: EmulatorConfig) -> GatewayHarness {
     }
 }
 
-/// The gateway over an emulator with AWS's rate limits switched off.
+/// The gateway over an emulator with AWS's rate limits switched off, and no
+/// retries, so each RPC is exactly one upstream call.
 pub async fn gateway() -> GatewayHarness {
     let mut config = EmulatorConfig::default();
     config.rate_limits.clear();
-    gateway_with(config).await
+    gateway_with(
+        config,
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        },
+    )
+    .await
+}
+
+/// A retry layer with the default policy, for tests that build their own gateway.
+pub fn resilience() -> Arc<Resilience> {
+    Arc::new(Resilience::with_seed(RetryPolicy::default(), 7))
 }

@@ -1,0 +1,304 @@
+//! The one retry layer between the gateway and GameLift Streams. Every call
+//! waits for a send slot from its operation's adaptive rate limiter, is tried
+//! with a per-attempt timeout, and on a transient failure (throttling, 5xx,
+//! timeout, connection) is retried with capped exponential backoff and full
+//! jitter, while the process-wide retry budget can pay for it and never past the
+//! caller's deadline. Other failures are returned at once. The SDK's own retries
+//! are off, so an attempt here is one HTTP request.
+
+pub mod budget;
+pub mod counters;
+pub mod limiter;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+
+use super::error::{SessionError, UpstreamKind};
+use crate::sync::lock;
+use budget::{BudgetCosts, RetryBudget, RetryCost};
+use counters::{CounterValues, Counters};
+use limiter::AdaptiveLimiter;
+
+/// AWS's published per-account, per-Region limits of the operations the gateway
+/// calls, in requests per second: the default ceilings.
+pub const PUBLISHED_LIMITS: &[(&str, f64)] = &[
+    ("StartStreamSession", 20.0),
+    ("GetStreamSession", 20.0),
+    ("ListStreamSessions", 20.0),
+    ("ListStreamSessionsByAccount", 20.0),
+    ("TerminateStreamSession", 20.0),
+    ("CreateStreamSessionConnection", 20.0),
+    ("ExportStreamSessionFiles", 20.0),
+];
+
+/// How calls are retried and paced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included (1 = no retries).
+    pub max_attempts: u32,
+    /// Backoff before the first retry (before jitter).
+    pub base_delay: Duration,
+    /// Longest backoff.
+    pub max_delay: Duration,
+    /// Longest time one attempt may take.
+    pub attempt_timeout: Duration,
+    /// Size of the process-wide retry budget, in tokens.
+    pub budget_tokens: u32,
+    /// Costs of retries in budget tokens.
+    pub budget_costs: BudgetCosts,
+    /// Highest send rate per operation, requests per second.
+    pub ceilings: HashMap<String, f64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(10),
+            budget_tokens: 500,
+            budget_costs: BudgetCosts::default(),
+            ceilings: PUBLISHED_LIMITS
+                .iter()
+                .map(|(op, r)| (op.to_string(), *r))
+                .collect(),
+        }
+    }
+}
+
+/// Why a call stopped without success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// The failure is not one a retry can fix.
+    NotRetryable,
+    /// Every allowed attempt failed.
+    AttemptsExhausted,
+    /// The next wait would pass the caller's deadline.
+    Deadline,
+    /// The retry budget could not pay for a retry.
+    BudgetExhausted,
+}
+
+impl GiveUp {
+    /// A stable name for metrics and error metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotRetryable => "not_retryable",
+            Self::AttemptsExhausted => "attempts_exhausted",
+            Self::Deadline => "deadline",
+            Self::BudgetExhausted => "budget_exhausted",
+        }
+    }
+}
+
+/// A call that did not succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error} (after {attempts} attempt(s))")]
+pub struct CallFailure {
+    /// The last failure.
+    pub error: SessionError,
+    /// HTTP attempts made.
+    pub attempts: u32,
+    /// Why no further attempt was made.
+    pub gave_up: GiveUp,
+    /// When a retry of the whole call may succeed, for transient failures.
+    pub retry_after: Option<Duration>,
+}
+
+/// A snapshot of the retry layer for metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResilienceStats {
+    /// The counters.
+    pub counters: CounterValues,
+    /// Retry-budget tokens left.
+    pub budget_level: u32,
+    /// Retry-budget capacity.
+    pub budget_capacity: u32,
+    /// Current send rate allowed per operation, requests per second.
+    pub limiter_rates: BTreeMap<String, f64>,
+}
+
+/// The retry layer, shared by every call of the process.
+#[derive(Debug)]
+pub struct Resilience {
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    limiters: Mutex<HashMap<&'static str, AdaptiveLimiter>>,
+    counters: Counters,
+    rng: Mutex<StdRng>,
+}
+
+fn retry_reason(err: &SessionError) -> Option<(RetryCost, &'static str)> {
+    match err {
+        SessionError::Upstream {
+            kind: UpstreamKind::Throttling,
+            ..
+        } => Some((RetryCost::Throttling, "throttled")),
+        SessionError::Upstream {
+            kind: UpstreamKind::Internal,
+            ..
+        } => Some((RetryCost::Transient, "server_error")),
+        SessionError::Timeout => Some((RetryCost::Transient, "timeout")),
+        SessionError::Connection(_) => Some((RetryCost::Transient, "connection")),
+        _ => None,
+    }
+}
+
+impl Resilience {
+    /// A retry layer with `policy`, its budget full.
+    pub fn new(policy: RetryPolicy) -> Self {
+        Self::with_seed(policy, rand::random())
+    }
+
+    /// The same with a fixed jitter seed (for reproducible tests).
+    pub fn with_seed(policy: RetryPolicy, seed: u64) -> Self {
+        Self {
+            budget: RetryBudget::new(policy.budget_tokens, policy.budget_costs),
+            limiters: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            policy,
+        }
+    }
+
+    /// Counters, budget level and limiter rates.
+    pub fn stats(&self) -> ResilienceStats {
+        ResilienceStats {
+            counters: self.counters.values(),
+            budget_level: self.budget.level(),
+            budget_capacity: self.budget.capacity(),
+            limiter_rates: lock(&self.limiters)
+                .iter()
+                .map(|(op, l)| (op.to_string(), l.rate()))
+                .collect(),
+        }
+    }
+
+    fn with_limiter<R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut AdaptiveLimiter) -> R,
+    ) -> Option<R> {
+        let ceiling = *self.policy.ceilings.get(op)?;
+        let mut limiters = lock(&self.limiters);
+        let limiter = limiters
+            .entry(op)
+            .or_insert_with(|| AdaptiveLimiter::new(ceiling, Instant::now()));
+        Some(f(limiter))
+    }
+
+    /// The cap of the backoff before retry number `retry` (1-based).
+    fn backoff_cap(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.policy
+            .base_delay
+            .saturating_mul(factor)
+            .min(self.policy.max_delay)
+    }
+
+    fn jitter(&self, cap: Duration) -> Duration {
+        cap.mul_f64(lock(&self.rng).random::<f64>())
+    }
+
+    fn fail(
+        &self,
+        op: &'static str,
+        error: SessionError,
+        attempts: u32,
+        gave_up: GiveUp,
+        retry_after: Option<Duration>,
+    ) -> CallFailure {
+        self.counters.give_up(op, gave_up.as_str());
+        CallFailure {
+            error,
+            attempts,
+            gave_up,
+            retry_after,
+        }
+    }
+
+    /// Runs `attempt` under the policy for operation `op`, within `deadline`.
+    pub async fn call<T, F, Fut>(
+        &self,
+        op: &'static str,
+        deadline: Option<Instant>,
+        mut attempt: F,
+    ) -> Result<T, CallFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SessionError>>,
+    {
+        let mut attempts = 0;
+        let mut paid = None;
+        let mut last: Option<(SessionError, Duration)> = None;
+        loop {
+            let now = Instant::now();
+            let slot = self.with_limiter(op, |l| l.reserve(now)).unwrap_or(now);
+            if deadline.is_some_and(|d| slot >= d) {
+                self.with_limiter(op, AdaptiveLimiter::cancel);
+                let wait = slot - now;
+                let (error, advice) = last.unwrap_or((SessionError::RateLimited, wait));
+                return Err(self.fail(
+                    op,
+                    error,
+                    attempts,
+                    GiveUp::Deadline,
+                    Some(advice.max(wait)),
+                ));
+            }
+            tokio::time::sleep_until(slot).await;
+            attempts += 1;
+            self.counters.attempt(op);
+            let budget = deadline.map_or(self.policy.attempt_timeout, |d| {
+                d.saturating_duration_since(Instant::now())
+                    .min(self.policy.attempt_timeout)
+            });
+            let result = tokio::time::timeout(budget, attempt())
+                .await
+                .unwrap_or(Err(SessionError::Timeout));
+            let throttled = matches!(
+                &result,
+                Err(SessionError::Upstream {
+                    kind: UpstreamKind::Throttling,
+                    ..
+                })
+            );
+            if throttled {
+                self.counters.throttle(op);
+            }
+            self.with_limiter(op, |l| l.record(throttled, Instant::now()));
+            let error = match result {
+                Ok(value) => {
+                    self.budget.deposit(paid);
+                    return Ok(value);
+                }
+                Err(error) => error,
+            };
+            let Some((cost, reason)) = retry_reason(&error) else {
+                return Err(self.fail(op, error, attempts, GiveUp::NotRetryable, None));
+            };
+            let cap = self.backoff_cap(attempts);
+            if attempts >= self.policy.max_attempts {
+                return Err(self.fail(op, error, attempts, GiveUp::AttemptsExhausted, Some(cap)));
+            }
+            let delay = self.jitter(cap);
+            if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+                return Err(self.fail(op, error, attempts, GiveUp::Deadline, Some(cap)));
+            }
+            let Some(tokens) = self.budget.withdraw(cost) else {
+                return Err(self.fail(op, error, attempts, GiveUp::BudgetExhausted, Some(cap)));
+            };
+            paid = Some(tokens);
+            self.counters.retry(op, reason);
+            tokio::time::sleep(delay).await;
+            last = Some((error, cap));
+        }
+    }
+}
