@@ -14,6 +14,8 @@ pub type CallCounts = BTreeMap<String, BTreeMap<String, u64>>;
 pub const SUCCESS: &str = "Success";
 /// The outcome recorded for a connection closed without an answer.
 pub const CONNECTION_DROPPED: &str = "ConnectionDropped";
+/// The outcome recorded for a call that ran but whose answer was not sent.
+pub const RESPONSE_DROPPED: &str = "ResponseDropped";
 
 /// Thread-safe call counters.
 #[derive(Debug, Default)]

@@ -27,9 +27,14 @@ pub struct FaultRule {
     /// Probability (0–1) of an InternalServerException.
     #[serde(default)]
     pub internal_error: f64,
-    /// Probability (0–1) that the connection is closed without a response.
+    /// Probability (0–1) that the connection is closed without a response,
+    /// before the operation runs.
     #[serde(default)]
     pub drop_connection: f64,
+    /// Probability (0–1) that the operation runs but the connection is closed
+    /// before its response (the client cannot tell whether it happened).
+    #[serde(default)]
+    pub drop_response: f64,
     /// Latency added before the call is answered, in milliseconds.
     #[serde(default)]
     pub latency_ms: u64,
@@ -45,6 +50,8 @@ pub enum Verdict {
     Proceed,
     /// Close the connection without a response.
     Drop,
+    /// Run the operation, then close the connection without its response.
+    DropResponse,
     /// Answer ThrottlingException.
     Throttle,
     /// Answer InternalServerException.
@@ -76,6 +83,7 @@ impl Faults {
             ("throttle", rule.throttle),
             ("internal_error", rule.internal_error),
             ("drop_connection", rule.drop_connection),
+            ("drop_response", rule.drop_response),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!(
@@ -104,7 +112,8 @@ impl Faults {
     pub fn decide(&self, operation: &str) -> (Duration, Verdict) {
         let mut rules = lock(&self.rules);
         let mut rng = lock(&self.rng);
-        let (mut latency, mut drop, mut throttle, mut internal) = (0u64, false, false, false);
+        let (mut latency, mut drop, mut throttle, mut internal, mut drop_response) =
+            (0u64, false, false, false, false);
         for rule in rules
             .iter_mut()
             .filter(|r| r.operation.as_deref().is_none_or(|op| op == operation))
@@ -113,6 +122,7 @@ impl Faults {
             drop |= rng.random_bool(rule.drop_connection);
             throttle |= rng.random_bool(rule.throttle);
             internal |= rng.random_bool(rule.internal_error);
+            drop_response |= rng.random_bool(rule.drop_response);
             if let Some(count) = rule.count.as_mut() {
                 *count = count.saturating_sub(1);
             }
@@ -124,6 +134,8 @@ impl Faults {
             Verdict::Throttle
         } else if internal {
             Verdict::InternalError
+        } else if drop_response {
+            Verdict::DropResponse
         } else {
             Verdict::Proceed
         };

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use super::calls::{CONNECTION_DROPPED, SUCCESS};
+use super::calls::{CONNECTION_DROPPED, RESPONSE_DROPPED, SUCCESS};
 use super::errors::ApiError;
 use super::faults::Verdict;
 use super::{admin, responses, Emulator};
@@ -109,17 +109,18 @@ async fn handle(
         Verdict::InternalError => Err(ApiError::InternalServer(
             "Internal failure (injected fault).".into(),
         )),
-        Verdict::Proceed if !state.limits.try_acquire(&op.name) => Err(ApiError::Throttling(
-            format!("Rate exceeded for {}.", op.name),
-        )),
-        Verdict::Proceed => call(
-            &state,
-            op,
-            &labels,
-            parts.uri.query().unwrap_or_default(),
-            &body,
+        Verdict::Proceed | Verdict::DropResponse if !state.limits.try_acquire(&op.name) => Err(
+            ApiError::Throttling(format!("Rate exceeded for {}.", op.name)),
         ),
+        Verdict::Proceed | Verdict::DropResponse => {
+            let query = parts.uri.query().unwrap_or_default();
+            call(&state, op, &labels, query, &body)
+        }
     };
+    if verdict == Verdict::DropResponse && result.is_ok() {
+        state.calls.record(&op.name, RESPONSE_DROPPED);
+        return Err(ConnectionDropped);
+    }
     let outcome = result
         .as_ref()
         .map_or_else(ApiError::error_type, |_| SUCCESS);

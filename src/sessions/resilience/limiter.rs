@@ -83,10 +83,14 @@ impl AdaptiveLimiter {
         self.tokens = (self.tokens + 1.0).min(1.0);
     }
 
-    /// Records the outcome of a sent request and adapts the rate.
+    /// Records the outcome of a sent request and adapts the rate: a throttle
+    /// cuts it to β times the rate actually sent; successes after a throttle
+    /// grow it back along the CUBIC curve (and at most to twice the rate
+    /// actually sent) until it reaches the ceiling, where it stays.
     pub fn record(&mut self, throttled: bool, now: Instant) {
         self.measure(now);
-        let new_rate = if throttled {
+        self.refill(now);
+        if throttled {
             let base = if self.measured_rate > 0.0 {
                 self.measured_rate.min(self.rate)
             } else {
@@ -94,21 +98,24 @@ impl AdaptiveLimiter {
             };
             self.last_max_rate = base;
             self.last_throttle = Some(now);
-            base * BETA
-        } else if let Some(last_throttle) = self.last_throttle {
-            let k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
-            let t = now.saturating_duration_since(last_throttle).as_secs_f64();
-            SCALE * (t - k).powi(3) + self.last_max_rate
-        } else {
-            self.ceiling
+            self.rate = (base * BETA).clamp(MIN_RATE, self.ceiling);
+            return;
+        }
+        let Some(last_throttle) = self.last_throttle else {
+            return;
         };
+        let k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
+        let t = now.saturating_duration_since(last_throttle).as_secs_f64();
+        let cubic = SCALE * (t - k).powi(3) + self.last_max_rate;
         let bounded = if self.measured_rate > 0.0 {
-            new_rate.min(2.0 * self.measured_rate)
+            cubic.min(2.0 * self.measured_rate)
         } else {
-            new_rate
+            cubic
         };
-        self.refill(now);
         self.rate = bounded.clamp(MIN_RATE, self.ceiling);
+        if self.rate >= self.ceiling {
+            self.last_throttle = None;
+        }
     }
 
     fn measure(&mut self, now: Instant) {
@@ -162,6 +169,22 @@ mod tests {
             limiter.rate(),
             20.0,
             "recovers to, and never above, the ceiling"
+        );
+    }
+
+    #[test]
+    fn sparse_traffic_without_throttling_keeps_the_ceiling() {
+        let t0 = Instant::now();
+        let mut limiter = AdaptiveLimiter::new(20.0, t0);
+        for s in 1..=10 {
+            let now = t0 + Duration::from_secs(s);
+            limiter.reserve(now);
+            limiter.record(false, now);
+        }
+        assert_eq!(
+            limiter.rate(),
+            20.0,
+            "a quiet period does not slow the next burst"
         );
     }
 

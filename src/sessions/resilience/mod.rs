@@ -302,3 +302,6 @@ impl Resilience {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
