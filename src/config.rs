@@ -47,11 +47,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
     /// Longest time one HTTP attempt to GameLift Streams may take, in seconds.
-    #[arg(
-        long,
-        env = "GLS_GATEWAY_AWS_ATTEMPT_TIMEOUT_SECONDS",
-        default_value_t = 10.0
-    )]
+    #[arg(long, env = "GLS_GATEWAY_AWS_ATTEMPT_TIMEOUT_SECONDS", default_value_t = 10.0)]
     pub aws_attempt_timeout_seconds: f64,
     /// Attempts per call, the first included (1 turns retries off).
     #[arg(long, env = "GLS_GATEWAY_RETRY_MAX_ATTEMPTS", default_value_t = 3)]
@@ -106,15 +102,10 @@ impl ServeArgs {
             return Err(invalid("emulator-time-scale", "must be a number > 0"));
         }
         if self.emulator && self.aws_endpoint_url.is_some() {
-            return Err(invalid(
-                "emulator",
-                "cannot be combined with --aws-endpoint-url",
-            ));
+            return Err(invalid("emulator", "cannot be combined with --aws-endpoint-url"));
         }
-        let emulator = self.emulator.then(|| EmulatorConfig {
-            time_scale: self.emulator_time_scale,
-            ..EmulatorConfig::default()
-        });
+        let emulator =
+            self.emulator.then(|| EmulatorConfig { time_scale: self.emulator_time_scale, ..EmulatorConfig::default() });
         let aws = AwsSettings {
             endpoint_url: self.aws_endpoint_url.clone(),
             region: match &emulator {
@@ -123,13 +114,7 @@ impl ServeArgs {
             },
             dummy_credentials: self.emulator,
         };
-        Ok(ServeConfig {
-            listen: self.listen.clone(),
-            aws,
-            retry,
-            drain,
-            emulator,
-        })
+        Ok(ServeConfig { listen: self.listen.clone(), aws, retry, drain, emulator })
     }
 
     fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {
@@ -137,34 +122,22 @@ impl ServeArgs {
             return Err(invalid("retry-max-attempts", "must be 1 to 10"));
         }
         if self.retry_base_delay_ms == 0 || self.retry_max_delay_ms < self.retry_base_delay_ms {
-            return Err(invalid(
-                "retry-max-delay-ms",
-                "delays must be > 0 and max >= base",
-            ));
+            return Err(invalid("retry-max-delay-ms", "delays must be > 0 and max >= base"));
         }
         let mut policy = RetryPolicy {
             max_attempts: self.retry_max_attempts,
             base_delay: Duration::from_millis(self.retry_base_delay_ms),
             max_delay: Duration::from_millis(self.retry_max_delay_ms),
-            attempt_timeout: positive_duration(
-                "aws-attempt-timeout-seconds",
-                self.aws_attempt_timeout_seconds,
-            )?,
+            attempt_timeout: positive_duration("aws-attempt-timeout-seconds", self.aws_attempt_timeout_seconds)?,
             budget_tokens: self.retry_budget_tokens,
             ..RetryPolicy::default()
         };
         for (op, rate) in &self.rate_limits {
             if !PUBLISHED_LIMITS.iter().any(|(known, _)| known == op) {
-                return Err(invalid(
-                    "rate-limit",
-                    format!("{op} is not an operation the gateway calls"),
-                ));
+                return Err(invalid("rate-limit", format!("{op} is not an operation the gateway calls")));
             }
             if !(rate.is_finite() && *rate > 0.0) {
-                return Err(invalid(
-                    "rate-limit",
-                    format!("the rate of {op} must be > 0"),
-                ));
+                return Err(invalid("rate-limit", format!("the rate of {op} must be > 0")));
             }
             policy.ceilings.insert(op.clone(), *rate);
         }
@@ -176,10 +149,7 @@ fn positive_duration(flag: &'static str, value: f64) -> Result<Duration, ConfigE
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        Err(invalid(
-            flag,
-            format!("must be a number of seconds > 0, got {value}"),
-        ))
+        Err(invalid(flag, format!("must be a number of seconds > 0, got {value}")))
     }
 }
 
@@ -206,11 +176,7 @@ pub struct EmulatorArgs {
     #[arg(long, env = "GLS_EMULATOR_ACTIVATION_SECONDS", default_value_t = 5.0)]
     pub activation_seconds: f64,
     /// Simulated seconds a session waits for capacity before ERROR placementTimeout.
-    #[arg(
-        long,
-        env = "GLS_EMULATOR_PLACEMENT_TIMEOUT_SECONDS",
-        default_value_t = 75.0
-    )]
+    #[arg(long, env = "GLS_EMULATOR_PLACEMENT_TIMEOUT_SECONDS", default_value_t = 75.0)]
     pub placement_timeout_seconds: f64,
     /// Simulated seconds from RECONNECTING to ACTIVE.
     #[arg(long, env = "GLS_EMULATOR_RECONNECT_SECONDS", default_value_t = 1.0)]
@@ -220,11 +186,7 @@ pub struct EmulatorArgs {
     pub termination_seconds: f64,
     /// Simulated seconds for a new stream group to become ACTIVE and a new
     /// application READY.
-    #[arg(
-        long,
-        env = "GLS_EMULATOR_PROVISIONING_SECONDS",
-        default_value_t = 30.0
-    )]
+    #[arg(long, env = "GLS_EMULATOR_PROVISIONING_SECONDS", default_value_t = 30.0)]
     pub provisioning_seconds: f64,
     /// Requests per second allowed for one operation, as OPERATION=N
     /// (repeatable; overrides AWS's published limit for that operation).
@@ -252,20 +214,12 @@ pub enum ConfigError {
 }
 
 fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        flag,
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { flag, reason: reason.into() }
 }
 
 fn pair<T: FromStr>(raw: &str) -> Result<(String, T), String> {
-    let (name, value) = raw
-        .split_once('=')
-        .ok_or_else(|| format!("expected NAME=VALUE, got '{raw}'"))?;
-    let value = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{value}' is not a valid number in '{raw}'"))?;
+    let (name, value) = raw.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got '{raw}'"))?;
+    let value = value.trim().parse().map_err(|_| format!("'{value}' is not a valid number in '{raw}'"))?;
     Ok((name.trim().to_string(), value))
 }
 
@@ -273,10 +227,7 @@ fn seconds(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
     if value.is_finite() && value >= 0.0 {
         Ok(value)
     } else {
-        Err(invalid(
-            flag,
-            format!("must be a number of seconds >= 0, got {value}"),
-        ))
+        Err(invalid(flag, format!("must be a number of seconds >= 0, got {value}")))
     }
 }
 
@@ -288,10 +239,7 @@ impl EmulatorArgs {
     /// Validates the flags into an emulator configuration.
     pub fn to_config(&self) -> Result<EmulatorConfig, ConfigError> {
         if !is_location(&self.region) {
-            return Err(invalid(
-                "region",
-                format!("'{}' is not a Region name", self.region),
-            ));
+            return Err(invalid("region", format!("'{}' is not a Region name", self.region)));
         }
         if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(invalid("account-id", "must be 12 digits"));
@@ -299,16 +247,9 @@ impl EmulatorArgs {
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
             return Err(invalid("time-scale", "must be a number > 0"));
         }
-        let capacity = if self.capacity.is_empty() {
-            vec![(self.region.clone(), 4)]
-        } else {
-            self.capacity.clone()
-        };
+        let capacity = if self.capacity.is_empty() { vec![(self.region.clone(), 4)] } else { self.capacity.clone() };
         if let Some((bad, _)) = capacity.iter().find(|(loc, _)| !is_location(loc)) {
-            return Err(invalid(
-                "capacity",
-                format!("'{bad}' is not a location name"),
-            ));
+            return Err(invalid("capacity", format!("'{bad}' is not a location name")));
         }
         let mut config = EmulatorConfig {
             world: WorldConfig {
@@ -317,10 +258,7 @@ impl EmulatorArgs {
                 capacity,
                 timings: Timings {
                     activation: seconds("activation-seconds", self.activation_seconds)?,
-                    placement_timeout: seconds(
-                        "placement-timeout-seconds",
-                        self.placement_timeout_seconds,
-                    )?,
+                    placement_timeout: seconds("placement-timeout-seconds", self.placement_timeout_seconds)?,
                     reconnect: seconds("reconnect-seconds", self.reconnect_seconds)?,
                     termination: seconds("termination-seconds", self.termination_seconds)?,
                     provisioning: seconds("provisioning-seconds", self.provisioning_seconds)?,
@@ -335,16 +273,10 @@ impl EmulatorArgs {
         }
         for (op, rate) in &self.rate_limits {
             if !emulator::is_operation(op) {
-                return Err(invalid(
-                    "rate-limit",
-                    format!("{op} is not a GameLift Streams operation"),
-                ));
+                return Err(invalid("rate-limit", format!("{op} is not a GameLift Streams operation")));
             }
             if !(rate.is_finite() && *rate > 0.0) {
-                return Err(invalid(
-                    "rate-limit",
-                    format!("the rate of {op} must be > 0"),
-                ));
+                return Err(invalid("rate-limit", format!("the rate of {op} must be > 0")));
             }
             config.rate_limits.insert(op.clone(), *rate);
         }
@@ -366,8 +298,8 @@ mod tests {
     }
 
     fn serve(args: &[&str]) -> Result<ServeConfig, String> {
-        let cli = Cli::try_parse_from(["gamelift-streams-gateway", "serve"].iter().chain(args))
-            .map_err(|e| e.to_string())?;
+        let cli =
+            Cli::try_parse_from(["gamelift-streams-gateway", "serve"].iter().chain(args)).map_err(|e| e.to_string())?;
         match cli.command {
             Command::Serve(args) => args.to_config().map_err(|e| e.to_string()),
             Command::Emulator(_) => Err("not serve".into()),
@@ -377,10 +309,7 @@ mod tests {
     #[test]
     fn serve_defaults_to_loopback_50051_and_parses_unix_sockets() {
         let config = serve(&[]).expect("defaults are valid");
-        assert_eq!(
-            config.listen,
-            ListenAddr::Tcp("127.0.0.1:50051".parse().expect("addr"))
-        );
+        assert_eq!(config.listen, ListenAddr::Tcp("127.0.0.1:50051".parse().expect("addr")));
         assert_eq!(config.drain, Duration::from_secs(20));
         assert!(config.emulator.is_none());
         let unix = serve(&["--listen", "unix:/tmp/gw.sock"]).expect("valid");
@@ -392,25 +321,13 @@ mod tests {
 
     #[test]
     fn serve_rejects_bad_values_by_flag() {
-        assert!(serve(&["--listen", "nowhere"])
-            .expect_err("bad")
-            .contains("--listen"));
+        assert!(serve(&["--listen", "nowhere"]).expect_err("bad").contains("--listen"));
         assert!(serve(&["--aws-attempt-timeout-seconds", "0"])
             .expect_err("bad")
             .contains("--aws-attempt-timeout-seconds"));
-        assert!(serve(&["--retry-max-attempts", "0"])
-            .expect_err("bad")
-            .contains("--retry-max-attempts"));
-        assert!(serve(&["--rate-limit", "CreateStreamGroup=1"])
-            .expect_err("bad")
-            .contains("--rate-limit"));
-        let tuned = serve(&[
-            "--rate-limit",
-            "GetStreamSession=5",
-            "--retry-budget-tokens",
-            "50",
-        ])
-        .expect("valid");
+        assert!(serve(&["--retry-max-attempts", "0"]).expect_err("bad").contains("--retry-max-attempts"));
+        assert!(serve(&["--rate-limit", "CreateStreamGroup=1"]).expect_err("bad").contains("--rate-limit"));
+        let tuned = serve(&["--rate-limit", "GetStreamSession=5", "--retry-budget-tokens", "50"]).expect("valid");
         assert_eq!(tuned.retry.ceilings["GetStreamSession"], 5.0);
         assert_eq!(tuned.retry.ceilings["StartStreamSession"], 20.0);
         assert_eq!(tuned.retry.budget_tokens, 50);
@@ -439,16 +356,10 @@ mod tests {
             "60",
         ])
         .expect("valid");
-        assert_eq!(
-            config.world.capacity,
-            vec![("us-west-2".into(), 1), ("us-east-2".into(), 3)]
-        );
+        assert_eq!(config.world.capacity, vec![("us-west-2".into(), 1), ("us-east-2".into(), 3)]);
         assert_eq!(config.rate_limits["GetStreamSession"], 2.0);
         assert_eq!(config.time_scale, 60.0);
-        assert!(parse(&["--no-rate-limits"])
-            .expect("valid")
-            .rate_limits
-            .is_empty());
+        assert!(parse(&["--no-rate-limits"]).expect("valid").rate_limits.is_empty());
     }
 
     #[test]
@@ -463,8 +374,6 @@ mod tests {
             let err = parse(&args).expect_err("must be rejected");
             assert!(err.contains(flag), "{err}");
         }
-        assert!(parse(&["--capacity", "us-west-2"])
-            .expect_err("no =")
-            .contains("NAME=VALUE"));
+        assert!(parse(&["--capacity", "us-west-2"]).expect_err("no =").contains("NAME=VALUE"));
     }
 }

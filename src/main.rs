@@ -12,9 +12,7 @@ use gamelift_streams_gateway::{emulator, server};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -22,11 +20,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args.to_config()?).await?,
         Command::Emulator(args) => {
             let config = args.to_config()?;
+            let stop = shutdown_signal()?;
             let handle = emulator::start(args.listen, config)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
             announce(&format!("emulator listening on {}", handle.endpoint_url()))?;
-            shutdown_signal().await?;
+            stop.await;
             tracing::info!("emulator stopping");
             handle.shutdown().await;
         }
@@ -35,30 +34,25 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
+    let stop = shutdown_signal()?;
     let embedded = match config.emulator.take() {
         Some(emulator_config) => {
             let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            let handle = emulator::start(loopback, emulator_config)
-                .await
-                .context("cannot start the emulator")?;
+            let handle = emulator::start(loopback, emulator_config).await.context("cannot start the emulator")?;
             config.aws.endpoint_url = Some(handle.endpoint_url());
             Some(handle)
         }
         None => None,
     };
     let sdk = client::connect(&config.aws).await?;
-    let sessions = Sessions::new(
-        sdk,
-        std::sync::Arc::new(Resilience::new(config.retry.clone())),
-    );
-    let gateway = server::start(&config.listen, sessions)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
+    let gateway =
+        server::start(&config.listen, sessions).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;
     if let Some(e) = &embedded {
         announce(&format!("emulator listening on {}", e.endpoint_url()))?;
     }
-    shutdown_signal().await?;
+    stop.await;
     tracing::info!(grace_seconds = config.drain.as_secs_f64(), "draining");
     gateway.drain(config.drain).await;
     if let Some(e) = embedded {
@@ -75,11 +69,16 @@ fn announce(line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+/// Registers for SIGTERM and SIGINT now (before anything is announced, so a
+/// signal sent right after the announcement is never lost) and resolves on either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

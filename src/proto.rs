@@ -7,6 +7,5 @@ pub mod v1 {
     tonic::include_proto!("gamelift.streams.v1");
 
     /// The encoded file descriptor set, for server reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        tonic::include_file_descriptor_set!("gamelift_streams_v1_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gamelift_streams_v1_descriptor");
 }

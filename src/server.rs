@@ -39,10 +39,7 @@ impl FromStr for ListenAddr {
         match s.strip_prefix("unix:") {
             Some("") => Err("unix: needs a socket path".into()),
             Some(path) => Ok(Self::Unix(PathBuf::from(path))),
-            None => s
-                .parse()
-                .map(Self::Tcp)
-                .map_err(|_| format!("'{s}' is neither HOST:PORT nor unix:/path")),
+            None => s.parse().map(Self::Tcp).map_err(|_| format!("'{s}' is neither HOST:PORT nor unix:/path")),
         }
     }
 }
@@ -86,27 +83,16 @@ pub async fn start(listen: &ListenAddr, sessions: Sessions) -> std::io::Result<R
             let listener = TcpListener::bind(addr).await?;
             let local = ListenAddr::Tcp(listener.local_addr()?);
             let incoming = TcpListenerStream::new(listener);
-            (
-                local,
-                tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)),
-            )
+            (local, tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)))
         }
         ListenAddr::Unix(path) => {
             remove_stale_socket(path)?;
             let listener = UnixListener::bind(path)?;
             let incoming = UnixListenerStream::new(listener);
-            (
-                listen.clone(),
-                tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)),
-            )
+            (listen.clone(), tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)))
         }
     };
-    Ok(RunningGateway {
-        local_addr,
-        health,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task })
 }
 
 /// A socket file left by an earlier run is removed; any other file is an error.
@@ -132,18 +118,13 @@ impl RunningGateway {
     /// in-flight calls. Returns whether they all finished in time.
     pub async fn drain(mut self, grace: Duration) -> bool {
         self.health.set_not_serving::<StreamSessionsServer>().await;
-        self.health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        self.health.set_service_status("", ServingStatus::NotServing).await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let finished = tokio::time::timeout(grace, &mut self.task).await.is_ok();
         if !finished {
-            tracing::warn!(
-                grace_seconds = grace.as_secs_f64(),
-                "grace period over; cutting remaining calls"
-            );
+            tracing::warn!(grace_seconds = grace.as_secs_f64(), "grace period over; cutting remaining calls");
             self.task.abort();
         }
         if let ListenAddr::Unix(path) = &self.local_addr {

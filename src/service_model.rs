@@ -126,9 +126,7 @@ pub struct ServiceModel {
 /// The embedded model, parsed on first use.
 pub fn model() -> &'static ServiceModel {
     static MODEL: OnceLock<ServiceModel> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        ServiceModel::parse(MODEL_JSON).unwrap_or_else(|e| panic!("embedded service-2.json: {e}"))
-    })
+    MODEL.get_or_init(|| ServiceModel::parse(MODEL_JSON).unwrap_or_else(|e| panic!("embedded service-2.json: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -222,11 +220,7 @@ impl ServiceModel {
 
     /// The operation a method and raw (still percent-encoded) path name, with its
     /// decoded path labels. Literal segments win over labels.
-    pub fn route(
-        &self,
-        method: &str,
-        raw_path: &str,
-    ) -> Option<(&Operation, HashMap<String, String>)> {
+    pub fn route(&self, method: &str, raw_path: &str) -> Option<(&Operation, HashMap<String, String>)> {
         let parts: Vec<&str> = raw_path.trim_start_matches('/').split('/').collect();
         let mut best: Option<(&Operation, HashMap<String, String>, usize)> = None;
         for op in self.operations.iter().filter(|op| op.method == method) {
@@ -248,19 +242,14 @@ impl ServiceModel {
         query: &[(String, String)],
         body: Map<String, Value>,
     ) -> Result<Value, Vec<Violation>> {
-        let Some(Shape::Structure { members, .. }) =
-            op.input.as_ref().and_then(|i| self.shapes.get(i))
-        else {
+        let Some(Shape::Structure { members, .. }) = op.input.as_ref().and_then(|i| self.shapes.get(i)) else {
             return Ok(Value::Object(Map::new()));
         };
         let mut object = Map::new();
         for member in members {
             let raw = match member.location {
                 Location::Body => body.get(&member.name).cloned(),
-                Location::Uri => labels
-                    .get(&member.location_name)
-                    .cloned()
-                    .map(Value::String),
+                Location::Uri => labels.get(&member.location_name).cloned().map(Value::String),
                 Location::Query => query
                     .iter()
                     .find(|(k, _)| *k == member.location_name)
@@ -289,16 +278,9 @@ impl ServiceModel {
 
     /// Checks one member of a structure against the model: `None` (or null)
     /// means absent. Paths in the violations start at the member.
-    pub fn check_member(
-        &self,
-        structure: &str,
-        member: &str,
-        value: Option<&Value>,
-    ) -> Vec<Violation> {
+    pub fn check_member(&self, structure: &str, member: &str, value: Option<&Value>) -> Vec<Violation> {
         match self.shapes.get(structure) {
-            Some(Shape::Structure { members, .. }) => {
-                self.check_member_of(members, structure, member, value)
-            }
+            Some(Shape::Structure { members, .. }) => self.check_member_of(members, structure, member, value),
             _ => Vec::new(),
         }
     }
@@ -306,9 +288,7 @@ impl ServiceModel {
     /// The names of a structure's members, in model order.
     pub fn member_names(&self, structure: &str) -> Vec<&str> {
         match self.shapes.get(structure) {
-            Some(Shape::Structure { members, .. }) => {
-                members.iter().map(|m| m.name.as_str()).collect()
-            }
+            Some(Shape::Structure { members, .. }) => members.iter().map(|m| m.name.as_str()).collect(),
             _ => Vec::new(),
         }
     }
@@ -327,11 +307,9 @@ impl ServiceModel {
         let path = vec![PathPart::Member(name.to_string())];
         match value.filter(|v| !v.is_null()) {
             Some(v) => self.check(&member.shape, v, path, &mut out),
-            None if self.is_required(structure, name) => out.push(Violation {
-                path,
-                shown: Some("null".into()),
-                constraint: Constraint::Required,
-            }),
+            None if self.is_required(structure, name) => {
+                out.push(Violation { path, shown: Some("null".into()), constraint: Constraint::Required })
+            }
             None => {}
         }
         out
@@ -343,30 +321,19 @@ impl ServiceModel {
 
     fn query_value(&self, shape: &str, raw: &str) -> Value {
         match self.shapes.get(shape) {
-            Some(Shape::Integer { .. }) => raw
-                .parse::<i64>()
-                .map(Value::from)
-                .unwrap_or_else(|_| Value::String(raw.to_string())),
+            Some(Shape::Integer { .. }) => {
+                raw.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(raw.to_string()))
+            }
             _ => Value::String(raw.to_string()),
         }
     }
 
-    fn check(
-        &self,
-        shape_name: &str,
-        value: &Value,
-        path: Vec<PathPart>,
-        out: &mut Vec<Violation>,
-    ) {
+    fn check(&self, shape_name: &str, value: &Value, path: Vec<PathPart>, out: &mut Vec<Violation>) {
         let Some(shape) = self.shapes.get(shape_name) else {
             return;
         };
         let mut push = |path: &Vec<PathPart>, shown: Option<String>, constraint: Constraint| {
-            out.push(Violation {
-                path: path.clone(),
-                shown,
-                constraint,
-            });
+            out.push(Violation { path: path.clone(), shown, constraint });
         };
         match shape {
             Shape::Structure { members, required } => {
@@ -400,12 +367,7 @@ impl ServiceModel {
                     self.check(member, item, item_path, out);
                 }
             }
-            Shape::Map {
-                key,
-                value: value_shape,
-                min,
-                max,
-            } => {
+            Shape::Map { key, value: value_shape, min, max } => {
                 let Some(entries) = value.as_object() else {
                     return push(&path, None, Constraint::Type("a map"));
                 };
@@ -421,13 +383,7 @@ impl ServiceModel {
                     self.check(value_shape, v, value_path, out);
                 }
             }
-            Shape::String {
-                min,
-                max,
-                pattern,
-                enumeration,
-                sensitive,
-            } => {
+            Shape::String { min, max, pattern, enumeration, sensitive } => {
                 let Some(s) = value.as_str() else {
                     return push(&path, None, Constraint::Type("a string"));
                 };
@@ -522,10 +478,7 @@ impl Constraint {
             Self::MinValue(n) => format!("Member must have value greater than or equal to {n}"),
             Self::MaxValue(n) => format!("Member must have value less than or equal to {n}"),
             Self::Pattern(p) => format!("Member must satisfy regular expression pattern: {p}"),
-            Self::Enum(values) => format!(
-                "Member must satisfy enum value set: [{}]",
-                values.join(", ")
-            ),
+            Self::Enum(values) => format!("Member must satisfy enum value set: [{}]", values.join(", ")),
             Self::Type(t) => format!("Member must be {t}"),
         }
     }
@@ -560,10 +513,7 @@ impl Violation {
             Some(v) => format!("Value '{v}' at '{}'", self.aws_path()),
             None => format!("Value at '{}'", self.aws_path()),
         };
-        format!(
-            "{at} failed to satisfy constraint: {}",
-            self.constraint.aws_description()
-        )
+        format!("{at} failed to satisfy constraint: {}", self.constraint.aws_description())
     }
 }
 
@@ -589,12 +539,7 @@ fn length_violations(len: usize, min: Option<i64>, max: Option<i64>) -> Vec<Cons
 
 fn lower_camel(name: &str) -> String {
     let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_lowercase())
-        .into_iter()
-        .chain(chars)
-        .collect()
+    chars.next().map(|c| c.to_ascii_lowercase()).into_iter().chain(chars).collect()
 }
 
 impl Operation {
@@ -609,10 +554,7 @@ impl Operation {
                 Segment::Literal(lit) if lit == part => literals += 1,
                 Segment::Literal(_) => return None,
                 Segment::Label(name) => {
-                    let decoded = percent_encoding::percent_decode_str(part)
-                        .decode_utf8()
-                        .ok()?
-                        .into_owned();
+                    let decoded = percent_encoding::percent_decode_str(part).decode_utf8().ok()?.into_owned();
                     if decoded.is_empty() {
                         return None;
                     }
@@ -645,11 +587,9 @@ impl Shape {
                     .collect(),
                 required: raw.required,
             },
-            "list" => Shape::List {
-                member: raw.member.ok_or("list without member")?.shape,
-                min: raw.min,
-                max: raw.max,
-            },
+            "list" => {
+                Shape::List { member: raw.member.ok_or("list without member")?.shape, min: raw.min, max: raw.max }
+            }
             "map" => Shape::Map {
                 key: raw.key.ok_or("map without key")?.shape,
                 value: raw.value.ok_or("map without value")?.shape,
@@ -669,10 +609,7 @@ impl Shape {
                 enumeration: raw.enumeration,
                 sensitive: raw.sensitive,
             },
-            "integer" | "long" => Shape::Integer {
-                min: raw.min,
-                max: raw.max,
-            },
+            "integer" | "long" => Shape::Integer { min: raw.min, max: raw.max },
             "boolean" => Shape::Boolean,
             _ => Shape::Other,
         })
@@ -719,12 +656,10 @@ fn parse_template(uri: &str) -> Vec<Segment> {
     let path = uri.split('?').next().unwrap_or_default();
     path.trim_start_matches('/')
         .split('/')
-        .map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(label) => Segment::Label(label.trim_end_matches('+').to_string()),
-                None => Segment::Literal(s.to_string()),
-            },
-        )
+        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(label) => Segment::Label(label.trim_end_matches('+').to_string()),
+            None => Segment::Literal(s.to_string()),
+        })
         .collect()
 }
 
@@ -735,12 +670,8 @@ mod tests {
 
     fn start_input(body: Value) -> Result<Value, String> {
         let m = model();
-        let (op, labels) = m
-            .route("POST", "/streamgroups/sg-000000001/streamsessions")
-            .expect("route");
-        let Value::Object(body) = body else {
-            panic!("object")
-        };
+        let (op, labels) = m.route("POST", "/streamgroups/sg-000000001/streamsessions").expect("route");
+        let Value::Object(body) = body else { panic!("object") };
         m.input(op, &labels, &[], body).map_err(|v| aws_message(&v))
     }
 
@@ -748,13 +679,7 @@ mod tests {
     fn every_pattern_of_the_model_compiles() {
         let m = model();
         assert!(m.operations.len() >= 30);
-        assert!(m.shapes.values().any(|s| matches!(
-            s,
-            Shape::String {
-                pattern: Some(_),
-                ..
-            }
-        )));
+        assert!(m.shapes.values().any(|s| matches!(s, Shape::String { pattern: Some(_), .. })));
     }
 
     #[test]
@@ -775,17 +700,8 @@ mod tests {
             )
             .expect("route");
         assert_eq!(op.name, "GetStreamSession");
-        assert_eq!(
-            labels["Identifier"],
-            "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1"
-        );
-        assert_eq!(
-            m.route("GET", "/streamgroups/sg-1/streamsessions")
-                .expect("r")
-                .0
-                .name,
-            "ListStreamSessions"
-        );
+        assert_eq!(labels["Identifier"], "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1");
+        assert_eq!(m.route("GET", "/streamgroups/sg-1/streamsessions").expect("r").0.name, "ListStreamSessions");
         assert!(m.route("PATCH", "/nothing/here").is_none());
     }
 
@@ -804,15 +720,10 @@ mod tests {
 
     #[test]
     fn missing_required_members_are_all_reported() {
-        let err = start_input(json!({"Protocol": "WebRTC"}))
-            .unwrap_err()
-            .to_string();
+        let err = start_input(json!({"Protocol": "WebRTC"})).unwrap_err().to_string();
         assert!(err.starts_with("2 validation errors detected"), "{err}");
         assert!(err.contains("Value null at 'signalRequest'"), "{err}");
-        assert!(
-            err.contains("Value null at 'applicationIdentifier'"),
-            "{err}"
-        );
+        assert!(err.contains("Value null at 'applicationIdentifier'"), "{err}");
     }
 
     #[test]
@@ -849,9 +760,7 @@ mod tests {
     #[test]
     fn query_integers_are_typed_and_ranged() {
         let m = model();
-        let (op, labels) = m
-            .route("GET", "/streamgroups/sg-1/streamsessions")
-            .expect("route");
+        let (op, labels) = m.route("GET", "/streamgroups/sg-1/streamsessions").expect("route");
         let q = |v: &str| vec![("MaxResults".to_string(), v.to_string())];
         assert!(m.input(op, &labels, &q("100"), Map::new()).is_ok());
         let err = aws_message(&m.input(op, &labels, &q("101"), Map::new()).unwrap_err());

@@ -24,9 +24,7 @@ fn spawn(args: &[&str]) -> Emulator {
         .spawn()
         .expect("binary starts");
     let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut first)
-        .expect("first line");
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
     let url = first
         .trim_end()
         .strip_prefix("emulator listening on ")
@@ -45,17 +43,9 @@ impl Drop for Emulator {
 #[test]
 fn first_line_names_the_bound_port_and_sigterm_exits_zero() {
     let mut em = spawn(&["--listen", "127.0.0.1:0"]);
-    let port = em
-        .url
-        .strip_prefix("http://127.0.0.1:")
-        .expect("host")
-        .parse::<u16>()
-        .expect("port");
+    let port = em.url.strip_prefix("http://127.0.0.1:").expect("host").parse::<u16>().expect("port");
     assert_ne!(port, 0);
-    let status = Command::new("kill")
-        .args(["-TERM", &em.child.id().to_string()])
-        .status()
-        .expect("kill");
+    let status = Command::new("kill").args(["-TERM", &em.child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let exit = em.child.wait().expect("exit status");
     assert!(exit.success(), "{exit:?}");
@@ -91,12 +81,7 @@ async fn time_scale_lives_through_a_connection_timeout_in_real_seconds() {
     // needs to activate, time out and terminate. Polls until then.
     let give_up = Instant::now() + Duration::from_secs(20);
     let last = loop {
-        let s = client
-            .get_stream_session()
-            .identifier(GROUP)
-            .stream_session_identifier(&arn)
-            .send()
-            .await;
+        let s = client.get_stream_session().identifier(GROUP).stream_session_identifier(&arn).send().await;
         let s = s.expect("get");
         if s.status == Some(StreamSessionStatus::Terminated) || Instant::now() > give_up {
             break s;
@@ -104,8 +89,5 @@ async fn time_scale_lives_through_a_connection_timeout_in_real_seconds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(last.status, Some(StreamSessionStatus::Terminated));
-    assert_eq!(
-        last.status_reason,
-        Some(StreamSessionStatusReason::ConnectionTimeout)
-    );
+    assert_eq!(last.status_reason, Some(StreamSessionStatusReason::ConnectionTimeout));
 }

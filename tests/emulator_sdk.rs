@@ -9,8 +9,8 @@ use std::time::Duration;
 use aws_sdk_gameliftstreams::client::Waiters;
 use aws_sdk_gameliftstreams::error::SdkError;
 use aws_sdk_gameliftstreams::types::{
-    ExportFilesStatus, LocationConfiguration, Protocol, RuntimeEnvironment, RuntimeEnvironmentType,
-    StreamClass, StreamSessionStatus, StreamSessionStatusReason,
+    ExportFilesStatus, LocationConfiguration, Protocol, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass,
+    StreamSessionStatus, StreamSessionStatusReason,
 };
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
 use reqwest::Method;
@@ -24,43 +24,17 @@ fn session_id(arn: &str) -> &str {
 #[tokio::test]
 async fn a_fresh_emulator_holds_an_active_group_with_an_associated_application() {
     let h = harness().await;
-    let groups = h
-        .client
-        .list_stream_groups()
-        .send()
-        .await
-        .expect("ListStreamGroups");
+    let groups = h.client.list_stream_groups().send().await.expect("ListStreamGroups");
     let groups = groups.items();
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].id.as_deref(), Some(GROUP));
-    assert_eq!(
-        groups[0].arn,
-        format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{GROUP}")
-    );
-    let group = h
-        .client
-        .get_stream_group()
-        .identifier(GROUP)
-        .send()
-        .await
-        .expect("GetStreamGroup");
-    assert_eq!(
-        group
-            .status
-            .as_ref()
-            .map(|s| s.as_str().to_string())
-            .as_deref(),
-        Some("ACTIVE")
-    );
+    assert_eq!(groups[0].arn, format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{GROUP}"));
+    let group = h.client.get_stream_group().identifier(GROUP).send().await.expect("GetStreamGroup");
+    assert_eq!(group.status.as_ref().map(|s| s.as_str().to_string()).as_deref(), Some("ACTIVE"));
     let location = &group.location_states()[0];
     assert_eq!(location.location_name.as_deref(), Some("us-west-2"));
     assert_eq!(location.idle_capacity, Some(4));
-    let apps = h
-        .client
-        .list_applications()
-        .send()
-        .await
-        .expect("ListApplications");
+    let apps = h.client.list_applications().send().await.expect("ListApplications");
     let apps = apps.items();
     assert_eq!(apps[0].id.as_deref(), Some(APP));
     assert_eq!(group.associated_applications(), [apps[0].arn.clone()]);
@@ -70,16 +44,8 @@ async fn a_fresh_emulator_holds_an_active_group_with_an_associated_application()
 async fn a_whole_session_life_through_the_sdk() {
     let h = harness().await;
     let arn = h.start_session().await;
-    assert!(arn.starts_with(&format!(
-        "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/{GROUP}/"
-    )));
-    let get = || {
-        h.client
-            .get_stream_session()
-            .identifier(GROUP)
-            .stream_session_identifier(&arn)
-            .send()
-    };
+    assert!(arn.starts_with(&format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/{GROUP}/")));
+    let get = || h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&arn).send();
     let s = get().await.expect("GetStreamSession");
     assert_eq!(s.status, Some(StreamSessionStatus::Activating));
     assert!(s.signal_response.is_none());
@@ -98,25 +64,10 @@ async fn a_whole_session_life_through_the_sdk() {
     assert!(active.signal_response.is_some());
     assert_eq!(active.location.as_deref(), Some("us-west-2"));
 
-    let (status, body) = h
-        .admin(
-            Method::POST,
-            &format!("sessions/{}/connect", session_id(&arn)),
-            None,
-        )
-        .await;
+    let (status, body) = h.admin(Method::POST, &format!("sessions/{}/connect", session_id(&arn)), None).await;
     assert_eq!((status, body["Status"].as_str()), (200, Some("CONNECTED")));
-    let (status, body) = h
-        .admin(
-            Method::POST,
-            &format!("sessions/{}/disconnect", session_id(&arn)),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (status, body["Status"].as_str()),
-        (200, Some("PENDING_CLIENT_RECONNECTION"))
-    );
+    let (status, body) = h.admin(Method::POST, &format!("sessions/{}/disconnect", session_id(&arn)), None).await;
+    assert_eq!((status, body["Status"].as_str()), (200, Some("PENDING_CLIENT_RECONNECTION")));
 
     let conn = h
         .client
@@ -128,15 +79,9 @@ async fn a_whole_session_life_through_the_sdk() {
         .await
         .expect("CreateStreamSessionConnection");
     assert!(conn.signal_response.is_some());
-    assert_eq!(
-        get().await.expect("get").status,
-        Some(StreamSessionStatus::Reconnecting)
-    );
+    assert_eq!(get().await.expect("get").status, Some(StreamSessionStatus::Reconnecting));
     h.emulator.advance_clock(1.0);
-    assert_eq!(
-        get().await.expect("get").status,
-        Some(StreamSessionStatus::Active)
-    );
+    assert_eq!(get().await.expect("get").status, Some(StreamSessionStatus::Active));
 
     h.client
         .terminate_stream_session()
@@ -145,17 +90,11 @@ async fn a_whole_session_life_through_the_sdk() {
         .send()
         .await
         .expect("TerminateStreamSession (204)");
-    assert_eq!(
-        get().await.expect("get").status,
-        Some(StreamSessionStatus::Terminating)
-    );
+    assert_eq!(get().await.expect("get").status, Some(StreamSessionStatus::Terminating));
     h.emulator.advance_clock(2.0);
     let ended = get().await.expect("get");
     assert_eq!(ended.status, Some(StreamSessionStatus::Terminated));
-    assert_eq!(
-        ended.status_reason,
-        Some(StreamSessionStatusReason::ApiTerminated)
-    );
+    assert_eq!(ended.status_reason, Some(StreamSessionStatusReason::ApiTerminated));
     assert!(ended.last_updated_at > ended.created_at);
 }
 
@@ -164,22 +103,11 @@ async fn identifiers_work_as_ids_or_arns() {
     let h = harness().await;
     let arn = h.start_session().await;
     let group_arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{GROUP}");
-    for (group, session) in [
-        (GROUP, arn.as_str()),
-        (group_arn.as_str(), session_id(&arn)),
-        (group_arn.as_str(), arn.as_str()),
-    ] {
-        let s = h
-            .client
-            .get_stream_session()
-            .identifier(group)
-            .stream_session_identifier(session)
-            .send()
-            .await;
-        assert_eq!(
-            s.expect("found by ID or ARN").arn.as_deref(),
-            Some(arn.as_str())
-        );
+    for (group, session) in
+        [(GROUP, arn.as_str()), (group_arn.as_str(), session_id(&arn)), (group_arn.as_str(), arn.as_str())]
+    {
+        let s = h.client.get_stream_session().identifier(group).stream_session_identifier(session).send().await;
+        assert_eq!(s.expect("found by ID or ARN").arn.as_deref(), Some(arn.as_str()));
     }
 }
 
@@ -201,27 +129,10 @@ async fn every_error_type_reaches_the_sdk_as_its_modeled_error() {
     assert!(err.is_validation_exception(), "{err:?}");
     assert!(err.to_string().contains("sessionLengthSeconds"), "{err}");
 
-    let missing = h
-        .client
-        .get_stream_session()
-        .identifier(GROUP)
-        .stream_session_identifier("nope")
-        .send()
-        .await;
-    assert!(missing
-        .expect_err("unknown")
-        .into_service_error()
-        .is_resource_not_found_exception());
-    let missing_group = h
-        .client
-        .list_stream_sessions()
-        .identifier("sg-unknown")
-        .send()
-        .await;
-    assert!(missing_group
-        .expect_err("unknown")
-        .into_service_error()
-        .is_resource_not_found_exception());
+    let missing = h.client.get_stream_session().identifier(GROUP).stream_session_identifier("nope").send().await;
+    assert!(missing.expect_err("unknown").into_service_error().is_resource_not_found_exception());
+    let missing_group = h.client.list_stream_sessions().identifier("sg-unknown").send().await;
+    assert!(missing_group.expect_err("unknown").into_service_error().is_resource_not_found_exception());
 
     let arn = h.start_session().await;
     let conflict = h
@@ -236,13 +147,7 @@ async fn every_error_type_reaches_the_sdk_as_its_modeled_error() {
         .into_service_error();
     assert!(conflict.is_conflict_exception(), "{conflict:?}");
 
-    let get = || {
-        h.client
-            .get_stream_session()
-            .identifier(GROUP)
-            .stream_session_identifier(&arn)
-            .send()
-    };
+    let get = || h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&arn).send();
     h.emulator
         .add_fault(FaultRule {
             operation: Some("GetStreamSession".into()),
@@ -251,38 +156,12 @@ async fn every_error_type_reaches_the_sdk_as_its_modeled_error() {
             ..FaultRule::default()
         })
         .expect("fault");
-    assert!(get()
-        .await
-        .expect_err("throttled")
-        .into_service_error()
-        .is_throttling_exception());
-    h.emulator
-        .add_fault(FaultRule {
-            internal_error: 1.0,
-            count: Some(1),
-            ..FaultRule::default()
-        })
-        .expect("fault");
-    assert!(get()
-        .await
-        .expect_err("500")
-        .into_service_error()
-        .is_internal_server_exception());
-    h.emulator
-        .add_fault(FaultRule {
-            drop_connection: 1.0,
-            count: Some(1),
-            ..FaultRule::default()
-        })
-        .expect("fault");
+    assert!(get().await.expect_err("throttled").into_service_error().is_throttling_exception());
+    h.emulator.add_fault(FaultRule { internal_error: 1.0, count: Some(1), ..FaultRule::default() }).expect("fault");
+    assert!(get().await.expect_err("500").into_service_error().is_internal_server_exception());
+    h.emulator.add_fault(FaultRule { drop_connection: 1.0, count: Some(1), ..FaultRule::default() }).expect("fault");
     let dropped = get().await.expect_err("dropped");
-    assert!(
-        matches!(
-            dropped,
-            SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-        ),
-        "{dropped:?}"
-    );
+    assert!(matches!(dropped, SdkError::DispatchFailure(_) | SdkError::ResponseError(_)), "{dropped:?}");
     get().await.expect("faults with a count expire");
 
     let calls = h.emulator.calls();
@@ -298,32 +177,16 @@ async fn every_error_type_reaches_the_sdk_as_its_modeled_error() {
 async fn the_rate_limit_throttles_above_the_configured_rate() {
     let h = harness().await;
     let arn = h.start_session().await;
-    let (status, _) = h
-        .admin(
-            Method::PUT,
-            "rate-limits",
-            Some(json!({"GetStreamSession": 2})),
-        )
-        .await;
+    let (status, _) = h.admin(Method::PUT, "rate-limits", Some(json!({"GetStreamSession": 2}))).await;
     assert_eq!(status, 200);
     let mut outcomes = Vec::new();
     for _ in 0..3 {
-        let r = h
-            .client
-            .get_stream_session()
-            .identifier(GROUP)
-            .stream_session_identifier(&arn)
-            .send()
-            .await;
+        let r = h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&arn).send().await;
         outcomes.push(r.map_err(|e| e.into_service_error().is_throttling_exception()));
     }
     assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
     assert_eq!(outcomes[2].as_ref().err(), Some(&true));
-    assert_eq!(
-        h.emulator
-            .call_count("GetStreamSession", "ThrottlingException"),
-        1
-    );
+    assert_eq!(h.emulator.call_count("GetStreamSession", "ThrottlingException"), 1);
 }
 
 #[tokio::test]
@@ -352,11 +215,7 @@ async fn paging_and_filters_walk_every_session_once() {
         .await
         .expect("pages");
     assert_eq!(pages.len(), 3);
-    let listed: Vec<String> = pages
-        .iter()
-        .flat_map(|p| p.items())
-        .filter_map(|s| s.arn.clone())
-        .collect();
+    let listed: Vec<String> = pages.iter().flat_map(|p| p.items()).filter_map(|s| s.arn.clone()).collect();
     assert_eq!(listed, arns);
     let active = h
         .client
@@ -368,26 +227,11 @@ async fn paging_and_filters_walk_every_session_once() {
         .expect("filtered");
     // Four slots: sessions 1-4 were placed (1 is now TERMINATING), 5 still waits.
     assert_eq!(active.items().len(), 3);
-    let waiting = h
-        .client
-        .list_stream_sessions()
-        .identifier(GROUP)
-        .status(StreamSessionStatus::Activating)
-        .send()
-        .await;
-    let waiting: Vec<_> = waiting
-        .expect("filtered")
-        .items()
-        .iter()
-        .filter_map(|s| s.arn.clone())
-        .collect();
+    let waiting =
+        h.client.list_stream_sessions().identifier(GROUP).status(StreamSessionStatus::Activating).send().await;
+    let waiting: Vec<_> = waiting.expect("filtered").items().iter().filter_map(|s| s.arn.clone()).collect();
     assert_eq!(waiting, [arns[4].clone()]);
-    let by_account = h
-        .client
-        .list_stream_sessions_by_account()
-        .status(StreamSessionStatus::Terminating)
-        .send()
-        .await;
+    let by_account = h.client.list_stream_sessions_by_account().status(StreamSessionStatus::Terminating).send().await;
     assert_eq!(by_account.expect("by account").items().len(), 1);
 }
 
@@ -421,14 +265,7 @@ async fn exports_are_listed_by_status_and_succeed_when_the_session_ends() {
         .await
         .expect("terminate");
     h.emulator.advance_clock(2.0);
-    let s = h
-        .client
-        .get_stream_session()
-        .identifier(GROUP)
-        .stream_session_identifier(&arn)
-        .send()
-        .await
-        .expect("get");
+    let s = h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&arn).send().await.expect("get");
     let export = s.export_files_metadata.expect("export metadata");
     assert_eq!(export.status, Some(ExportFilesStatus::Succeeded));
     assert_eq!(export.output_uri.as_deref(), Some("s3://bucket/exports/"));
@@ -451,13 +288,7 @@ async fn one_client_token_one_session() {
     let first = start().await.expect("first").arn;
     let second = start().await.expect("second").arn;
     assert_eq!(first, second);
-    let listed = h
-        .client
-        .list_stream_sessions()
-        .identifier(GROUP)
-        .send()
-        .await
-        .expect("list");
+    let listed = h.client.list_stream_sessions().identifier(GROUP).send().await.expect("list");
     assert_eq!(listed.items().len(), 1);
 }
 
@@ -469,19 +300,10 @@ async fn no_free_capacity_ends_in_placement_timeout() {
     let _holder = h.start_session().await;
     let waiting = h.start_session().await;
     h.emulator.advance_clock(75.0);
-    let s = h
-        .client
-        .get_stream_session()
-        .identifier(GROUP)
-        .stream_session_identifier(&waiting)
-        .send()
-        .await
-        .expect("get");
+    let s =
+        h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&waiting).send().await.expect("get");
     assert_eq!(s.status, Some(StreamSessionStatus::Error));
-    assert_eq!(
-        s.status_reason,
-        Some(StreamSessionStatusReason::PlacementTimeout)
-    );
+    assert_eq!(s.status_reason, Some(StreamSessionStatusReason::PlacementTimeout));
 }
 
 #[tokio::test]
@@ -509,35 +331,15 @@ async fn new_applications_and_stream_groups_provision_then_host_sessions() {
         .description("my-group")
         .stream_class(StreamClass::Gen5nHigh)
         .location_configurations(
-            LocationConfiguration::builder()
-                .location_name("us-east-2")
-                .always_on_capacity(1)
-                .build()
-                .expect("loc"),
+            LocationConfiguration::builder().location_name("us-east-2").always_on_capacity(1).build().expect("loc"),
         )
         .send()
         .await
         .expect("CreateStreamGroup (201)");
-    assert_eq!(
-        group
-            .status
-            .as_ref()
-            .map(|s| s.as_str().to_string())
-            .as_deref(),
-        Some("ACTIVATING")
-    );
+    assert_eq!(group.status.as_ref().map(|s| s.as_str().to_string()).as_deref(), Some("ACTIVATING"));
     h.emulator.advance_clock(30.0);
-    let app_now = h
-        .client
-        .get_application()
-        .identifier(&app.arn)
-        .send()
-        .await
-        .expect("GetApplication");
-    assert_eq!(
-        app_now.status.map(|s| s.as_str().to_string()).as_deref(),
-        Some("READY")
-    );
+    let app_now = h.client.get_application().identifier(&app.arn).send().await.expect("GetApplication");
+    assert_eq!(app_now.status.map(|s| s.as_str().to_string()).as_deref(), Some("READY"));
     let assoc = h
         .client
         .associate_applications()

@@ -32,32 +32,18 @@ async fn start(g: &mut GatewayHarness) -> pb::StreamSession {
 }
 
 async fn get(g: &mut GatewayHarness, arn: &str) -> Result<pb::StreamSession, tonic::Status> {
-    let req = pb::GetStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        stream_session_identifier: arn.into(),
-    };
-    Ok(g.client
-        .get_stream_session(req)
-        .await?
-        .into_inner()
-        .stream_session
-        .expect("session"))
+    let req =
+        pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn.into() };
+    Ok(g.client.get_stream_session(req).await?.into_inner().stream_session.expect("session"))
 }
 
 fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
+    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
 fn bad_fields(status: &tonic::Status) -> Vec<String> {
     let details = status.get_error_details();
-    details
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
+    details.bad_request().map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect()).unwrap_or_default()
 }
 
 #[tokio::test]
@@ -74,16 +60,9 @@ async fn a_whole_session_life_through_the_gateway() {
     assert_eq!(active.location, "us-west-2");
 
     let id = started.arn.rsplit('/').next().expect("id").to_string();
-    g.emulator
-        .admin(Method::POST, &format!("sessions/{id}/connect"), None)
-        .await;
-    assert_eq!(
-        get(&mut g, &id).await.expect("get").status(),
-        pb::StreamSessionStatus::Connected
-    );
-    g.emulator
-        .admin(Method::POST, &format!("sessions/{id}/disconnect"), None)
-        .await;
+    g.emulator.admin(Method::POST, &format!("sessions/{id}/connect"), None).await;
+    assert_eq!(get(&mut g, &id).await.expect("get").status(), pb::StreamSessionStatus::Connected);
+    g.emulator.admin(Method::POST, &format!("sessions/{id}/disconnect"), None).await;
 
     let conn = g
         .client
@@ -97,9 +76,7 @@ async fn a_whole_session_life_through_the_gateway() {
         .expect("CreateStreamSessionConnection")
         .into_inner();
     assert!(!conn.signal_response.is_empty());
-    let session = conn
-        .stream_session
-        .expect("session read after the connection");
+    let session = conn.stream_session.expect("session read after the connection");
     assert_eq!(session.status(), pb::StreamSessionStatus::Reconnecting);
     assert_eq!(session.signal_response, conn.signal_response);
 
@@ -124,10 +101,7 @@ async fn a_whole_session_life_through_the_gateway() {
     g.emulator.emulator.advance_clock(2.0);
     let ended = get(&mut g, &id).await.expect("get");
     assert_eq!(ended.status(), pb::StreamSessionStatus::Terminated);
-    assert_eq!(
-        ended.status_reason(),
-        pb::StreamSessionStatusReason::ApiTerminated
-    );
+    assert_eq!(ended.status_reason(), pb::StreamSessionStatusReason::ApiTerminated);
     let export = ended.export_files_metadata.expect("export");
     assert_eq!(
         (export.status(), export.output_uri.as_str()),
@@ -188,56 +162,30 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_never_reaches_aws() 
     let mut g = gateway().await;
     type Edit = fn(&mut pb::StartStreamSessionRequest);
     let cases: Vec<(Edit, &str)> = vec![
-        (
-            |r| r.stream_group_identifier.clear(),
-            "stream_group_identifier",
-        ),
-        (
-            |r| r.stream_group_identifier = "sg/../x".into(),
-            "stream_group_identifier",
-        ),
-        (
-            |r| r.application_identifier = "a".repeat(129),
-            "application_identifier",
-        ),
+        (|r| r.stream_group_identifier.clear(), "stream_group_identifier"),
+        (|r| r.stream_group_identifier = "sg/../x".into(), "stream_group_identifier"),
+        (|r| r.application_identifier = "a".repeat(129), "application_identifier"),
         (|r| r.signal_request.clear(), "signal_request"),
         (|r| r.protocol = 7, "protocol"),
-        (
-            |r| r.connection_timeout_seconds = Some(0),
-            "connection_timeout_seconds",
-        ),
-        (
-            |r| r.connection_timeout_seconds = Some(3601),
-            "connection_timeout_seconds",
-        ),
-        (
-            |r| r.session_length_seconds = Some(86_401),
-            "session_length_seconds",
-        ),
+        (|r| r.connection_timeout_seconds = Some(0), "connection_timeout_seconds"),
+        (|r| r.connection_timeout_seconds = Some(3601), "connection_timeout_seconds"),
+        (|r| r.session_length_seconds = Some(86_401), "session_length_seconds"),
         (|r| r.description = "x".repeat(81), "description"),
         (|r| r.description = " leading space".into(), "description"),
         (|r| r.user_id = "has space".into(), "user_id"),
         (|r| r.locations = vec!["us west".into()], "locations[0]"),
-        (
-            |r| r.additional_launch_args = vec!["-x".into(); 101],
-            "additional_launch_args",
-        ),
+        (|r| r.additional_launch_args = vec!["-x".into(); 101], "additional_launch_args"),
         (
             |r| {
-                r.additional_environment_variables
-                    .insert("1BAD".into(), "v".into());
+                r.additional_environment_variables.insert("1BAD".into(), "v".into());
             },
             "additional_environment_variables[\"1BAD\"]",
         ),
         (|r| r.role_arn = "arn:aws:iam::1:role/x".into(), "role_arn"),
         (
             |r| {
-                r.display_configuration = Some(pb::DisplayConfiguration {
-                    resolution: Some(pb::Resolution {
-                        width: 320,
-                        height: 5000,
-                    }),
-                })
+                r.display_configuration =
+                    Some(pb::DisplayConfiguration { resolution: Some(pb::Resolution { width: 320, height: 5000 }) })
             },
             "display_configuration.resolution.height",
         ),
@@ -251,10 +199,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_never_reaches_aws() 
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
         assert_eq!(bad_fields(&status), [field.to_string()], "{field}");
         assert_eq!(reason(&status), "INVALID_FIELD");
-        assert!(
-            !status.message().contains("offer"),
-            "no signal request in messages"
-        );
+        assert!(!status.message().contains("offer"), "no signal request in messages");
     }
     let list = g
         .client
@@ -278,20 +223,9 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_never_reaches_aws() 
         .await
         .expect_err("bad uri");
     assert_eq!(bad_fields(&export), ["output_uri"]);
-    let get = g
-        .client
-        .get_stream_session(pb::GetStreamSessionRequest::default())
-        .await
-        .expect_err("empty");
-    assert_eq!(
-        bad_fields(&get),
-        ["stream_group_identifier", "stream_session_identifier"]
-    );
-    assert!(
-        g.emulator.emulator.calls().is_empty(),
-        "the emulator saw {:?}",
-        g.emulator.emulator.calls()
-    );
+    let get = g.client.get_stream_session(pb::GetStreamSessionRequest::default()).await.expect_err("empty");
+    assert_eq!(bad_fields(&get), ["stream_group_identifier", "stream_session_identifier"]);
+    assert!(g.emulator.emulator.calls().is_empty(), "the emulator saw {:?}", g.emulator.emulator.calls());
 }
 
 #[tokio::test]
@@ -301,22 +235,10 @@ async fn unknown_sessions_are_not_found_with_resource_info_and_the_aws_request_i
     assert_eq!(status.code(), Code::NotFound);
     let details = status.get_error_details();
     let info = details.error_info().expect("ErrorInfo");
-    assert_eq!(
-        (info.reason.as_str(), info.domain.as_str()),
-        ("NOT_FOUND", "gameliftstreams.amazonaws.com")
-    );
-    assert_eq!(
-        info.metadata.get("aws_request_id").map(String::len),
-        Some(36)
-    );
+    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("NOT_FOUND", "gameliftstreams.amazonaws.com"));
+    assert_eq!(info.metadata.get("aws_request_id").map(String::len), Some(36));
     let resource = details.resource_info().expect("ResourceInfo");
-    assert_eq!(
-        (
-            resource.resource_type.as_str(),
-            resource.resource_name.as_str()
-        ),
-        ("StreamSession", "NoSuchSession1")
-    );
+    assert_eq!((resource.resource_type.as_str(), resource.resource_name.as_str()), ("StreamSession", "NoSuchSession1"));
 }
 
 #[tokio::test]
@@ -342,40 +264,16 @@ async fn upstream_failures_are_unavailable_with_retry_info() {
     let mut g = gateway().await;
     let s = start(&mut g).await;
     let cases = [
-        (
-            FaultRule {
-                internal_error: 1.0,
-                count: Some(1),
-                ..FaultRule::default()
-            },
-            "UPSTREAM_INTERNAL_ERROR",
-        ),
-        (
-            FaultRule {
-                throttle: 1.0,
-                count: Some(1),
-                ..FaultRule::default()
-            },
-            "THROTTLED",
-        ),
-        (
-            FaultRule {
-                drop_connection: 1.0,
-                count: Some(1),
-                ..FaultRule::default()
-            },
-            "UPSTREAM_UNREACHABLE",
-        ),
+        (FaultRule { internal_error: 1.0, count: Some(1), ..FaultRule::default() }, "UPSTREAM_INTERNAL_ERROR"),
+        (FaultRule { throttle: 1.0, count: Some(1), ..FaultRule::default() }, "THROTTLED"),
+        (FaultRule { drop_connection: 1.0, count: Some(1), ..FaultRule::default() }, "UPSTREAM_UNREACHABLE"),
     ];
     for (rule, expected) in cases {
         g.emulator.emulator.add_fault(rule).expect("fault");
         let status = get(&mut g, &s.arn).await.expect_err(expected);
         assert_eq!(status.code(), Code::Unavailable, "{expected}: {status:?}");
         assert_eq!(reason(&status), expected);
-        assert!(
-            status.get_error_details().retry_info().is_some(),
-            "{expected}"
-        );
+        assert!(status.get_error_details().retry_info().is_some(), "{expected}");
     }
     get(&mut g, &s.arn).await.expect("faults spent");
 }
@@ -385,19 +283,10 @@ async fn upstream_validation_is_invalid_argument() {
     let mut g = gateway().await;
     let mut req = start_request();
     req.locations = vec!["eu-central-1".into()];
-    let status = g
-        .client
-        .start_stream_session(req)
-        .await
-        .expect_err("location not in the group");
+    let status = g.client.start_stream_session(req).await.expect_err("location not in the group");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(reason(&status), "UPSTREAM_VALIDATION");
-    assert_eq!(
-        g.emulator
-            .emulator
-            .call_count("StartStreamSession", "ValidationException"),
-        1
-    );
+    assert_eq!(g.emulator.emulator.call_count("StartStreamSession", "ValidationException"), 1);
 }
 
 #[tokio::test]
@@ -405,16 +294,9 @@ async fn health_serves_and_reflection_lists_the_service() {
     let g = gateway().await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(g.channel.clone());
     for service in ["", "gamelift.streams.v1.StreamSessions"] {
-        let resp = health
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .expect("health check");
-        assert_eq!(
-            resp.into_inner().status(),
-            tonic_health::pb::health_check_response::ServingStatus::Serving
-        );
+        let resp =
+            health.check(tonic_health::pb::HealthCheckRequest { service: service.into() }).await.expect("health check");
+        assert_eq!(resp.into_inner().status(), tonic_health::pb::health_check_response::ServingStatus::Serving);
     }
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
@@ -425,24 +307,15 @@ async fn health_serves_and_reflection_lists_the_service() {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
     };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection")
-        .into_inner();
+    let mut stream =
+        reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
     let reply = stream.message().await.expect("reply").expect("one reply");
     let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
         panic!("unexpected reflection reply {reply:?}")
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(
-        names.contains(&"gamelift.streams.v1.StreamSessions".to_string()),
-        "{names:?}"
-    );
-    assert!(
-        names.contains(&"grpc.health.v1.Health".to_string()),
-        "{names:?}"
-    );
+    assert!(names.contains(&"gamelift.streams.v1.StreamSessions".to_string()), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
 }
 
 #[tokio::test]
@@ -451,19 +324,12 @@ async fn draining_finishes_the_call_in_flight() {
     let s = start(&mut g).await;
     g.emulator
         .emulator
-        .add_fault(FaultRule {
-            operation: Some("GetStreamSession".into()),
-            latency_ms: 300,
-            ..FaultRule::default()
-        })
+        .add_fault(FaultRule { operation: Some("GetStreamSession".into()), latency_ms: 300, ..FaultRule::default() })
         .expect("fault");
     let mut client = g.client.clone();
     let arn = s.arn.clone();
     let in_flight = tokio::spawn(async move {
-        let req = pb::GetStreamSessionRequest {
-            stream_group_identifier: GROUP.into(),
-            stream_session_identifier: arn,
-        };
+        let req = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
         client.get_stream_session(req).await
     });
     // The call is in flight once the emulator has counted it; the latency fault holds it there.
@@ -472,15 +338,7 @@ async fn draining_finishes_the_call_in_flight() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), seen)
-        .await
-        .expect("the call reached the emulator");
-    assert!(
-        g.gateway.drain(Duration::from_secs(10)).await,
-        "drained within the grace period"
-    );
-    in_flight
-        .await
-        .expect("task")
-        .expect("the in-flight call completed");
+    tokio::time::timeout(Duration::from_secs(10), seen).await.expect("the call reached the emulator");
+    assert!(g.gateway.drain(Duration::from_secs(10)).await, "drained within the grace period");
+    in_flight.await.expect("task").expect("the in-flight call completed");
 }

@@ -20,10 +20,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 fn get_request() -> pb::GetStreamSessionRequest {
-    pb::GetStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        stream_session_identifier: "abc".into(),
-    }
+    pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: "abc".into() }
 }
 
 #[test]
@@ -37,19 +34,11 @@ fn serve_with_the_embedded_emulator_announces_both_and_exits_zero_on_sigterm() {
         .expect("binary starts");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("a first line").expect("utf-8");
-    let addr = first
-        .strip_prefix("gateway listening on 127.0.0.1:")
-        .expect(&first);
+    let addr = first.strip_prefix("gateway listening on 127.0.0.1:").expect(&first);
     assert_ne!(addr.parse::<u16>().expect("port"), 0);
     let second = lines.next().expect("a second line").expect("utf-8");
-    assert!(
-        second.starts_with("emulator listening on http://127.0.0.1:"),
-        "{second}"
-    );
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
+    assert!(second.starts_with("emulator listening on http://127.0.0.1:"), "{second}");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(kill.success());
     assert!(child.wait().expect("exit").success());
 }
@@ -60,30 +49,20 @@ async fn the_gateway_serves_on_a_unix_socket() {
     let dir = std::env::temp_dir().join(format!("glsgw-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("gateway.sock");
-    let gateway = server::start(
-        &ListenAddr::Unix(path.clone()),
-        Sessions::new(h.client.clone(), support::resilience()),
-    )
-    .await
-    .expect("binds the socket");
-    assert_eq!(
-        gateway.local_addr().to_string(),
-        format!("unix:{}", path.display())
-    );
+    let gateway =
+        server::start(&ListenAddr::Unix(path.clone()), Sessions::new(h.client.clone(), support::resilience()))
+            .await
+            .expect("binds the socket");
+    assert_eq!(gateway.local_addr().to_string(), format!("unix:{}", path.display()));
     let connect_path = path.clone();
     let channel = Endpoint::from_static("http://localhost")
         .connect_with_connector(tower::service_fn(move |_| {
             let p = connect_path.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?))
-            }
+            async move { Ok::<_, std::io::Error>(TokioIo::new(tokio::net::UnixStream::connect(p).await?)) }
         }))
         .await
         .expect("connects over the socket");
-    let status = StreamSessionsClient::new(channel)
-        .get_stream_session(get_request())
-        .await
-        .expect_err("unknown");
+    let status = StreamSessionsClient::new(channel).get_stream_session(get_request()).await.expect_err("unknown");
     assert_eq!(status.code(), Code::NotFound);
     assert!(gateway.drain(std::time::Duration::from_secs(5)).await);
     assert!(!path.exists(), "the socket file is removed at shutdown");
@@ -97,9 +76,7 @@ impl ProvideCredentials for NoCredentials {
     where
         Self: 'a,
     {
-        future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
-            "no credentials in this test",
-        )))
+        future::ProvideCredentials::ready(Err(CredentialsError::not_loaded("no credentials in this test")))
     }
 }
 
@@ -112,29 +89,13 @@ async fn missing_credentials_are_failed_precondition() {
         .endpoint_url(h.emulator.endpoint_url())
         .credentials_provider(NoCredentials)
         .build();
-    let sessions = Sessions::new(
-        aws_sdk_gameliftstreams::Client::from_conf(conf),
-        support::resilience(),
-    );
-    let gateway = server::start(
-        &ListenAddr::Tcp("127.0.0.1:0".parse().expect("addr")),
-        sessions,
-    )
-    .await
-    .expect("gateway");
-    let mut client = StreamSessionsClient::connect(format!("http://{}", gateway.local_addr()))
-        .await
-        .expect("connect");
-    let status = client
-        .get_stream_session(get_request())
-        .await
-        .expect_err("no credentials");
+    let sessions = Sessions::new(aws_sdk_gameliftstreams::Client::from_conf(conf), support::resilience());
+    let gateway =
+        server::start(&ListenAddr::Tcp("127.0.0.1:0".parse().expect("addr")), sessions).await.expect("gateway");
+    let mut client = StreamSessionsClient::connect(format!("http://{}", gateway.local_addr())).await.expect("connect");
+    let status = client.get_stream_session(get_request()).await.expect_err("no credentials");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    let info = status
-        .get_error_details()
-        .error_info()
-        .cloned()
-        .expect("ErrorInfo");
+    let info = status.get_error_details().error_info().cloned().expect("ErrorInfo");
     assert_eq!(info.reason, "CREDENTIALS_UNAVAILABLE");
     assert!(h.emulator.calls().is_empty(), "nothing reached the service");
 }

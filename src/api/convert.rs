@@ -4,14 +4,10 @@
 
 use aws_sdk_gameliftstreams::operation::create_stream_session_connection::CreateStreamSessionConnectionInput;
 use aws_sdk_gameliftstreams::operation::export_stream_session_files::ExportStreamSessionFilesInput;
-use aws_sdk_gameliftstreams::operation::get_stream_session::{
-    GetStreamSessionInput, GetStreamSessionOutput,
-};
+use aws_sdk_gameliftstreams::operation::get_stream_session::{GetStreamSessionInput, GetStreamSessionOutput};
 use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
 use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::ListStreamSessionsByAccountInput;
-use aws_sdk_gameliftstreams::operation::start_stream_session::{
-    StartStreamSessionInput, StartStreamSessionOutput,
-};
+use aws_sdk_gameliftstreams::operation::start_stream_session::{StartStreamSessionInput, StartStreamSessionOutput};
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
 use aws_sdk_gameliftstreams::types as aws;
 use aws_smithy_types::error::operation::BuildError;
@@ -60,9 +56,7 @@ fn status_from_aws(status: Option<&aws::StreamSessionStatus>) -> pb::StreamSessi
     }
 }
 
-fn reason_from_aws(
-    reason: Option<&aws::StreamSessionStatusReason>,
-) -> pb::StreamSessionStatusReason {
+fn reason_from_aws(reason: Option<&aws::StreamSessionStatusReason>) -> pb::StreamSessionStatusReason {
     use aws::StreamSessionStatusReason as A;
     use pb::StreamSessionStatusReason as P;
     match reason {
@@ -103,10 +97,7 @@ fn export_from_aws(export: aws::ExportFilesMetadata) -> pb::ExportFilesMetadata 
 }
 
 fn timestamp(t: Option<DateTime>) -> Option<prost_types::Timestamp> {
-    t.map(|t| prost_types::Timestamp {
-        seconds: t.secs(),
-        nanos: i32::try_from(t.subsec_nanos()).unwrap_or(0),
-    })
+    t.map(|t| prost_types::Timestamp { seconds: t.secs(), nanos: i32::try_from(t.subsec_nanos()).unwrap_or(0) })
 }
 
 /// Both outputs carry GetStreamSession's members under the same names.
@@ -133,11 +124,9 @@ macro_rules! stream_session_from {
                         .unwrap_or_default()
                         .into_iter()
                         .collect(),
-                    performance_stats_configuration: o.performance_stats_configuration.map(|p| {
-                        pb::PerformanceStatsConfiguration {
-                            shared_with_client: p.shared_with_client,
-                        }
-                    }),
+                    performance_stats_configuration: o
+                        .performance_stats_configuration
+                        .map(|p| pb::PerformanceStatsConfiguration { shared_with_client: p.shared_with_client }),
                     log_file_location_uri: o.log_file_location_uri.unwrap_or_default(),
                     web_sdk_protocol_url: o.web_sdk_protocol_url.unwrap_or_default(),
                     last_updated_at: timestamp(o.last_updated_at),
@@ -145,13 +134,8 @@ macro_rules! stream_session_from {
                     application_arn: o.application_arn.unwrap_or_default(),
                     export_files_metadata: o.export_files_metadata.map(export_from_aws),
                     role_arn: o.role_arn.unwrap_or_default(),
-                    display_configuration: o.display_configuration.map(|d| {
-                        pb::DisplayConfiguration {
-                            resolution: d.resolution.map(|r| pb::Resolution {
-                                width: r.width,
-                                height: r.height,
-                            }),
-                        }
+                    display_configuration: o.display_configuration.map(|d| pb::DisplayConfiguration {
+                        resolution: d.resolution.map(|r| pb::Resolution { width: r.width, height: r.height }),
                     }),
                 }
             }
@@ -194,12 +178,7 @@ pub fn start_input(
         .display_configuration
         .as_ref()
         .and_then(|d| d.resolution.as_ref())
-        .map(|res| {
-            aws::Resolution::builder()
-                .width(res.width)
-                .height(res.height)
-                .build()
-        })
+        .map(|res| aws::Resolution::builder().width(res.width).height(res.height).build())
         .transpose()?;
     StartStreamSessionInput::builder()
         .identifier(r.stream_group_identifier)
@@ -212,39 +191,28 @@ pub fn start_input(
         .set_locations((!r.locations.is_empty()).then_some(r.locations))
         .set_connection_timeout_seconds(r.connection_timeout_seconds)
         .set_session_length_seconds(r.session_length_seconds)
-        .set_additional_launch_args(
-            (!r.additional_launch_args.is_empty()).then_some(r.additional_launch_args),
-        )
+        .set_additional_launch_args((!r.additional_launch_args.is_empty()).then_some(r.additional_launch_args))
         .set_additional_environment_variables(
             (!r.additional_environment_variables.is_empty())
                 .then(|| r.additional_environment_variables.into_iter().collect()),
         )
         .set_performance_stats_configuration(r.performance_stats_configuration.map(|p| {
-            aws::PerformanceStatsConfiguration::builder()
-                .set_shared_with_client(p.shared_with_client)
-                .build()
+            aws::PerformanceStatsConfiguration::builder().set_shared_with_client(p.shared_with_client).build()
         }))
         .set_role_arn(non_empty(r.role_arn))
-        .set_display_configuration(r.display_configuration.map(|_| {
-            aws::DisplayConfiguration::builder()
-                .set_resolution(resolution)
-                .build()
-        }))
+        .set_display_configuration(
+            r.display_configuration.map(|_| aws::DisplayConfiguration::builder().set_resolution(resolution).build()),
+        )
         .build()
 }
 
 /// GetStreamSession's input.
 pub fn get_input(group: String, session: String) -> Result<GetStreamSessionInput, BuildError> {
-    GetStreamSessionInput::builder()
-        .identifier(group)
-        .stream_session_identifier(session)
-        .build()
+    GetStreamSessionInput::builder().identifier(group).stream_session_identifier(session).build()
 }
 
 /// TerminateStreamSession's input.
-pub fn terminate_input(
-    r: pb::TerminateStreamSessionRequest,
-) -> Result<TerminateStreamSessionInput, BuildError> {
+pub fn terminate_input(r: pb::TerminateStreamSessionRequest) -> Result<TerminateStreamSessionInput, BuildError> {
     TerminateStreamSessionInput::builder()
         .identifier(r.stream_group_identifier)
         .stream_session_identifier(r.stream_session_identifier)
@@ -265,9 +233,7 @@ pub fn connection_input(
 }
 
 /// ExportStreamSessionFiles's input.
-pub fn export_input(
-    r: pb::ExportStreamSessionFilesRequest,
-) -> Result<ExportStreamSessionFilesInput, BuildError> {
+pub fn export_input(r: pb::ExportStreamSessionFilesRequest) -> Result<ExportStreamSessionFilesInput, BuildError> {
     ExportStreamSessionFilesInput::builder()
         .identifier(r.stream_group_identifier)
         .stream_session_identifier(r.stream_session_identifier)
@@ -279,15 +245,9 @@ pub fn export_input(
 pub fn list_input(r: pb::ListStreamSessionsRequest) -> Result<ListStreamSessionsInput, BuildError> {
     ListStreamSessionsInput::builder()
         .identifier(r.stream_group_identifier)
-        .set_status(
-            pb::StreamSessionStatus::try_from(r.status)
-                .ok()
-                .and_then(status_to_aws),
-        )
+        .set_status(pb::StreamSessionStatus::try_from(r.status).ok().and_then(status_to_aws))
         .set_export_files_status(
-            pb::ExportFilesStatus::try_from(r.export_files_status)
-                .ok()
-                .and_then(export_status_to_aws),
+            pb::ExportFilesStatus::try_from(r.export_files_status).ok().and_then(export_status_to_aws),
         )
         .set_max_results(r.page_size)
         .set_next_token(non_empty(r.page_token))
@@ -299,15 +259,9 @@ pub fn list_by_account_input(
     r: pb::ListStreamSessionsByAccountRequest,
 ) -> Result<ListStreamSessionsByAccountInput, BuildError> {
     ListStreamSessionsByAccountInput::builder()
-        .set_status(
-            pb::StreamSessionStatus::try_from(r.status)
-                .ok()
-                .and_then(status_to_aws),
-        )
+        .set_status(pb::StreamSessionStatus::try_from(r.status).ok().and_then(status_to_aws))
         .set_export_files_status(
-            pb::ExportFilesStatus::try_from(r.export_files_status)
-                .ok()
-                .and_then(export_status_to_aws),
+            pb::ExportFilesStatus::try_from(r.export_files_status).ok().and_then(export_status_to_aws),
         )
         .set_max_results(r.page_size)
         .set_next_token(non_empty(r.page_token))

@@ -29,19 +29,11 @@ impl Gateway {
 }
 
 fn session_ctx(operation: &'static str, session: &str) -> CallContext {
-    CallContext {
-        operation,
-        resource_type: "StreamSession",
-        resource_name: session.to_string(),
-    }
+    CallContext { operation, resource_type: "StreamSession", resource_name: session.to_string() }
 }
 
 fn group_ctx(operation: &'static str, group: &str) -> CallContext {
-    CallContext {
-        operation,
-        resource_type: "StreamGroup",
-        resource_name: group.to_string(),
-    }
+    CallContext { operation, resource_type: "StreamGroup", resource_name: group.to_string() }
 }
 
 fn known<E: TryFrom<i32>>(value: i32) -> bool {
@@ -74,20 +66,10 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = group_ctx("StartStreamSession", &r.stream_group_identifier);
         respond(ctx, async {
             let enums = [("protocol", known::<pb::Protocol>(r.protocol))];
-            check(
-                "StartStreamSessionInput",
-                &validate::start_members(&r),
-                Some(&r.request_id),
-                &enums,
-            )?;
+            check("StartStreamSessionInput", &validate::start_members(&r), Some(&r.request_id), &enums)?;
             let token = idempotency::client_token("StartStreamSession", &r.request_id);
-            let out = self
-                .sessions
-                .start(convert::start_input(r, token)?, deadline)
-                .await?;
-            Ok(pb::StartStreamSessionResponse {
-                stream_session: Some(out.into()),
-            })
+            let out = self.sessions.start(convert::start_input(r, token)?, deadline).await?;
+            Ok(pb::StartStreamSessionResponse { stream_session: Some(out.into()) })
         })
         .await
     }
@@ -100,22 +82,12 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = session_ctx("GetStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
-            check(
-                "GetStreamSessionInput",
-                &validate::get_members(&r),
-                None,
-                &[],
-            )?;
+            check("GetStreamSessionInput", &validate::get_members(&r), None, &[])?;
             let out = self
                 .sessions
-                .get(
-                    convert::get_input(r.stream_group_identifier, r.stream_session_identifier)?,
-                    deadline,
-                )
+                .get(convert::get_input(r.stream_group_identifier, r.stream_session_identifier)?, deadline)
                 .await?;
-            Ok(pb::GetStreamSessionResponse {
-                stream_session: Some(out.into()),
-            })
+            Ok(pb::GetStreamSessionResponse { stream_session: Some(out.into()) })
         })
         .await
     }
@@ -130,28 +102,12 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         respond(ctx, async {
             let enums = [
                 ("status", known::<pb::StreamSessionStatus>(r.status)),
-                (
-                    "export_files_status",
-                    known::<pb::ExportFilesStatus>(r.export_files_status),
-                ),
+                ("export_files_status", known::<pb::ExportFilesStatus>(r.export_files_status)),
             ];
-            check(
-                "ListStreamSessionsInput",
-                &validate::list_members(&r),
-                None,
-                &enums,
-            )?;
-            let out = self
-                .sessions
-                .list(convert::list_input(r)?, deadline)
-                .await?;
+            check("ListStreamSessionsInput", &validate::list_members(&r), None, &enums)?;
+            let out = self.sessions.list(convert::list_input(r)?, deadline).await?;
             Ok(pb::ListStreamSessionsResponse {
-                stream_sessions: out
-                    .items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(Into::into)
-                    .collect(),
+                stream_sessions: out.items.unwrap_or_default().into_iter().map(Into::into).collect(),
                 next_page_token: out.next_token.unwrap_or_default(),
             })
         })
@@ -168,28 +124,12 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         respond(ctx, async {
             let enums = [
                 ("status", known::<pb::StreamSessionStatus>(r.status)),
-                (
-                    "export_files_status",
-                    known::<pb::ExportFilesStatus>(r.export_files_status),
-                ),
+                ("export_files_status", known::<pb::ExportFilesStatus>(r.export_files_status)),
             ];
-            check(
-                "ListStreamSessionsByAccountInput",
-                &validate::list_by_account_members(&r),
-                None,
-                &enums,
-            )?;
-            let out = self
-                .sessions
-                .list_by_account(convert::list_by_account_input(r)?, deadline)
-                .await?;
+            check("ListStreamSessionsByAccountInput", &validate::list_by_account_members(&r), None, &enums)?;
+            let out = self.sessions.list_by_account(convert::list_by_account_input(r)?, deadline).await?;
             Ok(pb::ListStreamSessionsByAccountResponse {
-                stream_sessions: out
-                    .items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(Into::into)
-                    .collect(),
+                stream_sessions: out.items.unwrap_or_default().into_iter().map(Into::into).collect(),
                 next_page_token: out.next_token.unwrap_or_default(),
             })
         })
@@ -204,15 +144,8 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = session_ctx("TerminateStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
-            check(
-                "TerminateStreamSessionInput",
-                &validate::terminate_members(&r),
-                Some(&r.request_id),
-                &[],
-            )?;
-            self.sessions
-                .terminate(convert::terminate_input(r)?, deadline)
-                .await?;
+            check("TerminateStreamSessionInput", &validate::terminate_members(&r), Some(&r.request_id), &[])?;
+            self.sessions.terminate(convert::terminate_input(r)?, deadline).await?;
             Ok(pb::TerminateStreamSessionResponse {})
         })
         .await
@@ -224,10 +157,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
     ) -> Result<Response<pb::CreateStreamSessionConnectionResponse>, Status> {
         let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
-        let ctx = session_ctx(
-            "CreateStreamSessionConnection",
-            &r.stream_session_identifier,
-        );
+        let ctx = session_ctx("CreateStreamSessionConnection", &r.stream_session_identifier);
         respond(ctx, async {
             check("CreateStreamSessionConnectionInput", &validate::connection_members(&r), Some(&r.request_id), &[])?;
             let (group, session) = (r.stream_group_identifier.clone(), r.stream_session_identifier.clone());
@@ -256,15 +186,8 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = session_ctx("ExportStreamSessionFiles", &r.stream_session_identifier);
         respond(ctx, async {
-            check(
-                "ExportStreamSessionFilesInput",
-                &validate::export_members(&r),
-                Some(&r.request_id),
-                &[],
-            )?;
-            self.sessions
-                .export_files(convert::export_input(r)?, deadline)
-                .await?;
+            check("ExportStreamSessionFilesInput", &validate::export_members(&r), Some(&r.request_id), &[])?;
+            self.sessions.export_files(convert::export_input(r)?, deadline).await?;
             Ok(pb::ExportStreamSessionFilesResponse {})
         })
         .await

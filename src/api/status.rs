@@ -46,10 +46,7 @@ impl From<Vec<FieldViolation>> for ApiError {
 }
 
 fn describe(violations: &[FieldViolation]) -> String {
-    let parts: Vec<String> = violations
-        .iter()
-        .map(|v| format!("{}: {}", v.field, v.description))
-        .collect();
+    let parts: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
     parts.join("; ")
 }
 
@@ -104,12 +101,7 @@ fn session_code(
         (code, reason)
     };
     match err {
-        SessionError::Upstream {
-            kind,
-            code,
-            message,
-            ..
-        } => {
+        SessionError::Upstream { kind, code, message, .. } => {
             meta.insert("aws_error_code".into(), code.clone());
             match kind {
                 UpstreamKind::Validation => {
@@ -120,12 +112,7 @@ fn session_code(
                 }
                 UpstreamKind::AccessDenied => (Code::PermissionDenied, "ACCESS_DENIED"),
                 UpstreamKind::NotFound => {
-                    details.set_resource_info(
-                        ctx.resource_type,
-                        ctx.resource_name.clone(),
-                        "",
-                        message.clone(),
-                    );
+                    details.set_resource_info(ctx.resource_type, ctx.resource_name.clone(), "", message.clone());
                     (Code::NotFound, "NOT_FOUND")
                 }
                 UpstreamKind::Conflict => (Code::FailedPrecondition, "CONFLICT"),
@@ -134,17 +121,13 @@ fn session_code(
                     (Code::ResourceExhausted, "QUOTA_EXCEEDED")
                 }
                 UpstreamKind::Throttling => transient(details, Code::Unavailable, "THROTTLED"),
-                UpstreamKind::Internal => {
-                    transient(details, Code::Unavailable, "UPSTREAM_INTERNAL_ERROR")
-                }
+                UpstreamKind::Internal => transient(details, Code::Unavailable, "UPSTREAM_INTERNAL_ERROR"),
                 UpstreamKind::Unauthenticated => (Code::FailedPrecondition, "CREDENTIALS_REJECTED"),
                 UpstreamKind::Unknown => (Code::Internal, "UPSTREAM_UNKNOWN_ERROR"),
             }
         }
         SessionError::Timeout => transient(details, Code::Unavailable, "UPSTREAM_TIMEOUT"),
-        SessionError::Connection(_) => {
-            transient(details, Code::Unavailable, "UPSTREAM_UNREACHABLE")
-        }
+        SessionError::Connection(_) => transient(details, Code::Unavailable, "UPSTREAM_UNREACHABLE"),
         SessionError::RateLimited => transient(details, Code::Unavailable, "RATE_LIMITED"),
         SessionError::Credentials(_) => (Code::FailedPrecondition, "CREDENTIALS_UNAVAILABLE"),
         SessionError::Other(_) => (Code::Internal, "UPSTREAM_CALL_FAILED"),
@@ -178,19 +161,13 @@ mod tests {
     #[test]
     fn upstream_validation_messages_name_proto_fields() {
         let msg = "2 validation errors detected: Value '0' at 'connectionTimeoutSeconds' failed; Value null at 'identifier' failed";
-        assert_eq!(
-            upstream_fields(msg),
-            ["connection_timeout_seconds", "stream_group_identifier"]
-        );
+        assert_eq!(upstream_fields(msg), ["connection_timeout_seconds", "stream_group_identifier"]);
     }
 
     #[test]
     fn every_status_carries_error_info_in_the_domain() {
-        let ctx = CallContext {
-            operation: "GetStreamSession",
-            resource_type: "StreamSession",
-            resource_name: "x".into(),
-        };
+        let ctx =
+            CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "x".into() };
         let throttled = ApiError::Call(CallFailure {
             error: SessionError::Upstream {
                 kind: UpstreamKind::Throttling,
@@ -206,23 +183,11 @@ mod tests {
         assert_eq!(status.code(), Code::Unavailable);
         let details = status.get_error_details();
         let info = details.error_info().expect("ErrorInfo");
-        assert_eq!(
-            (info.reason.as_str(), info.domain.as_str()),
-            ("THROTTLED", DOMAIN)
-        );
-        assert_eq!(
-            info.metadata.get("aws_request_id").map(String::as_str),
-            Some("req-1")
-        );
-        assert_eq!(
-            details.retry_info().and_then(|r| r.retry_delay),
-            Some(Duration::from_millis(400))
-        );
+        assert_eq!((info.reason.as_str(), info.domain.as_str()), ("THROTTLED", DOMAIN));
+        assert_eq!(info.metadata.get("aws_request_id").map(String::as_str), Some("req-1"));
+        assert_eq!(details.retry_info().and_then(|r| r.retry_delay), Some(Duration::from_millis(400)));
         assert_eq!(info.metadata.get("attempts").map(String::as_str), Some("3"));
-        assert_eq!(
-            info.metadata.get("gave_up").map(String::as_str),
-            Some("attempts_exhausted")
-        );
+        assert_eq!(info.metadata.get("gave_up").map(String::as_str), Some("attempts_exhausted"));
         let creds = ApiError::Call(CallFailure {
             error: SessionError::Credentials("none".into()),
             attempts: 1,

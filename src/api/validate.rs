@@ -81,11 +81,7 @@ pub fn start_members(r: &pb::StartStreamSessionRequest) -> Vec<Member> {
 fn session_members(group: &str, session: &str) -> Vec<Member> {
     vec![
         m("Identifier", "stream_group_identifier", text(group)),
-        m(
-            "StreamSessionIdentifier",
-            "stream_session_identifier",
-            text(session),
-        ),
+        m("StreamSessionIdentifier", "stream_session_identifier", text(session)),
     ]
 }
 
@@ -102,11 +98,7 @@ pub fn terminate_members(r: &pb::TerminateStreamSessionRequest) -> Vec<Member> {
 /// The AWS members of CreateStreamSessionConnection.
 pub fn connection_members(r: &pb::CreateStreamSessionConnectionRequest) -> Vec<Member> {
     let mut members = session_members(&r.stream_group_identifier, &r.stream_session_identifier);
-    members.push(m(
-        "SignalRequest",
-        "signal_request",
-        text(&r.signal_request),
-    ));
+    members.push(m("SignalRequest", "signal_request", text(&r.signal_request)));
     members.push(m("ClientToken", "request_id", None));
     members
 }
@@ -119,19 +111,11 @@ pub fn export_members(r: &pb::ExportStreamSessionFilesRequest) -> Vec<Member> {
 }
 
 fn list_filters(status: i32, export: i32, page_size: Option<i32>, page_token: &str) -> Vec<Member> {
-    let status = pb::StreamSessionStatus::try_from(status)
-        .ok()
-        .and_then(super::convert::status_to_aws);
-    let export = pb::ExportFilesStatus::try_from(export)
-        .ok()
-        .and_then(super::convert::export_status_to_aws);
+    let status = pb::StreamSessionStatus::try_from(status).ok().and_then(super::convert::status_to_aws);
+    let export = pb::ExportFilesStatus::try_from(export).ok().and_then(super::convert::export_status_to_aws);
     vec![
         m("Status", "status", status.map(|s| json!(s.as_str()))),
-        m(
-            "ExportFilesStatus",
-            "export_files_status",
-            export.map(|s| json!(s.as_str())),
-        ),
+        m("ExportFilesStatus", "export_files_status", export.map(|s| json!(s.as_str()))),
         m("MaxResults", "page_size", page_size.map(Value::from)),
         m("NextToken", "page_token", text(page_token)),
     ]
@@ -139,17 +123,8 @@ fn list_filters(status: i32, export: i32, page_size: Option<i32>, page_token: &s
 
 /// The AWS members of ListStreamSessions.
 pub fn list_members(r: &pb::ListStreamSessionsRequest) -> Vec<Member> {
-    let mut members = vec![m(
-        "Identifier",
-        "stream_group_identifier",
-        text(&r.stream_group_identifier),
-    )];
-    members.extend(list_filters(
-        r.status,
-        r.export_files_status,
-        r.page_size,
-        &r.page_token,
-    ));
+    let mut members = vec![m("Identifier", "stream_group_identifier", text(&r.stream_group_identifier))];
+    members.extend(list_filters(r.status, r.export_files_status, r.page_size, &r.page_token));
     members
 }
 
@@ -170,14 +145,9 @@ pub fn check(
     let mut out: Vec<FieldViolation> = enums
         .iter()
         .filter(|(_, known)| !known)
-        .map(|(field, _)| FieldViolation {
-            field: (*field).to_string(),
-            description: "unknown enum value".into(),
-        })
+        .map(|(field, _)| FieldViolation { field: (*field).to_string(), description: "unknown enum value".into() })
         .collect();
-    if let Some(id) =
-        request_id.filter(|id| !id.is_empty() && !idempotency::is_valid_request_id(id))
-    {
+    if let Some(id) = request_id.filter(|id| !id.is_empty() && !idempotency::is_valid_request_id(id)) {
         out.push(FieldViolation {
             field: "request_id".into(),
             description: format!(
@@ -189,10 +159,7 @@ pub fn check(
     }
     for member in members.iter().filter(|m| m.aws != "ClientToken") {
         for v in model.check_member(input, member.aws, member.value.as_ref()) {
-            out.push(FieldViolation {
-                field: proto_path(member.proto, &v),
-                description: describe(&v),
-            });
+            out.push(FieldViolation { field: proto_path(member.proto, &v), description: describe(&v) });
         }
     }
     if out.is_empty() {
@@ -270,28 +237,13 @@ mod tests {
     #[test]
     fn every_member_of_every_aws_input_comes_from_a_proto_field() {
         let cases = [
-            (
-                "StartStreamSessionInput",
-                start_members(&Default::default()),
-            ),
+            ("StartStreamSessionInput", start_members(&Default::default())),
             ("GetStreamSessionInput", get_members(&Default::default())),
             ("ListStreamSessionsInput", list_members(&Default::default())),
-            (
-                "ListStreamSessionsByAccountInput",
-                list_by_account_members(&Default::default()),
-            ),
-            (
-                "TerminateStreamSessionInput",
-                terminate_members(&Default::default()),
-            ),
-            (
-                "CreateStreamSessionConnectionInput",
-                connection_members(&Default::default()),
-            ),
-            (
-                "ExportStreamSessionFilesInput",
-                export_members(&Default::default()),
-            ),
+            ("ListStreamSessionsByAccountInput", list_by_account_members(&Default::default())),
+            ("TerminateStreamSessionInput", terminate_members(&Default::default())),
+            ("CreateStreamSessionConnectionInput", connection_members(&Default::default())),
+            ("ExportStreamSessionFilesInput", export_members(&Default::default())),
         ];
         for (input, members) in cases {
             assert_eq!(aws_names(&members), model_names(input), "{input}");
@@ -307,57 +259,27 @@ mod tests {
             locations: vec!["us-west-2".into(), "bad location".into()],
             additional_environment_variables: [("1BAD".to_string(), "x".to_string())].into(),
             display_configuration: Some(pb::DisplayConfiguration {
-                resolution: Some(pb::Resolution {
-                    width: 100,
-                    height: 720,
-                }),
+                resolution: Some(pb::Resolution { width: 100, height: 720 }),
             }),
             ..Default::default()
         };
-        let err = check(
-            "StartStreamSessionInput",
-            &start_members(&req),
-            Some(&req.request_id),
-            &[],
-        )
-        .unwrap_err();
+        let err = check("StartStreamSessionInput", &start_members(&req), Some(&req.request_id), &[]).unwrap_err();
         let fields: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "locations[1]",
-                "additional_environment_variables[\"1BAD\"]",
-                "display_configuration.resolution.width"
-            ]
+            ["locations[1]", "additional_environment_variables[\"1BAD\"]", "display_configuration.resolution.width"]
         );
         assert_eq!(err[2].description, "must be at least 320");
-        assert!(
-            err[1].description.starts_with("the key must match"),
-            "{}",
-            err[1].description
-        );
+        assert!(err[1].description.starts_with("the key must match"), "{}", err[1].description);
     }
 
     #[test]
     fn required_fields_request_ids_and_enums() {
         let req = pb::GetStreamSessionRequest::default();
-        let err = check(
-            "GetStreamSessionInput",
-            &get_members(&req),
-            Some("with space"),
-            &[("status", false)],
-        )
-        .unwrap_err();
+        let err =
+            check("GetStreamSessionInput", &get_members(&req), Some("with space"), &[("status", false)]).unwrap_err();
         let fields: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "status",
-                "request_id",
-                "stream_group_identifier",
-                "stream_session_identifier"
-            ]
-        );
+        assert_eq!(fields, ["status", "request_id", "stream_group_identifier", "stream_session_identifier"]);
         assert_eq!(err[2].description, "required");
     }
 }

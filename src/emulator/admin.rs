@@ -14,13 +14,7 @@ use crate::service_model;
 use crate::sync::lock;
 
 /// Answers one admin call; `path` is what follows `/_emulator`.
-pub fn handle(
-    state: &Emulator,
-    method: &str,
-    path: &str,
-    body: &[u8],
-    request_id: &str,
-) -> HttpResponse {
+pub fn handle(state: &Emulator, method: &str, path: &str, body: &[u8], request_id: &str) -> HttpResponse {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match route(state, method, &segments, body) {
         Ok((status, value)) => success_response(request_id, status, Some(value)),
@@ -28,12 +22,7 @@ pub fn handle(
     }
 }
 
-fn route(
-    state: &Emulator,
-    method: &str,
-    segments: &[&str],
-    body: &[u8],
-) -> Result<(u16, Value), ApiError> {
+fn route(state: &Emulator, method: &str, segments: &[&str], body: &[u8]) -> Result<(u16, Value), ApiError> {
     match (method, segments) {
         ("GET", ["health"]) => Ok((200, json!({ "status": "ok" }))),
         ("GET", ["calls"]) => Ok((200, json!(state.calls.snapshot()))),
@@ -59,9 +48,7 @@ fn route(
             for (op, rate) in &limits {
                 known_operation(op)?;
                 if rate.is_some_and(|r| !r.is_finite() || r <= 0.0) {
-                    return Err(ApiError::Validation(format!(
-                        "the rate of {op} must be a positive number or null"
-                    )));
+                    return Err(ApiError::Validation(format!("the rate of {op} must be a positive number or null")));
                 }
             }
             for (op, rate) in limits {
@@ -78,9 +65,7 @@ fn route(
             Ok((200, json!({ "now": state.clock.advance(seconds) })))
         }
         ("POST", ["sessions", id, action @ ("connect" | "disconnect")]) => {
-            let id = percent_encoding::percent_decode_str(id)
-                .decode_utf8_lossy()
-                .into_owned();
+            let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned();
             let mut world = lock(&state.world);
             let now = state.clock.now();
             let session = if *action == "connect" {
@@ -98,15 +83,12 @@ fn route(
 }
 
 fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::Validation(format!("invalid JSON body: {e}")))
 }
 
 fn known_operation(op: &str) -> Result<(), ApiError> {
     service_model::model()
         .operation(op)
         .map(|_| ())
-        .ok_or_else(|| {
-            ApiError::Validation(format!("{op} is not an operation of GameLift Streams"))
-        })
+        .ok_or_else(|| ApiError::Validation(format!("{op} is not an operation of GameLift Streams")))
 }

@@ -26,11 +26,7 @@ pub struct CallLog {
 impl CallLog {
     /// Counts one call.
     pub fn record(&self, operation: &str, outcome: &str) {
-        *lock(&self.counts)
-            .entry(operation.to_string())
-            .or_default()
-            .entry(outcome.to_string())
-            .or_default() += 1;
+        *lock(&self.counts).entry(operation.to_string()).or_default().entry(outcome.to_string()).or_default() += 1;
     }
 
     /// A copy of the counters.

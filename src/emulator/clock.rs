@@ -23,16 +23,8 @@ pub struct SimClock {
 impl SimClock {
     /// A clock starting at the current wall-clock time.
     pub fn new(scale: f64) -> Self {
-        let origin_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or_default();
-        Self {
-            origin_real: Instant::now(),
-            origin_epoch,
-            scale,
-            offset: Mutex::new(0.0),
-        }
+        let origin_epoch = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
+        Self { origin_real: Instant::now(), origin_epoch, scale, offset: Mutex::new(0.0) }
     }
 
     /// The current simulated time.

@@ -38,6 +38,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The error of this type with `message`, for the types the model declares.
+    pub fn of_type(error_type: &str, message: String) -> Option<Self> {
+        Some(match error_type {
+            "ValidationException" => Self::Validation(message),
+            "AccessDeniedException" => Self::AccessDenied(message),
+            "ResourceNotFoundException" => Self::ResourceNotFound(message),
+            "ConflictException" => Self::Conflict(message),
+            "ServiceQuotaExceededException" => Self::ServiceQuotaExceeded(message),
+            "ThrottlingException" => Self::Throttling(message),
+            "InternalServerException" => Self::InternalServer(message),
+            _ => return None,
+        })
+    }
+
     /// The error type, as the `X-Amzn-ErrorType` header and the SDKs name it.
     pub fn error_type(&self) -> &'static str {
         match self {

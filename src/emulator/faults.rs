@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::errors::ApiError;
 use crate::sync::lock;
 
 /// One fault rule, as posted to `/_emulator/faults`.
@@ -35,6 +36,10 @@ pub struct FaultRule {
     /// before its response (the client cannot tell whether it happened).
     #[serde(default)]
     pub drop_response: f64,
+    /// An error type of the model (`AccessDeniedException`,
+    /// `ServiceQuotaExceededException`, …) to answer every matching call with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Latency added before the call is answered, in milliseconds.
     #[serde(default)]
     pub latency_ms: u64,
@@ -44,7 +49,7 @@ pub struct FaultRule {
 }
 
 /// What the faults decided for one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Answer normally.
     Proceed,
@@ -56,6 +61,8 @@ pub enum Verdict {
     Throttle,
     /// Answer InternalServerException.
     InternalError,
+    /// Answer this error type.
+    Fail(String),
 }
 
 /// The active fault rules and their dice.
@@ -70,11 +77,7 @@ impl Faults {
     /// No rules; dice seeded with `seed`, or randomly.
     pub fn new(seed: Option<u64>) -> Self {
         let rng = seed.map_or_else(StdRng::from_os_rng, StdRng::seed_from_u64);
-        Self {
-            rules: Mutex::new(Vec::new()),
-            next_id: Mutex::new(1),
-            rng: Mutex::new(rng),
-        }
+        Self { rules: Mutex::new(Vec::new()), next_id: Mutex::new(1), rng: Mutex::new(rng) }
     }
 
     /// Adds a rule and returns its id; rejects probabilities outside 0–1.
@@ -86,9 +89,12 @@ impl Faults {
             ("drop_response", rule.drop_response),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!(
-                    "{name} must be a probability between 0 and 1, got {p}"
-                ));
+                return Err(format!("{name} must be a probability between 0 and 1, got {p}"));
+            }
+        }
+        if let Some(error) = rule.error.as_deref() {
+            if ApiError::of_type(error, String::new()).is_none() {
+                return Err(format!("{error} is not an error type of GameLift Streams"));
             }
         }
         let mut next = lock(&self.next_id);
@@ -112,17 +118,15 @@ impl Faults {
     pub fn decide(&self, operation: &str) -> (Duration, Verdict) {
         let mut rules = lock(&self.rules);
         let mut rng = lock(&self.rng);
-        let (mut latency, mut drop, mut throttle, mut internal, mut drop_response) =
-            (0u64, false, false, false, false);
-        for rule in rules
-            .iter_mut()
-            .filter(|r| r.operation.as_deref().is_none_or(|op| op == operation))
-        {
+        let (mut latency, mut drop, mut throttle, mut internal, mut drop_response) = (0u64, false, false, false, false);
+        let mut fail = None;
+        for rule in rules.iter_mut().filter(|r| r.operation.as_deref().is_none_or(|op| op == operation)) {
             latency += rule.latency_ms;
             drop |= rng.random_bool(rule.drop_connection);
             throttle |= rng.random_bool(rule.throttle);
             internal |= rng.random_bool(rule.internal_error);
             drop_response |= rng.random_bool(rule.drop_response);
+            fail = fail.or_else(|| rule.error.clone());
             if let Some(count) = rule.count.as_mut() {
                 *count = count.saturating_sub(1);
             }
@@ -134,6 +138,8 @@ impl Faults {
             Verdict::Throttle
         } else if internal {
             Verdict::InternalError
+        } else if let Some(error) = fail {
+            Verdict::Fail(error)
         } else if drop_response {
             Verdict::DropResponse
         } else {
@@ -159,13 +165,8 @@ mod tests {
             })
             .expect("valid rule");
         assert_eq!(faults.decide("GetStreamSession").1, Verdict::Proceed);
-        let verdicts: Vec<Verdict> = (0..5)
-            .map(|_| faults.decide("StartStreamSession").1)
-            .collect();
-        assert_eq!(
-            verdicts.iter().filter(|v| **v == Verdict::Throttle).count(),
-            3
-        );
+        let verdicts: Vec<Verdict> = (0..5).map(|_| faults.decide("StartStreamSession").1).collect();
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Throttle).count(), 3);
         assert_eq!(verdicts[3..], [Verdict::Proceed, Verdict::Proceed]);
         assert!(faults.list().is_empty());
     }
@@ -173,23 +174,11 @@ mod tests {
     #[test]
     fn drop_wins_over_errors_and_latencies_add_up() {
         let faults = Faults::new(Some(1));
-        let rule = |drop| FaultRule {
-            drop_connection: drop,
-            internal_error: 1.0,
-            latency_ms: 10,
-            ..FaultRule::default()
-        };
+        let rule =
+            |drop| FaultRule { drop_connection: drop, internal_error: 1.0, latency_ms: 10, ..FaultRule::default() };
         faults.add(rule(1.0)).expect("valid");
         faults.add(rule(0.0)).expect("valid");
-        assert_eq!(
-            faults.decide("Any"),
-            (Duration::from_millis(20), Verdict::Drop)
-        );
-        assert!(faults
-            .add(FaultRule {
-                throttle: 1.5,
-                ..FaultRule::default()
-            })
-            .is_err());
+        assert_eq!(faults.decide("Any"), (Duration::from_millis(20), Verdict::Drop));
+        assert!(faults.add(FaultRule { throttle: 1.5, ..FaultRule::default() }).is_err());
     }
 }

@@ -58,10 +58,7 @@ impl Default for EmulatorConfig {
                 timings: Timings::default(),
             },
             time_scale: 1.0,
-            rate_limits: AWS_RATE_LIMITS
-                .iter()
-                .map(|(op, rate)| (op.to_string(), *rate))
-                .collect(),
+            rate_limits: AWS_RATE_LIMITS.iter().map(|(op, rate)| (op.to_string(), *rate)).collect(),
             seed: None,
         }
     }
@@ -98,12 +95,7 @@ pub async fn start(addr: SocketAddr, config: EmulatorConfig) -> io::Result<Emula
     });
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(routes::serve(listener, state.clone(), rx));
-    Ok(EmulatorHandle {
-        addr,
-        state,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(EmulatorHandle { addr, state, shutdown: Some(tx), task })
 }
 
 impl EmulatorHandle {
@@ -125,11 +117,7 @@ impl EmulatorHandle {
     /// How many calls of `operation` ended with `outcome` (`Success`, an error
     /// type, or `ConnectionDropped`).
     pub fn call_count(&self, operation: &str, outcome: &str) -> u64 {
-        self.calls()
-            .get(operation)
-            .and_then(|outcomes| outcomes.get(outcome))
-            .copied()
-            .unwrap_or(0)
+        self.calls().get(operation).and_then(|outcomes| outcomes.get(outcome)).copied().unwrap_or(0)
     }
 
     /// Adds a fault rule; returns its id.

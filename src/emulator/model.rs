@@ -33,13 +33,7 @@ pub struct Timings {
 
 impl Default for Timings {
     fn default() -> Self {
-        Self {
-            activation: 5.0,
-            placement_timeout: 75.0,
-            reconnect: 1.0,
-            termination: 2.0,
-            provisioning: 30.0,
-        }
+        Self { activation: 5.0, placement_timeout: 75.0, reconnect: 1.0, termination: 2.0, provisioning: 30.0 }
     }
 }
 
@@ -394,38 +388,25 @@ impl World {
             arn: app_arn.clone(),
             id: SEEDED_APPLICATION_ID.into(),
             description: "emulator default application".into(),
-            runtime_environment: RuntimeEnvironment {
-                kind: "PROTON".into(),
-                version: "20241007".into(),
-            },
+            runtime_environment: RuntimeEnvironment { kind: "PROTON".into(), version: "20241007".into() },
             executable_path: "game/game.exe".into(),
             application_source_uri: "s3://emulator-bucket/game".into(),
             application_log_paths: Vec::new(),
             application_log_output_uri: None,
             status: "READY".into(),
-            replication_statuses: vec![ReplicationStatus {
-                location: region,
-                status: "COMPLETED".into(),
-            }],
+            replication_statuses: vec![ReplicationStatus { location: region, status: "COMPLETED".into() }],
             created_at: now,
             last_updated_at: now,
             associated_stream_groups: vec![group_arn.clone()],
             ready_at: now,
         });
-        let locations = self
-            .config
-            .capacity
-            .iter()
-            .map(|(name, capacity)| location_state(name, *capacity, "ACTIVE"))
-            .collect();
+        let locations =
+            self.config.capacity.iter().map(|(name, capacity)| location_state(name, *capacity, "ACTIVE")).collect();
         self.groups.push(StreamGroup {
             arn: group_arn,
             id: SEEDED_STREAM_GROUP_ID.into(),
             description: "emulator default stream group".into(),
-            default_application: Some(DefaultApplication {
-                id: SEEDED_APPLICATION_ID.into(),
-                arn: app_arn.clone(),
-            }),
+            default_application: Some(DefaultApplication { id: SEEDED_APPLICATION_ID.into(), arn: app_arn.clone() }),
             location_states: locations,
             stream_class: "gen4n_high".into(),
             status: "ACTIVE".into(),
@@ -437,17 +418,12 @@ impl World {
     }
 
     fn arn(&self, kind: &str, id: &str) -> String {
-        format!(
-            "arn:aws:gameliftstreams:{}:{}:{kind}/{id}",
-            self.config.region, self.config.account_id
-        )
+        format!("arn:aws:gameliftstreams:{}:{}:{kind}/{id}", self.config.region, self.config.account_id)
     }
 
     fn random_id(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| char::from(ALPHABET[self.rng.random_range(0..ALPHABET.len())]))
-            .collect()
+        (0..len).map(|_| char::from(ALPHABET[self.rng.random_range(0..ALPHABET.len())])).collect()
     }
 
     fn new_signal_response(&mut self, session_id: &str) -> String {
@@ -462,22 +438,14 @@ impl World {
 
     /// Applies every transition due at or before `now`, in time order.
     pub fn advance(&mut self, now: Time) {
-        for group in self
-            .groups
-            .iter_mut()
-            .filter(|g| g.status == "ACTIVATING" && g.ready_at <= now)
-        {
+        for group in self.groups.iter_mut().filter(|g| g.status == "ACTIVATING" && g.ready_at <= now) {
             group.status = "ACTIVE".into();
             group.last_updated_at = group.ready_at;
             for loc in &mut group.location_states {
                 loc.status = "ACTIVE".into();
             }
         }
-        for app in self
-            .apps
-            .iter_mut()
-            .filter(|a| a.status == "PROCESSING" && a.ready_at <= now)
-        {
+        for app in self.apps.iter_mut().filter(|a| a.status == "PROCESSING" && a.ready_at <= now) {
             app.status = "READY".into();
             app.last_updated_at = app.ready_at;
             for r in &mut app.replication_statuses {
@@ -499,8 +467,7 @@ impl World {
 
     fn fire(&mut self, idx: usize, at: Time) {
         let s = &self.sessions[idx];
-        let length_due =
-            s.ends_at.is_some_and(|e| s.deadline.is_none_or(|d| e <= d)) && s.status.is_running();
+        let length_due = s.ends_at.is_some_and(|e| s.deadline.is_none_or(|d| e <= d)) && s.status.is_running();
         if length_due {
             return self.begin_termination(idx, at, StatusReason::MaxSessionLengthTimeout);
         }
@@ -508,18 +475,11 @@ impl World {
             SessionStatus::Activating if s.placed => self.become_active(idx, at),
             SessionStatus::Activating => {
                 self.waiting.retain(|&w| w != idx);
-                self.set_status(
-                    idx,
-                    at,
-                    SessionStatus::Error,
-                    Some(StatusReason::PlacementTimeout),
-                );
+                self.set_status(idx, at, SessionStatus::Error, Some(StatusReason::PlacementTimeout));
                 self.sessions[idx].deadline = None;
                 self.live.remove(&idx);
             }
-            SessionStatus::Active => {
-                self.begin_termination(idx, at, StatusReason::ConnectionTimeout)
-            }
+            SessionStatus::Active => self.begin_termination(idx, at, StatusReason::ConnectionTimeout),
             SessionStatus::PendingClientReconnection => {
                 self.begin_termination(idx, at, StatusReason::ReconnectionTimeout)
             }
@@ -532,13 +492,7 @@ impl World {
         }
     }
 
-    fn set_status(
-        &mut self,
-        idx: usize,
-        at: Time,
-        status: SessionStatus,
-        reason: Option<StatusReason>,
-    ) {
+    fn set_status(&mut self, idx: usize, at: Time, status: SessionStatus, reason: Option<StatusReason>) {
         let s = &mut self.sessions[idx];
         s.status = status;
         s.status_reason = reason;
@@ -646,17 +600,13 @@ impl World {
     fn group_index(&self, identifier: &str) -> Result<usize, ApiError> {
         self.id_from(identifier, "streamgroup")
             .and_then(|id| self.groups.iter().position(|g| g.id == id))
-            .ok_or_else(|| {
-                ApiError::ResourceNotFound(format!("Stream group '{identifier}' was not found."))
-            })
+            .ok_or_else(|| ApiError::ResourceNotFound(format!("Stream group '{identifier}' was not found.")))
     }
 
     fn app_index(&self, identifier: &str) -> Result<usize, ApiError> {
         self.id_from(identifier, "application")
             .and_then(|id| self.apps.iter().position(|a| a.id == id))
-            .ok_or_else(|| {
-                ApiError::ResourceNotFound(format!("Application '{identifier}' was not found."))
-            })
+            .ok_or_else(|| ApiError::ResourceNotFound(format!("Application '{identifier}' was not found.")))
     }
 
     /// A session by ID or ARN, in any stream group.
@@ -667,9 +617,7 @@ impl World {
         };
         id.and_then(|id| self.session_index.get(&id).copied())
             .filter(|&i| identifier == self.sessions[i].id || identifier == self.sessions[i].arn)
-            .ok_or_else(|| {
-                ApiError::ResourceNotFound(format!("Stream session '{identifier}' was not found."))
-            })
+            .ok_or_else(|| ApiError::ResourceNotFound(format!("Stream session '{identifier}' was not found.")))
     }
 
     fn session_index(&self, group: &str, session: &str) -> Result<usize, ApiError> {
@@ -694,9 +642,7 @@ impl World {
         now: Time,
     ) -> Result<StreamSession, ApiError> {
         self.advance(now);
-        if let Some((token_group, first, idx)) =
-            client_token.as_ref().and_then(|t| self.start_tokens.get(t))
-        {
+        if let Some((token_group, first, idx)) = client_token.as_ref().and_then(|t| self.start_tokens.get(t)) {
             if *first == req && token_group == group {
                 return Ok(self.sessions[*idx].clone());
             }
@@ -719,11 +665,8 @@ impl World {
                 self.apps[a].id, self.groups[g].id
             )));
         }
-        let group_locations: Vec<String> = self.groups[g]
-            .location_states
-            .iter()
-            .map(|l| l.location_name.clone())
-            .collect();
+        let group_locations: Vec<String> =
+            self.groups[g].location_states.iter().map(|l| l.location_name.clone()).collect();
         let candidates = if req.locations.is_empty() {
             group_locations.iter().take(1).cloned().collect()
         } else {
@@ -777,30 +720,20 @@ impl World {
             self.waiting.push_back(idx);
         }
         if let Some(token) = client_token {
-            self.start_tokens
-                .insert(token, (group.to_string(), req, idx));
+            self.start_tokens.insert(token, (group.to_string(), req, idx));
         }
         Ok(self.sessions[idx].clone())
     }
 
     /// GetStreamSession.
-    pub fn get_session(
-        &mut self,
-        group: &str,
-        session: &str,
-        now: Time,
-    ) -> Result<StreamSession, ApiError> {
+    pub fn get_session(&mut self, group: &str, session: &str, now: Time) -> Result<StreamSession, ApiError> {
         self.advance(now);
         let idx = self.session_index(group, session)?;
         Ok(self.sessions[idx].clone())
     }
 
     /// ListStreamSessions and ListStreamSessionsByAccount, oldest first.
-    pub fn list_sessions(
-        &mut self,
-        filter: &SessionFilter,
-        now: Time,
-    ) -> Result<Vec<StreamSession>, ApiError> {
+    pub fn list_sessions(&mut self, filter: &SessionFilter, now: Time) -> Result<Vec<StreamSession>, ApiError> {
         self.advance(now);
         let group_id = match &filter.stream_group {
             Some(g) => Some(self.groups[self.group_index(g)?].id.clone()),
@@ -812,23 +745,14 @@ impl World {
             .filter(|s| group_id.as_ref().is_none_or(|g| *g == s.stream_group_id))
             .filter(|s| filter.status.is_none_or(|st| st == s.status))
             .filter(|s| {
-                filter.export_status.is_none_or(|st| {
-                    s.export_files_metadata
-                        .as_ref()
-                        .is_some_and(|e| e.status == st)
-                })
+                filter.export_status.is_none_or(|st| s.export_files_metadata.as_ref().is_some_and(|e| e.status == st))
             })
             .cloned()
             .collect())
     }
 
     /// TerminateStreamSession.
-    pub fn terminate_session(
-        &mut self,
-        group: &str,
-        session: &str,
-        now: Time,
-    ) -> Result<(), ApiError> {
+    pub fn terminate_session(&mut self, group: &str, session: &str, now: Time) -> Result<(), ApiError> {
         self.advance(now);
         let idx = self.session_index(group, session)?;
         match self.sessions[idx].status {
@@ -855,9 +779,8 @@ impl World {
     ) -> Result<String, ApiError> {
         self.advance(now);
         let idx = self.session_index(group, session)?;
-        if let Some((first_idx, first_signal, response)) = client_token
-            .as_ref()
-            .and_then(|t| self.connection_tokens.get(t))
+        if let Some((first_idx, first_signal, response)) =
+            client_token.as_ref().and_then(|t| self.connection_tokens.get(t))
         {
             if *first_idx == idx && first_signal == signal_request {
                 return Ok(response.clone());
@@ -868,10 +791,7 @@ impl World {
             ));
         }
         let s = &self.sessions[idx];
-        if !matches!(
-            s.status,
-            SessionStatus::Active | SessionStatus::PendingClientReconnection
-        ) {
+        if !matches!(s.status, SessionStatus::Active | SessionStatus::PendingClientReconnection) {
             return Err(ApiError::Conflict(format!(
                 "Stream session '{}' is {}; a connection can be created only in ACTIVE or PENDING_CLIENT_RECONNECTION.",
                 s.id,
@@ -885,20 +805,13 @@ impl World {
         s.signal_response = Some(response.clone());
         s.deadline = Some(now + self.config.timings.reconnect);
         if let Some(token) = client_token {
-            self.connection_tokens
-                .insert(token, (idx, signal_request.to_string(), response.clone()));
+            self.connection_tokens.insert(token, (idx, signal_request.to_string(), response.clone()));
         }
         Ok(response)
     }
 
     /// ExportStreamSessionFiles.
-    pub fn export_files(
-        &mut self,
-        group: &str,
-        session: &str,
-        output_uri: &str,
-        now: Time,
-    ) -> Result<(), ApiError> {
+    pub fn export_files(&mut self, group: &str, session: &str, output_uri: &str, now: Time) -> Result<(), ApiError> {
         self.advance(now);
         let idx = self.session_index(group, session)?;
         let s = &mut self.sessions[idx];
@@ -939,11 +852,7 @@ impl World {
     }
 
     /// The simulated WebRTC client goes away: CONNECTED → PENDING_CLIENT_RECONNECTION.
-    pub fn client_disconnect(
-        &mut self,
-        session: &str,
-        now: Time,
-    ) -> Result<StreamSession, ApiError> {
+    pub fn client_disconnect(&mut self, session: &str, now: Time) -> Result<StreamSession, ApiError> {
         self.advance(now);
         let idx = self.any_session_index(session)?;
         let s = &self.sessions[idx];
@@ -970,10 +879,7 @@ impl World {
         now: Time,
     ) -> Result<StreamGroup, ApiError> {
         self.advance(now);
-        if let Some(arn) = client_token
-            .as_ref()
-            .and_then(|t| self.create_tokens.get(t))
-        {
+        if let Some(arn) = client_token.as_ref().and_then(|t| self.create_tokens.get(t)) {
             if let Some(g) = self.groups.iter().find(|g| &g.arn == arn) {
                 return Ok(g.clone());
             }
@@ -982,11 +888,7 @@ impl World {
             Some(ident) => Some(self.app_index(ident)?),
             None => None,
         };
-        let default_capacity = if req.stream_class.ends_with("_high") {
-            2
-        } else {
-            1
-        };
+        let default_capacity = if req.stream_class.ends_with("_high") { 2 } else { 1 };
         let mut locations: Vec<LocationState> = req
             .location_configurations
             .iter()
@@ -994,11 +896,7 @@ impl World {
                 let always_on = c.always_on_capacity.unwrap_or(0);
                 let on_demand = c.on_demand_capacity.unwrap_or(0);
                 let capacity = c.maximum_capacity.unwrap_or(0).max(always_on + on_demand);
-                let capacity = if capacity == 0 {
-                    default_capacity
-                } else {
-                    capacity
-                };
+                let capacity = if capacity == 0 { default_capacity } else { capacity };
                 let mut state = location_state(&c.location_name, capacity, "ACTIVATING");
                 state.always_on_capacity = always_on;
                 state.on_demand_capacity = on_demand;
@@ -1006,11 +904,7 @@ impl World {
             })
             .collect();
         if locations.is_empty() {
-            locations.push(location_state(
-                &self.config.region.clone(),
-                default_capacity,
-                "ACTIVATING",
-            ));
+            locations.push(location_state(&self.config.region.clone(), default_capacity, "ACTIVATING"));
         }
         let id = format!("sg-{}", self.random_id(9));
         let arn = self.arn("streamgroup", &id);
@@ -1029,10 +923,7 @@ impl World {
         };
         if let Some(a) = default_app {
             let app = &mut self.apps[a];
-            group.default_application = Some(DefaultApplication {
-                id: app.id.clone(),
-                arn: app.arn.clone(),
-            });
+            group.default_application = Some(DefaultApplication { id: app.id.clone(), arn: app.arn.clone() });
             group.associated_applications.push(app.arn.clone());
             app.associated_stream_groups.push(arn.clone());
         }
@@ -1064,10 +955,7 @@ impl World {
         now: Time,
     ) -> Result<Application, ApiError> {
         self.advance(now);
-        if let Some(arn) = client_token
-            .as_ref()
-            .and_then(|t| self.create_tokens.get(t))
-        {
+        if let Some(arn) = client_token.as_ref().and_then(|t| self.create_tokens.get(t)) {
             if let Some(a) = self.apps.iter().find(|a| &a.arn == arn) {
                 return Ok(a.clone());
             }
@@ -1122,10 +1010,7 @@ impl World {
     ) -> Result<(String, Vec<String>), ApiError> {
         self.advance(now);
         let g = self.group_index(group)?;
-        let indices = apps
-            .iter()
-            .map(|a| self.app_index(a))
-            .collect::<Result<Vec<_>, _>>()?;
+        let indices = apps.iter().map(|a| self.app_index(a)).collect::<Result<Vec<_>, _>>()?;
         if let Some(&a) = indices.iter().find(|&&a| self.apps[a].status != "READY") {
             return Err(ApiError::Validation(format!(
                 "Application '{}' is {}; only READY applications can be associated.",
@@ -1138,9 +1023,7 @@ impl World {
             let app_arn = self.apps[a].arn.clone();
             if !self.groups[g].associated_applications.contains(&app_arn) {
                 self.groups[g].associated_applications.push(app_arn.clone());
-                self.apps[a]
-                    .associated_stream_groups
-                    .push(group_arn.clone());
+                self.apps[a].associated_stream_groups.push(group_arn.clone());
             }
             arns.push(app_arn);
         }
@@ -1153,19 +1036,13 @@ impl SessionStatus {
     /// Whether the session holds a running application (the statuses in which
     /// files can be exported and the session length counts).
     pub fn is_running(self) -> bool {
-        matches!(
-            self,
-            Self::Active | Self::Connected | Self::PendingClientReconnection | Self::Reconnecting
-        )
+        matches!(self, Self::Active | Self::Connected | Self::PendingClientReconnection | Self::Reconnecting)
     }
 }
 
 /// The status as the service spells it.
 pub fn status_name(status: SessionStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 fn next_event(s: &StreamSession) -> Option<Time> {

@@ -67,14 +67,7 @@ impl RateLimits {
         let mut buckets = lock(&self.buckets);
         match rate {
             Some(rate) => {
-                buckets.insert(
-                    operation.to_string(),
-                    Bucket {
-                        rate,
-                        tokens: rate.max(1.0),
-                        last: Instant::now(),
-                    },
-                );
+                buckets.insert(operation.to_string(), Bucket { rate, tokens: rate.max(1.0), last: Instant::now() });
             }
             None => {
                 buckets.remove(operation);
@@ -110,19 +103,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_burst_of_one_second_then_the_rate() {
         let limits = RateLimits::new(&HashMap::from([("GetStreamSession".to_string(), 20.0)]));
-        let passed = (0..25)
-            .filter(|_| limits.try_acquire("GetStreamSession"))
-            .count();
+        let passed = (0..25).filter(|_| limits.try_acquire("GetStreamSession")).count();
         assert_eq!(passed, 20);
         tokio::time::advance(Duration::from_millis(100)).await;
-        let passed = (0..5)
-            .filter(|_| limits.try_acquire("GetStreamSession"))
-            .count();
+        let passed = (0..5).filter(|_| limits.try_acquire("GetStreamSession")).count();
         assert_eq!(passed, 2);
-        assert!(
-            limits.try_acquire("StartStreamSession"),
-            "no bucket, no limit"
-        );
+        assert!(limits.try_acquire("StartStreamSession"), "no bucket, no limit");
         limits.set("GetStreamSession", None);
         assert!((0..100).all(|_| limits.try_acquire("GetStreamSession")));
     }

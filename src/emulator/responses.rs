@@ -25,53 +25,27 @@ const SESSION_SUMMARY: &[&str] = &[
     "Location",
     "RoleArn",
 ];
-const GROUP_SUMMARY: &[&str] = &[
-    "Arn",
-    "Id",
-    "Description",
-    "DefaultApplication",
-    "StreamClass",
-    "Status",
-    "CreatedAt",
-    "LastUpdatedAt",
-];
-const APPLICATION_SUMMARY: &[&str] = &[
-    "Arn",
-    "Id",
-    "Description",
-    "Status",
-    "CreatedAt",
-    "LastUpdatedAt",
-    "RuntimeEnvironment",
-];
+const GROUP_SUMMARY: &[&str] =
+    &["Arn", "Id", "Description", "DefaultApplication", "StreamClass", "Status", "CreatedAt", "LastUpdatedAt"];
+const APPLICATION_SUMMARY: &[&str] =
+    &["Arn", "Id", "Description", "Status", "CreatedAt", "LastUpdatedAt", "RuntimeEnvironment"];
 
 /// The default page size of every List operation.
 const DEFAULT_PAGE: usize = 25;
 
 /// Runs `operation` on `world` at time `now`. `Ok(None)` is an empty answer.
-pub fn dispatch(
-    world: &mut World,
-    operation: &str,
-    input: &Value,
-    now: Time,
-) -> Result<Option<Value>, ApiError> {
+pub fn dispatch(world: &mut World, operation: &str, input: &Value, now: Time) -> Result<Option<Value>, ApiError> {
     let out = match operation {
         "StartStreamSession" => {
-            let session =
-                world.start_session(text(input, "Identifier"), parse(input)?, token(input), now)?;
+            let session = world.start_session(text(input, "Identifier"), parse(input)?, token(input), now)?;
             to_json(&session)
         }
-        "GetStreamSession" => to_json(&world.get_session(
-            text(input, "Identifier"),
-            text(input, "StreamSessionIdentifier"),
-            now,
-        )?),
+        "GetStreamSession" => {
+            to_json(&world.get_session(text(input, "Identifier"), text(input, "StreamSessionIdentifier"), now)?)
+        }
         "ListStreamSessions" | "ListStreamSessionsByAccount" => {
             let filter = SessionFilter {
-                stream_group: input
-                    .get("Identifier")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                stream_group: input.get("Identifier").and_then(Value::as_str).map(str::to_string),
                 status: member(input, "Status")?,
                 export_status: member(input, "ExportFilesStatus")?,
             };
@@ -92,11 +66,7 @@ pub fn dispatch(
             page(items, input)?
         }
         "TerminateStreamSession" => {
-            world.terminate_session(
-                text(input, "Identifier"),
-                text(input, "StreamSessionIdentifier"),
-                now,
-            )?;
+            world.terminate_session(text(input, "Identifier"), text(input, "StreamSessionIdentifier"), now)?;
             return Ok(None);
         }
         "CreateStreamSessionConnection" => {
@@ -118,40 +88,24 @@ pub fn dispatch(
             )?;
             json!({})
         }
-        "CreateStreamGroup" => {
-            to_json(&world.create_stream_group(parse(input)?, token(input), now)?)
-        }
+        "CreateStreamGroup" => to_json(&world.create_stream_group(parse(input)?, token(input), now)?),
         "GetStreamGroup" => to_json(&world.get_stream_group(text(input, "Identifier"), now)?),
-        "ListStreamGroups" => page(
-            world
-                .list_stream_groups(now)
-                .iter()
-                .map(|g| project(to_json(g), GROUP_SUMMARY))
-                .collect(),
-            input,
-        )?,
-        "CreateApplication" => {
-            to_json(&world.create_application(parse(input)?, token(input), now)?)
+        "ListStreamGroups" => {
+            page(world.list_stream_groups(now).iter().map(|g| project(to_json(g), GROUP_SUMMARY)).collect(), input)?
         }
+        "CreateApplication" => to_json(&world.create_application(parse(input)?, token(input), now)?),
         "GetApplication" => to_json(&world.get_application(text(input, "Identifier"), now)?),
         "ListApplications" => page(
-            world
-                .list_applications(now)
-                .iter()
-                .map(|a| project(to_json(a), APPLICATION_SUMMARY))
-                .collect(),
+            world.list_applications(now).iter().map(|a| project(to_json(a), APPLICATION_SUMMARY)).collect(),
             input,
         )?,
         "AssociateApplications" => {
             let apps: Vec<String> = member(input, "ApplicationIdentifiers")?.unwrap_or_default();
-            let (arn, app_arns) =
-                world.associate_applications(text(input, "Identifier"), &apps, now)?;
+            let (arn, app_arns) = world.associate_applications(text(input, "Identifier"), &apps, now)?;
             json!({ "Arn": arn, "ApplicationArns": app_arns })
         }
         other => {
-            return Err(ApiError::NotImplemented(format!(
-                "The GameLift Streams emulator does not implement {other}."
-            )))
+            return Err(ApiError::NotImplemented(format!("The GameLift Streams emulator does not implement {other}.")))
         }
     };
     Ok(Some(out))
@@ -162,10 +116,7 @@ fn text<'a>(input: &'a Value, name: &str) -> &'a str {
 }
 
 fn token(input: &Value) -> Option<String> {
-    input
-        .get("ClientToken")
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    input.get("ClientToken").and_then(Value::as_str).map(str::to_string)
 }
 
 fn parse<T: DeserializeOwned>(input: &Value) -> Result<T, ApiError> {
@@ -175,10 +126,7 @@ fn parse<T: DeserializeOwned>(input: &Value) -> Result<T, ApiError> {
 fn member<T: DeserializeOwned>(input: &Value, name: &str) -> Result<Option<T>, ApiError> {
     input
         .get(name)
-        .map(|v| {
-            serde_json::from_value(v.clone())
-                .map_err(|e| ApiError::Serialization(format!("{name}: {e}")))
-        })
+        .map(|v| serde_json::from_value(v.clone()).map_err(|e| ApiError::Serialization(format!("{name}: {e}"))))
         .transpose()
 }
 
@@ -190,12 +138,7 @@ fn project(value: Value, keys: &[&str]) -> Value {
     let Value::Object(object) = value else {
         return value;
     };
-    Value::Object(
-        object
-            .into_iter()
-            .filter(|(k, _)| keys.contains(&k.as_str()))
-            .collect(),
-    )
+    Value::Object(object.into_iter().filter(|(k, _)| keys.contains(&k.as_str())).collect())
 }
 
 /// One page of `items` per the input's `MaxResults` and `NextToken`.
@@ -205,34 +148,23 @@ fn page(items: Vec<Value>, input: &Value) -> Result<Value, ApiError> {
         .and_then(Value::as_u64)
         .map_or(DEFAULT_PAGE, |n| usize::try_from(n).unwrap_or(DEFAULT_PAGE));
     let start = match input.get("NextToken").and_then(Value::as_str) {
-        Some(token) => decode_token(token)
-            .filter(|&s| s <= items.len())
-            .ok_or_else(|| {
-                ApiError::Validation(
-                    "The NextToken is not valid. Use the token from a previous response.".into(),
-                )
-            })?,
+        Some(token) => decode_token(token).filter(|&s| s <= items.len()).ok_or_else(|| {
+            ApiError::Validation("The NextToken is not valid. Use the token from a previous response.".into())
+        })?,
         None => 0,
     };
     let end = (start + size).min(items.len());
     let mut out = Map::new();
     out.insert("Items".into(), Value::Array(items[start..end].to_vec()));
     if end < items.len() {
-        out.insert(
-            "NextToken".into(),
-            Value::String(URL_SAFE_NO_PAD.encode(format!("offset:{end}"))),
-        );
+        out.insert("NextToken".into(), Value::String(URL_SAFE_NO_PAD.encode(format!("offset:{end}"))));
     }
     Ok(Value::Object(out))
 }
 
 fn decode_token(token: &str) -> Option<usize> {
     let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
-    std::str::from_utf8(&raw)
-        .ok()?
-        .strip_prefix("offset:")?
-        .parse()
-        .ok()
+    std::str::from_utf8(&raw).ok()?.strip_prefix("offset:")?.parse().ok()
 }
 
 #[cfg(test)]
@@ -253,9 +185,6 @@ mod tests {
             }
         }
         assert_eq!(seen, items);
-        assert!(matches!(
-            page(items, &json!({"NextToken": "garbage"})),
-            Err(ApiError::Validation(_))
-        ));
+        assert!(matches!(page(items, &json!({"NextToken": "garbage"})), Err(ApiError::Validation(_))));
     }
 }

@@ -39,11 +39,7 @@ pub struct ConnectionDropped;
 
 /// Accepts connections on `listener` until `shutdown` fires; open connections
 /// are closed when it does.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<Emulator>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+pub async fn serve(listener: TcpListener, state: Arc<Emulator>, mut shutdown: oneshot::Receiver<()>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -69,17 +65,13 @@ pub async fn serve(
     }
 }
 
-async fn handle(
-    state: Arc<Emulator>,
-    req: Request<Incoming>,
-) -> Result<HttpResponse, ConnectionDropped> {
+async fn handle(state: Arc<Emulator>, req: Request<Incoming>) -> Result<HttpResponse, ConnectionDropped> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            let err =
-                ApiError::Serialization("The request body is unreadable or too large.".into());
+            let err = ApiError::Serialization("The request body is unreadable or too large.".into());
             return Ok(error_response(&request_id, &err));
         }
     };
@@ -89,9 +81,7 @@ async fn handle(
         return Ok(admin::handle(&state, method, rest, &body, &request_id));
     }
     let Some((op, labels)) = service_model::model().route(method, path) else {
-        let err = ApiError::UnknownOperation(format!(
-            "No GameLift Streams operation is {method} {path}."
-        ));
+        let err = ApiError::UnknownOperation(format!("No GameLift Streams operation is {method} {path}."));
         return Ok(error_response(&request_id, &err));
     };
     let (latency, verdict) = state.faults.decide(&op.name);
@@ -103,15 +93,13 @@ async fn handle(
             state.calls.record(&op.name, CONNECTION_DROPPED);
             return Err(ConnectionDropped);
         }
-        Verdict::Throttle => Err(ApiError::Throttling(
-            "Rate exceeded (injected fault).".into(),
-        )),
-        Verdict::InternalError => Err(ApiError::InternalServer(
-            "Internal failure (injected fault).".into(),
-        )),
-        Verdict::Proceed | Verdict::DropResponse if !state.limits.try_acquire(&op.name) => Err(
-            ApiError::Throttling(format!("Rate exceeded for {}.", op.name)),
-        ),
+        Verdict::Throttle => Err(ApiError::Throttling("Rate exceeded (injected fault).".into())),
+        Verdict::InternalError => Err(ApiError::InternalServer("Internal failure (injected fault).".into())),
+        Verdict::Fail(ref error) => Err(ApiError::of_type(error, format!("{error} (injected fault)."))
+            .unwrap_or_else(|| ApiError::InternalServer("unknown injected error".into()))),
+        Verdict::Proceed | Verdict::DropResponse if !state.limits.try_acquire(&op.name) => {
+            Err(ApiError::Throttling(format!("Rate exceeded for {}.", op.name)))
+        }
         Verdict::Proceed | Verdict::DropResponse => {
             let query = parts.uri.query().unwrap_or_default();
             call(&state, op, &labels, query, &body)
@@ -121,9 +109,7 @@ async fn handle(
         state.calls.record(&op.name, RESPONSE_DROPPED);
         return Err(ConnectionDropped);
     }
-    let outcome = result
-        .as_ref()
-        .map_or_else(ApiError::error_type, |_| SUCCESS);
+    let outcome = result.as_ref().map_or_else(ApiError::error_type, |_| SUCCESS);
     state.calls.record(&op.name, outcome);
     Ok(match result {
         Ok(output) => success_response(&request_id, op.response_code, output),
@@ -143,11 +129,7 @@ fn call(
     } else {
         match serde_json::from_slice(body) {
             Ok(Value::Object(object)) => object,
-            _ => {
-                return Err(ApiError::Serialization(
-                    "The request body is not a JSON object.".into(),
-                ))
-            }
+            _ => return Err(ApiError::Serialization("The request body is not a JSON object.".into())),
         }
     };
     let input = service_model::model()
@@ -161,9 +143,7 @@ fn call(
 fn parse_query(query: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
         let spaced = s.replace('+', " ");
-        percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8_lossy()
-            .into_owned()
+        percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
     };
     query
         .split('&')
@@ -185,9 +165,9 @@ fn base_response(request_id: &str, status: u16) -> hyper::http::response::Builde
 pub fn success_response(request_id: &str, status: u16, output: Option<Value>) -> HttpResponse {
     let builder = base_response(request_id, status);
     let built = match output.filter(|_| status != 204) {
-        Some(value) => builder
-            .header("Content-Type", "application/json")
-            .body(Full::new(Bytes::from(value.to_string()))),
+        Some(value) => {
+            builder.header("Content-Type", "application/json").body(Full::new(Bytes::from(value.to_string())))
+        }
         None => builder.body(Full::new(Bytes::new())),
     };
     built.unwrap_or_else(|_| fallback())
@@ -198,9 +178,7 @@ pub fn error_response(request_id: &str, err: &ApiError) -> HttpResponse {
     base_response(request_id, err.status())
         .header("X-Amzn-ErrorType", err.error_type())
         .header("Content-Type", "application/json")
-        .body(Full::new(Bytes::from(
-            json!({ "Message": err.to_string() }).to_string(),
-        )))
+        .body(Full::new(Bytes::from(json!({ "Message": err.to_string() }).to_string())))
         .unwrap_or_else(|_| fallback())
 }
 

@@ -34,16 +34,12 @@ pub async fn connect(settings: &AwsSettings) -> Result<Client, NoRegion> {
         loader = loader.endpoint_url(url);
     }
     if settings.dummy_credentials {
-        loader = loader.credentials_provider(Credentials::new(
-            "EMULATOR", "emulator", None, None, "emulator",
-        ));
+        loader = loader.credentials_provider(Credentials::new("EMULATOR", "emulator", None, None, "emulator"));
     }
     let shared = loader.load().await;
     if shared.region().is_none() {
         return Err(NoRegion);
     }
-    let conf = aws_sdk_gameliftstreams::config::Builder::from(&shared)
-        .retry_config(RetryConfig::disabled())
-        .build();
+    let conf = aws_sdk_gameliftstreams::config::Builder::from(&shared).retry_config(RetryConfig::disabled()).build();
     Ok(Client::from_conf(conf))
 }

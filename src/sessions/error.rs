@@ -129,18 +129,12 @@ where
             }
             SdkError::TimeoutError(_) => Self::Timeout,
             SdkError::DispatchFailure(d) if d.is_timeout() => Self::Timeout,
-            SdkError::DispatchFailure(d) if d.is_io() => {
-                Self::Connection("connection failed".into())
-            }
+            SdkError::DispatchFailure(d) if d.is_io() => Self::Connection("connection failed".into()),
             SdkError::DispatchFailure(d) if !d.is_user() => {
                 Self::Connection("the connection broke before an answer".into())
             }
-            SdkError::ResponseError(_) => {
-                Self::Connection("the connection closed before a complete answer".into())
-            }
-            other => {
-                Self::Other(aws_sdk_gameliftstreams::error::DisplayErrorContext(other).to_string())
-            }
+            SdkError::ResponseError(_) => Self::Connection("the connection closed before a complete answer".into()),
+            other => Self::Other(aws_sdk_gameliftstreams::error::DisplayErrorContext(other).to_string()),
         }
     }
 }

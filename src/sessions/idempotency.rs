@@ -10,8 +10,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// Whether `request_id` has the accepted form: 1 to 128 printable ASCII
 /// characters (`!` to `~`), for example a UUID.
 pub fn is_valid_request_id(request_id: &str) -> bool {
-    (1..=MAX_REQUEST_ID_LEN).contains(&request_id.len())
-        && request_id.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    (1..=MAX_REQUEST_ID_LEN).contains(&request_id.len()) && request_id.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// The ClientToken for `request_id` of `operation`: 64 hex characters of
@@ -19,11 +18,7 @@ pub fn is_valid_request_id(request_id: &str) -> bool {
 /// ASCII). An empty `request_id` gets a fresh random key, so the retries of one
 /// call still share a token.
 pub fn client_token(operation: &str, request_id: &str) -> String {
-    let key = if request_id.is_empty() {
-        uuid::Uuid::new_v4().to_string()
-    } else {
-        request_id.to_string()
-    };
+    let key = if request_id.is_empty() { uuid::Uuid::new_v4().to_string() } else { request_id.to_string() };
     let mut hash = Sha256::new();
     hash.update(b"gamelift-streams-gateway/v1\0");
     hash.update(operation.as_bytes());
@@ -39,23 +34,11 @@ mod tests {
     #[test]
     fn the_same_key_gives_the_same_token_per_operation() {
         let a = client_token("StartStreamSession", "7d2f9c1e-1111-4a6b-9c3d-000000000001");
-        assert_eq!(
-            a,
-            client_token("StartStreamSession", "7d2f9c1e-1111-4a6b-9c3d-000000000001")
-        );
-        assert_ne!(
-            a,
-            client_token(
-                "CreateStreamSessionConnection",
-                "7d2f9c1e-1111-4a6b-9c3d-000000000001"
-            )
-        );
+        assert_eq!(a, client_token("StartStreamSession", "7d2f9c1e-1111-4a6b-9c3d-000000000001"));
+        assert_ne!(a, client_token("CreateStreamSessionConnection", "7d2f9c1e-1111-4a6b-9c3d-000000000001"));
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(
-            client_token("StartStreamSession", ""),
-            client_token("StartStreamSession", "")
-        );
+        assert_ne!(client_token("StartStreamSession", ""), client_token("StartStreamSession", ""));
     }
 
     #[test]

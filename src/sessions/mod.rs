@@ -16,18 +16,12 @@ use aws_sdk_gameliftstreams::operation::create_stream_session_connection::{
     CreateStreamSessionConnectionInput, CreateStreamSessionConnectionOutput,
 };
 use aws_sdk_gameliftstreams::operation::export_stream_session_files::ExportStreamSessionFilesInput;
-use aws_sdk_gameliftstreams::operation::get_stream_session::{
-    GetStreamSessionInput, GetStreamSessionOutput,
-};
-use aws_sdk_gameliftstreams::operation::list_stream_sessions::{
-    ListStreamSessionsInput, ListStreamSessionsOutput,
-};
+use aws_sdk_gameliftstreams::operation::get_stream_session::{GetStreamSessionInput, GetStreamSessionOutput};
+use aws_sdk_gameliftstreams::operation::list_stream_sessions::{ListStreamSessionsInput, ListStreamSessionsOutput};
 use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::{
     ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput,
 };
-use aws_sdk_gameliftstreams::operation::start_stream_session::{
-    StartStreamSessionInput, StartStreamSessionOutput,
-};
+use aws_sdk_gameliftstreams::operation::start_stream_session::{StartStreamSessionInput, StartStreamSessionOutput};
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
 use aws_sdk_gameliftstreams::Client;
 
@@ -78,9 +72,7 @@ impl Sessions {
                         .set_connection_timeout_seconds(input.connection_timeout_seconds)
                         .set_session_length_seconds(input.session_length_seconds)
                         .set_additional_launch_args(input.additional_launch_args)
-                        .set_additional_environment_variables(
-                            input.additional_environment_variables,
-                        )
+                        .set_additional_environment_variables(input.additional_environment_variables)
                         .set_performance_stats_configuration(input.performance_stats_configuration)
                         .set_role_arn(input.role_arn)
                         .set_display_configuration(input.display_configuration)
@@ -164,11 +156,7 @@ impl Sessions {
     }
 
     /// TerminateStreamSession.
-    pub async fn terminate(
-        &self,
-        input: TerminateStreamSessionInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<()> {
+    pub async fn terminate(&self, input: TerminateStreamSessionInput, deadline: Option<Instant>) -> CallResult<()> {
         self.resilience
             .call("TerminateStreamSession", deadline, || {
                 let (client, input) = (self.client.clone(), input.clone());

@@ -19,9 +19,7 @@ use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use serde_json::Value;
 use tonic::transport::Channel;
 
-pub use gamelift_streams_gateway::emulator::{
-    SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP,
-};
+pub use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP};
 
 /// A running emulator and an SDK client for it.
 pub struct Harness {
@@ -38,15 +36,9 @@ pub async fn harness() -> Harness {
 /// An emulator with `config`.
 pub async fn harness_with(config: EmulatorConfig) -> Harness {
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-    let emulator = emulator::start(addr, config)
-        .await
-        .expect("emulator starts");
+    let emulator = emulator::start(addr, config).await.expect("emulator starts");
     let client = sdk_client(&emulator.endpoint_url());
-    Harness {
-        emulator,
-        client,
-        http: reqwest::Client::new(),
-    }
+    Harness { emulator, client, http: reqwest::Client::new() }
 }
 
 /// The real SDK client, configured as a test against the emulator wants it.
@@ -55,13 +47,7 @@ pub fn sdk_client(endpoint_url: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
         .endpoint_url(endpoint_url)
-        .credentials_provider(Credentials::new(
-            "AKIDEMULATOR",
-            "emulator-secret",
-            None,
-            None,
-            "tests",
-        ))
+        .credentials_provider(Credentials::new("AKIDEMULATOR", "emulator-secret", None, None, "tests"))
         .retry_config(RetryConfig::disabled())
         .build();
     Client::from_conf(conf)
@@ -84,12 +70,7 @@ impl Harness {
     }
 
     /// Calls the admin API; returns the status and the JSON body.
-    pub async fn admin(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}/_emulator/{path}", self.emulator.endpoint_url());
         let mut req = self.http.request(method, url);
         if let Some(body) = body {
@@ -113,25 +94,15 @@ pub struct GatewayHarness {
 /// retrying by `policy`.
 pub async fn gateway_with(config: EmulatorConfig, policy: RetryPolicy) -> GatewayHarness {
     let emulator = harness_with(config).await;
-    let sessions = Sessions::new(
-        emulator.client.clone(),
-        Arc::new(Resilience::with_seed(policy, 7)),
-    );
+    let sessions = Sessions::new(emulator.client.clone(), Arc::new(Resilience::with_seed(policy, 7)));
     let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
-    let gateway = server::start(&listen, sessions)
-        .await
-        .expect("gateway starts");
+    let gateway = server::start(&listen, sessions).await.expect("gateway starts");
     let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
         .expect("URI")
         .connect()
         .await
         .expect("gateway reachable");
-    GatewayHarness {
-        emulator,
-        gateway,
-        client: StreamSessionsClient::new(channel.clone()),
-        channel,
-    }
+    GatewayHarness { emulator, gateway, client: StreamSessionsClient::new(channel.clone()), channel }
 }
 
 /// The gateway over an emulator with AWS's rate limits switched off, and no
@@ -139,14 +110,7 @@ pub async fn gateway_with(config: EmulatorConfig, policy: RetryPolicy) -> Gatewa
 pub async fn gateway() -> GatewayHarness {
     let mut config = EmulatorConfig::default();
     config.rate_limits.clear();
-    gateway_with(
-        config,
-        RetryPolicy {
-            max_attempts: 1,
-            ..RetryPolicy::default()
-        },
-    )
-    .await
+    gateway_with(config, RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }).await
 }
 
 /// A retry layer with the default policy, for tests that build their own gateway.

@@ -33,9 +33,7 @@ fn request(signal: &str) -> StartSession {
 }
 
 fn start(w: &mut World, at: Time) -> String {
-    w.start_session(G, request("offer"), None, at)
-        .expect("start")
-        .id
+    w.start_session(G, request("offer"), None, at).expect("start").id
 }
 
 fn status(w: &mut World, id: &str, at: Time) -> (SessionStatus, Option<StatusReason>) {
@@ -52,36 +50,17 @@ fn a_whole_session_life_in_order() {
     assert_eq!(active.status, SessionStatus::Active);
     assert!(active.signal_response.is_some());
     assert_eq!(active.application_started_at, Some(5.0));
-    assert_eq!(
-        w.client_connect(&id, 6.0).expect("connect").status,
-        SessionStatus::Connected
-    );
+    assert_eq!(w.client_connect(&id, 6.0).expect("connect").status, SessionStatus::Connected);
     let pending = w.client_disconnect(&id, 7.0).expect("disconnect");
     assert_eq!(pending.status, SessionStatus::PendingClientReconnection);
-    w.create_connection(G, &id, "offer-2", None, 8.0)
-        .expect("reconnect");
+    w.create_connection(G, &id, "offer-2", None, 8.0).expect("reconnect");
     assert_eq!(status(&mut w, &id, 8.5).0, SessionStatus::Reconnecting);
     assert_eq!(status(&mut w, &id, 9.0).0, SessionStatus::Active);
     w.terminate_session(G, &id, 10.0).expect("terminate");
-    assert_eq!(
-        status(&mut w, &id, 10.0),
-        (
-            SessionStatus::Terminating,
-            Some(StatusReason::ApiTerminated)
-        )
-    );
-    assert_eq!(
-        status(&mut w, &id, 12.0),
-        (SessionStatus::Terminated, Some(StatusReason::ApiTerminated))
-    );
-    assert_eq!(
-        w.get_session(G, &id, 12.0).expect("get").streaming_ended_at,
-        Some(12.0)
-    );
-    assert_eq!(
-        w.get_stream_group(G, 12.0).expect("group").location_states[0].idle_capacity,
-        1
-    );
+    assert_eq!(status(&mut w, &id, 10.0), (SessionStatus::Terminating, Some(StatusReason::ApiTerminated)));
+    assert_eq!(status(&mut w, &id, 12.0), (SessionStatus::Terminated, Some(StatusReason::ApiTerminated)));
+    assert_eq!(w.get_session(G, &id, 12.0).expect("get").streaming_ended_at, Some(12.0));
+    assert_eq!(w.get_stream_group(G, 12.0).expect("group").location_states[0].idle_capacity, 1);
 }
 
 #[test]
@@ -89,20 +68,8 @@ fn no_client_within_the_connection_timeout_terminates() {
     let mut w = world(1);
     let id = start(&mut w, 0.0);
     assert_eq!(status(&mut w, &id, 124.9).0, SessionStatus::Active);
-    assert_eq!(
-        status(&mut w, &id, 125.0),
-        (
-            SessionStatus::Terminating,
-            Some(StatusReason::ConnectionTimeout)
-        )
-    );
-    assert_eq!(
-        status(&mut w, &id, 1000.0),
-        (
-            SessionStatus::Terminated,
-            Some(StatusReason::ConnectionTimeout)
-        )
-    );
+    assert_eq!(status(&mut w, &id, 125.0), (SessionStatus::Terminating, Some(StatusReason::ConnectionTimeout)));
+    assert_eq!(status(&mut w, &id, 1000.0), (SessionStatus::Terminated, Some(StatusReason::ConnectionTimeout)));
 }
 
 #[test]
@@ -113,17 +80,8 @@ fn no_reconnection_within_the_connection_timeout_terminates() {
     let id = w.start_session(G, req, None, 0.0).expect("start").id;
     w.client_connect(&id, 5.0).expect("connect");
     w.client_disconnect(&id, 100.0).expect("disconnect");
-    assert_eq!(
-        status(&mut w, &id, 129.0).0,
-        SessionStatus::PendingClientReconnection
-    );
-    assert_eq!(
-        status(&mut w, &id, 130.0),
-        (
-            SessionStatus::Terminating,
-            Some(StatusReason::ReconnectionTimeout)
-        )
-    );
+    assert_eq!(status(&mut w, &id, 129.0).0, SessionStatus::PendingClientReconnection);
+    assert_eq!(status(&mut w, &id, 130.0), (SessionStatus::Terminating, Some(StatusReason::ReconnectionTimeout)));
 }
 
 #[test]
@@ -134,13 +92,7 @@ fn session_length_ends_even_a_connected_session() {
     let id = w.start_session(G, req, None, 0.0).expect("start").id;
     w.client_connect(&id, 6.0).expect("connect");
     assert_eq!(status(&mut w, &id, 64.0).0, SessionStatus::Connected);
-    assert_eq!(
-        status(&mut w, &id, 65.0),
-        (
-            SessionStatus::Terminating,
-            Some(StatusReason::MaxSessionLengthTimeout)
-        )
-    );
+    assert_eq!(status(&mut w, &id, 65.0), (SessionStatus::Terminating, Some(StatusReason::MaxSessionLengthTimeout)));
 }
 
 #[test]
@@ -153,79 +105,39 @@ fn a_session_waits_for_freed_capacity_and_a_later_one_times_out() {
     // The first session releases its slot at 12 (TERMINATED); the second is placed then.
     assert_eq!(status(&mut w, &second, 16.9).0, SessionStatus::Activating);
     assert_eq!(status(&mut w, &second, 17.0).0, SessionStatus::Active);
-    assert_eq!(
-        w.get_session(G, &second, 17.0)
-            .expect("get")
-            .location
-            .as_deref(),
-        Some("us-west-2")
-    );
+    assert_eq!(w.get_session(G, &second, 17.0).expect("get").location.as_deref(), Some("us-west-2"));
     assert_eq!(status(&mut w, &third, 76.9).0, SessionStatus::Activating);
-    assert_eq!(
-        status(&mut w, &third, 77.0),
-        (SessionStatus::Error, Some(StatusReason::PlacementTimeout))
-    );
-    assert!(w
-        .get_session(G, &third, 77.0)
-        .expect("get")
-        .location
-        .is_none());
+    assert_eq!(status(&mut w, &third, 77.0), (SessionStatus::Error, Some(StatusReason::PlacementTimeout)));
+    assert!(w.get_session(G, &third, 77.0).expect("get").location.is_none());
 }
 
 #[test]
 fn no_client_connection_waits_for_create_stream_session_connection() {
     let mut w = world(1);
-    let id = w
-        .start_session(G, request(NO_CLIENT_CONNECTION), None, 0.0)
-        .expect("start")
-        .id;
+    let id = w.start_session(G, request(NO_CLIENT_CONNECTION), None, 0.0).expect("start").id;
     let active = w.get_session(G, &id, 5.0).expect("get");
     assert_eq!(active.status, SessionStatus::Active);
     assert!(active.signal_response.is_none());
-    assert!(matches!(
-        w.client_connect(&id, 5.0),
-        Err(ApiError::Conflict(_))
-    ));
-    let answer = w
-        .create_connection(G, &id, "browser-offer", None, 6.0)
-        .expect("connection");
+    assert!(matches!(w.client_connect(&id, 5.0), Err(ApiError::Conflict(_))));
+    let answer = w.create_connection(G, &id, "browser-offer", None, 6.0).expect("connection");
     assert_eq!(status(&mut w, &id, 7.0).0, SessionStatus::Active);
-    assert_eq!(
-        w.get_session(G, &id, 7.0).expect("get").signal_response,
-        Some(answer)
-    );
-    assert_eq!(
-        w.client_connect(&id, 7.0).expect("connect").status,
-        SessionStatus::Connected
-    );
+    assert_eq!(w.get_session(G, &id, 7.0).expect("get").signal_response, Some(answer));
+    assert_eq!(w.client_connect(&id, 7.0).expect("connect").status, SessionStatus::Connected);
 }
 
 #[test]
 fn client_tokens_replay_the_first_result_and_refuse_other_parameters() {
     let mut w = world(1);
     let token = Some("t".repeat(32));
-    let first = w
-        .start_session(G, request("offer"), token.clone(), 0.0)
-        .expect("start");
-    let again = w
-        .start_session(G, request("offer"), token.clone(), 1.0)
-        .expect("replay");
+    let first = w.start_session(G, request("offer"), token.clone(), 0.0).expect("start");
+    let again = w.start_session(G, request("offer"), token.clone(), 1.0).expect("replay");
     assert_eq!(first.arn, again.arn);
-    assert_eq!(
-        w.list_sessions(&SessionFilter::default(), 1.0)
-            .expect("list")
-            .len(),
-        1
-    );
+    assert_eq!(w.list_sessions(&SessionFilter::default(), 1.0).expect("list").len(), 1);
     let other = w.start_session(G, request("other offer"), token, 1.0);
     assert!(matches!(other, Err(ApiError::Conflict(_))));
     let ctoken = Some("c".repeat(32));
-    let a = w
-        .create_connection(G, &first.id, "o2", ctoken.clone(), 5.0)
-        .expect("connection");
-    let b = w
-        .create_connection(G, &first.id, "o2", ctoken, 5.5)
-        .expect("replay");
+    let a = w.create_connection(G, &first.id, "o2", ctoken.clone(), 5.0).expect("connection");
+    let b = w.create_connection(G, &first.id, "o2", ctoken, 5.5).expect("replay");
     assert_eq!(a, b);
 }
 
@@ -233,63 +145,33 @@ fn client_tokens_replay_the_first_result_and_refuse_other_parameters() {
 fn wrong_states_are_refused_as_aws_documents() {
     let mut w = world(1);
     let id = start(&mut w, 0.0);
-    assert!(matches!(
-        w.terminate_session(G, &id, 1.0),
-        Err(ApiError::Validation(_))
-    ));
-    assert!(matches!(
-        w.create_connection(G, &id, "o", None, 1.0),
-        Err(ApiError::Conflict(_))
-    ));
-    assert!(matches!(
-        w.export_files(G, &id, "s3://b/", 1.0),
-        Err(ApiError::Validation(_))
-    ));
-    assert!(matches!(
-        w.get_session("sg-nope", &id, 1.0),
-        Err(ApiError::ResourceNotFound(_))
-    ));
-    assert!(matches!(
-        w.get_session(G, "nope", 1.0),
-        Err(ApiError::ResourceNotFound(_))
-    ));
+    assert!(matches!(w.terminate_session(G, &id, 1.0), Err(ApiError::Validation(_))));
+    assert!(matches!(w.create_connection(G, &id, "o", None, 1.0), Err(ApiError::Conflict(_))));
+    assert!(matches!(w.export_files(G, &id, "s3://b/", 1.0), Err(ApiError::Validation(_))));
+    assert!(matches!(w.get_session("sg-nope", &id, 1.0), Err(ApiError::ResourceNotFound(_))));
+    assert!(matches!(w.get_session(G, "nope", 1.0), Err(ApiError::ResourceNotFound(_))));
 }
 
 #[test]
 fn exports_succeed_when_the_session_ends() {
     let mut w = world(1);
     let id = start(&mut w, 0.0);
-    w.export_files(G, &id, "s3://bucket/out/", 6.0)
-        .expect("export");
-    let pending = SessionFilter {
-        export_status: Some(ExportStatus::Pending),
-        ..SessionFilter::default()
-    };
+    w.export_files(G, &id, "s3://bucket/out/", 6.0).expect("export");
+    let pending = SessionFilter { export_status: Some(ExportStatus::Pending), ..SessionFilter::default() };
     assert_eq!(w.list_sessions(&pending, 6.0).expect("list").len(), 1);
     w.terminate_session(G, &id, 7.0).expect("terminate");
     let s = w.get_session(G, &id, 9.0).expect("get");
-    assert_eq!(
-        s.export_files_metadata.map(|e| e.status),
-        Some(ExportStatus::Succeeded)
-    );
+    assert_eq!(s.export_files_metadata.map(|e| e.status), Some(ExportStatus::Succeeded));
 }
 
 #[test]
 fn identifiers_accept_arns_of_this_account_only() {
     let mut w = world(1);
-    let s = w
-        .start_session(G, request("offer"), None, 0.0)
-        .expect("start");
+    let s = w.start_session(G, request("offer"), None, 0.0).expect("start");
     let group_arn = w.get_stream_group(G, 0.0).expect("group").arn;
-    assert_eq!(
-        w.get_session(&group_arn, &s.arn, 0.0).expect("by arn").id,
-        s.id
-    );
+    assert_eq!(w.get_session(&group_arn, &s.arn, 0.0).expect("by arn").id, s.id);
     let foreign = s.arn.replace("111122223333", "999999999999");
-    assert!(matches!(
-        w.get_session(G, &foreign, 0.0),
-        Err(ApiError::ResourceNotFound(_))
-    ));
+    assert!(matches!(w.get_session(G, &foreign, 0.0), Err(ApiError::ResourceNotFound(_))));
 }
 
 #[test]
@@ -299,10 +181,7 @@ fn new_groups_and_applications_provision_then_serve_sessions() {
         .create_application(
             CreateApplication {
                 description: "game".into(),
-                runtime_environment: RuntimeEnvironment {
-                    kind: "UBUNTU".into(),
-                    version: "22_04_LTS".into(),
-                },
+                runtime_environment: RuntimeEnvironment { kind: "UBUNTU".into(), version: "22_04_LTS".into() },
                 executable_path: "bin/game".into(),
                 application_source_uri: "s3://b/game".into(),
                 application_log_paths: Vec::new(),
@@ -335,18 +214,8 @@ fn new_groups_and_applications_provision_then_serve_sessions() {
     ));
     let mut req = request("offer");
     req.application_identifier = app.id.clone();
-    assert!(matches!(
-        w.start_session(&group.id, req.clone(), None, 1.0),
-        Err(ApiError::Conflict(_))
-    ));
-    w.associate_applications(&group.id, std::slice::from_ref(&app.arn), 30.0)
-        .expect("associate");
+    assert!(matches!(w.start_session(&group.id, req.clone(), None, 1.0), Err(ApiError::Conflict(_))));
+    w.associate_applications(&group.id, std::slice::from_ref(&app.arn), 30.0).expect("associate");
     let s = w.start_session(&group.id, req, None, 30.0).expect("start");
-    assert_eq!(
-        w.get_session(&group.id, &s.id, 35.0)
-            .expect("get")
-            .location
-            .as_deref(),
-        Some("us-east-2")
-    );
+    assert_eq!(w.get_session(&group.id, &s.id, 35.0).expect("get").location.as_deref(), Some("us-east-2"));
 }

@@ -29,11 +29,7 @@ impl Default for BudgetCosts {
     /// AWS standard mode: retries cost 5, timeouts and other transient
     /// failures 10, a success returns 1.
     fn default() -> Self {
-        Self {
-            throttling: 5,
-            transient: 10,
-            success_refund: 1,
-        }
+        Self { throttling: 5, transient: 10, success_refund: 1 }
     }
 }
 
@@ -53,11 +49,7 @@ pub struct RetryBudget {
 impl RetryBudget {
     /// A full budget of `capacity` tokens.
     pub fn new(capacity: u32, costs: BudgetCosts) -> Self {
-        Self {
-            capacity,
-            costs,
-            state: Mutex::new(State { level: capacity }),
-        }
+        Self { capacity, costs, state: Mutex::new(State { level: capacity }) }
     }
 
     fn cost(&self, kind: RetryCost) -> u32 {

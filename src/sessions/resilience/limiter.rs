@@ -58,9 +58,7 @@ impl AdaptiveLimiter {
     }
 
     fn refill(&mut self, now: Instant) {
-        let elapsed = now
-            .saturating_duration_since(self.last_refill)
-            .as_secs_f64();
+        let elapsed = now.saturating_duration_since(self.last_refill).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(1.0);
         self.last_refill = now;
     }
@@ -91,11 +89,7 @@ impl AdaptiveLimiter {
         self.measure(now);
         self.refill(now);
         if throttled {
-            let base = if self.measured_rate > 0.0 {
-                self.measured_rate.min(self.rate)
-            } else {
-                self.rate
-            };
+            let base = if self.measured_rate > 0.0 { self.measured_rate.min(self.rate) } else { self.rate };
             self.last_max_rate = base;
             self.last_throttle = Some(now);
             self.rate = (base * BETA).clamp(MIN_RATE, self.ceiling);
@@ -107,11 +101,7 @@ impl AdaptiveLimiter {
         let k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
         let t = now.saturating_duration_since(last_throttle).as_secs_f64();
         let cubic = SCALE * (t - k).powi(3) + self.last_max_rate;
-        let bounded = if self.measured_rate > 0.0 {
-            cubic.min(2.0 * self.measured_rate)
-        } else {
-            cubic
-        };
+        let bounded = if self.measured_rate > 0.0 { cubic.min(2.0 * self.measured_rate) } else { cubic };
         self.rate = bounded.clamp(MIN_RATE, self.ceiling);
         if self.rate >= self.ceiling {
             self.last_throttle = None;
@@ -165,11 +155,7 @@ mod tests {
             assert!(limiter.rate() >= previous - 1e-9 || limiter.rate() >= 20.0 - 1e-9);
             previous = limiter.rate();
         }
-        assert_eq!(
-            limiter.rate(),
-            20.0,
-            "recovers to, and never above, the ceiling"
-        );
+        assert_eq!(limiter.rate(), 20.0, "recovers to, and never above, the ceiling");
     }
 
     #[test]
@@ -181,11 +167,7 @@ mod tests {
             limiter.reserve(now);
             limiter.record(false, now);
         }
-        assert_eq!(
-            limiter.rate(),
-            20.0,
-            "a quiet period does not slow the next burst"
-        );
+        assert_eq!(limiter.rate(), 20.0, "a quiet period does not slow the next burst");
     }
 
     #[test]

@@ -65,10 +65,7 @@ impl Default for RetryPolicy {
             attempt_timeout: Duration::from_secs(10),
             budget_tokens: 500,
             budget_costs: BudgetCosts::default(),
-            ceilings: PUBLISHED_LIMITS
-                .iter()
-                .map(|(op, r)| (op.to_string(), *r))
-                .collect(),
+            ceilings: PUBLISHED_LIMITS.iter().map(|(op, r)| (op.to_string(), *r)).collect(),
         }
     }
 }
@@ -137,14 +134,8 @@ pub struct Resilience {
 
 fn retry_reason(err: &SessionError) -> Option<(RetryCost, &'static str)> {
     match err {
-        SessionError::Upstream {
-            kind: UpstreamKind::Throttling,
-            ..
-        } => Some((RetryCost::Throttling, "throttled")),
-        SessionError::Upstream {
-            kind: UpstreamKind::Internal,
-            ..
-        } => Some((RetryCost::Transient, "server_error")),
+        SessionError::Upstream { kind: UpstreamKind::Throttling, .. } => Some((RetryCost::Throttling, "throttled")),
+        SessionError::Upstream { kind: UpstreamKind::Internal, .. } => Some((RetryCost::Transient, "server_error")),
         SessionError::Timeout => Some((RetryCost::Transient, "timeout")),
         SessionError::Connection(_) => Some((RetryCost::Transient, "connection")),
         _ => None,
@@ -174,33 +165,21 @@ impl Resilience {
             counters: self.counters.values(),
             budget_level: self.budget.level(),
             budget_capacity: self.budget.capacity(),
-            limiter_rates: lock(&self.limiters)
-                .iter()
-                .map(|(op, l)| (op.to_string(), l.rate()))
-                .collect(),
+            limiter_rates: lock(&self.limiters).iter().map(|(op, l)| (op.to_string(), l.rate())).collect(),
         }
     }
 
-    fn with_limiter<R>(
-        &self,
-        op: &'static str,
-        f: impl FnOnce(&mut AdaptiveLimiter) -> R,
-    ) -> Option<R> {
+    fn with_limiter<R>(&self, op: &'static str, f: impl FnOnce(&mut AdaptiveLimiter) -> R) -> Option<R> {
         let ceiling = *self.policy.ceilings.get(op)?;
         let mut limiters = lock(&self.limiters);
-        let limiter = limiters
-            .entry(op)
-            .or_insert_with(|| AdaptiveLimiter::new(ceiling, Instant::now()));
+        let limiter = limiters.entry(op).or_insert_with(|| AdaptiveLimiter::new(ceiling, Instant::now()));
         Some(f(limiter))
     }
 
     /// The cap of the backoff before retry number `retry` (1-based).
     fn backoff_cap(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-        self.policy
-            .base_delay
-            .saturating_mul(factor)
-            .min(self.policy.max_delay)
+        self.policy.base_delay.saturating_mul(factor).min(self.policy.max_delay)
     }
 
     fn jitter(&self, cap: Duration) -> Duration {
@@ -216,12 +195,7 @@ impl Resilience {
         retry_after: Option<Duration>,
     ) -> CallFailure {
         self.counters.give_up(op, gave_up.as_str());
-        CallFailure {
-            error,
-            attempts,
-            gave_up,
-            retry_after,
-        }
+        CallFailure { error, attempts, gave_up, retry_after }
     }
 
     /// Runs `attempt` under the policy for operation `op`, within `deadline`.
@@ -245,31 +219,16 @@ impl Resilience {
                 self.with_limiter(op, AdaptiveLimiter::cancel);
                 let wait = slot - now;
                 let (error, advice) = last.unwrap_or((SessionError::RateLimited, wait));
-                return Err(self.fail(
-                    op,
-                    error,
-                    attempts,
-                    GiveUp::Deadline,
-                    Some(advice.max(wait)),
-                ));
+                return Err(self.fail(op, error, attempts, GiveUp::Deadline, Some(advice.max(wait))));
             }
             tokio::time::sleep_until(slot).await;
             attempts += 1;
             self.counters.attempt(op);
             let budget = deadline.map_or(self.policy.attempt_timeout, |d| {
-                d.saturating_duration_since(Instant::now())
-                    .min(self.policy.attempt_timeout)
+                d.saturating_duration_since(Instant::now()).min(self.policy.attempt_timeout)
             });
-            let result = tokio::time::timeout(budget, attempt())
-                .await
-                .unwrap_or(Err(SessionError::Timeout));
-            let throttled = matches!(
-                &result,
-                Err(SessionError::Upstream {
-                    kind: UpstreamKind::Throttling,
-                    ..
-                })
-            );
+            let result = tokio::time::timeout(budget, attempt()).await.unwrap_or(Err(SessionError::Timeout));
+            let throttled = matches!(&result, Err(SessionError::Upstream { kind: UpstreamKind::Throttling, .. }));
             if throttled {
                 self.counters.throttle(op);
             }

@@ -7,19 +7,11 @@ use std::sync::Arc;
 use super::*;
 
 fn upstream(kind: UpstreamKind, code: &str) -> SessionError {
-    SessionError::Upstream {
-        kind,
-        code: code.into(),
-        message: "scripted".into(),
-        request_id: None,
-    }
+    SessionError::Upstream { kind, code: code.into(), message: "scripted".into(), request_id: None }
 }
 
 fn policy() -> RetryPolicy {
-    RetryPolicy {
-        ceilings: HashMap::new(),
-        ..RetryPolicy::default()
-    }
+    RetryPolicy { ceilings: HashMap::new(), ..RetryPolicy::default() }
 }
 
 /// Runs one call whose attempts fail with `error` the first `failures` times.
@@ -50,63 +42,31 @@ async fn run(
 async fn each_error_class_gets_exactly_its_attempts() {
     let cases = [
         (upstream(UpstreamKind::Throttling, "ThrottlingException"), 3),
-        (
-            upstream(UpstreamKind::Internal, "InternalServerException"),
-            3,
-        ),
+        (upstream(UpstreamKind::Internal, "InternalServerException"), 3),
         (SessionError::Connection("reset".into()), 3),
         (SessionError::Timeout, 3),
         (upstream(UpstreamKind::Validation, "ValidationException"), 1),
-        (
-            upstream(UpstreamKind::NotFound, "ResourceNotFoundException"),
-            1,
-        ),
+        (upstream(UpstreamKind::NotFound, "ResourceNotFoundException"), 1),
         (upstream(UpstreamKind::Conflict, "ConflictException"), 1),
-        (
-            upstream(UpstreamKind::AccessDenied, "AccessDeniedException"),
-            1,
-        ),
-        (
-            upstream(UpstreamKind::QuotaExceeded, "ServiceQuotaExceededException"),
-            1,
-        ),
-        (
-            upstream(UpstreamKind::Unauthenticated, "ExpiredTokenException"),
-            1,
-        ),
+        (upstream(UpstreamKind::AccessDenied, "AccessDeniedException"), 1),
+        (upstream(UpstreamKind::QuotaExceeded, "ServiceQuotaExceededException"), 1),
+        (upstream(UpstreamKind::Unauthenticated, "ExpiredTokenException"), 1),
         (SessionError::Credentials("none".into()), 1),
     ];
     for (error, expected) in cases {
         let r = Resilience::with_seed(policy(), 1);
         let (result, attempts) = run(&r, u32::MAX, error.clone(), None).await;
         let failure = result.expect_err("always fails");
-        assert_eq!(
-            (attempts, failure.attempts),
-            (expected, expected),
-            "{error}"
-        );
-        let gave_up = if expected == 1 {
-            GiveUp::NotRetryable
-        } else {
-            GiveUp::AttemptsExhausted
-        };
+        assert_eq!((attempts, failure.attempts), (expected, expected), "{error}");
+        let gave_up = if expected == 1 { GiveUp::NotRetryable } else { GiveUp::AttemptsExhausted };
         assert_eq!(failure.gave_up, gave_up, "{error}");
-        assert_eq!(
-            r.stats().counters.attempts["GetStreamSession"],
-            u64::from(expected)
-        );
+        assert_eq!(r.stats().counters.attempts["GetStreamSession"], u64::from(expected));
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_hung_attempt_is_cut_at_the_attempt_timeout_and_retried() {
-    let r = Resilience::with_seed(
-        RetryPolicy {
-            attempt_timeout: Duration::from_secs(2),
-            ..policy()
-        },
-        1,
-    );
+    let r = Resilience::with_seed(RetryPolicy { attempt_timeout: Duration::from_secs(2), ..policy() }, 1);
     let started = Instant::now();
     let count = AtomicU32::new(0);
     let result: Result<(), CallFailure> = r
@@ -123,28 +83,13 @@ async fn a_hung_attempt_is_cut_at_the_attempt_timeout_and_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn the_callers_deadline_is_never_passed() {
-    let r = Resilience::with_seed(
-        RetryPolicy {
-            max_attempts: 10,
-            ..policy()
-        },
-        3,
-    );
+    let r = Resilience::with_seed(RetryPolicy { max_attempts: 10, ..policy() }, 3);
     let started = Instant::now();
     let deadline = started + Duration::from_millis(300);
-    let (result, attempts) = run(
-        &r,
-        u32::MAX,
-        upstream(UpstreamKind::Throttling, "ThrottlingException"),
-        Some(deadline),
-    )
-    .await;
+    let (result, attempts) =
+        run(&r, u32::MAX, upstream(UpstreamKind::Throttling, "ThrottlingException"), Some(deadline)).await;
     let failure = result.expect_err("always throttled");
-    assert!(
-        Instant::now() <= deadline,
-        "returned {:?} after the deadline",
-        Instant::now() - deadline
-    );
+    assert!(Instant::now() <= deadline, "returned {:?} after the deadline", Instant::now() - deadline);
     assert_eq!(failure.gave_up, GiveUp::Deadline);
     assert!(failure.retry_after.is_some());
     assert!((2..10).contains(&attempts), "{attempts}");
@@ -153,77 +98,38 @@ async fn the_callers_deadline_is_never_passed() {
 #[tokio::test(start_paused = true)]
 async fn retries_end_at_the_first_success_and_pay_back_the_budget() {
     let r = Resilience::with_seed(policy(), 1);
-    let (result, attempts) = run(
-        &r,
-        2,
-        upstream(UpstreamKind::Internal, "InternalServerException"),
-        None,
-    )
-    .await;
+    let (result, attempts) = run(&r, 2, upstream(UpstreamKind::Internal, "InternalServerException"), None).await;
     result.expect("third attempt succeeds");
     assert_eq!(attempts, 3);
     let stats = r.stats();
-    assert_eq!(
-        stats.counters.retries[&("GetStreamSession", "server_error")],
-        2
-    );
-    assert_eq!(
-        stats.budget_level, 490,
-        "two retries cost 20, the success returned the last 10"
-    );
+    assert_eq!(stats.counters.retries[&("GetStreamSession", "server_error")], 2);
+    assert_eq!(stats.budget_level, 490, "two retries cost 20, the success returned the last 10");
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_budget_empties_under_sustained_failure_and_refills_after_success() {
-    let r = Resilience::with_seed(
-        RetryPolicy {
-            budget_tokens: 20,
-            ..policy()
-        },
-        1,
-    );
+    let r = Resilience::with_seed(RetryPolicy { budget_tokens: 20, ..policy() }, 1);
     let failing = || upstream(UpstreamKind::Internal, "InternalServerException");
     let (first, attempts) = run(&r, u32::MAX, failing(), None).await;
-    assert_eq!(
-        (attempts, first.expect_err("fails").gave_up),
-        (3, GiveUp::AttemptsExhausted)
-    );
+    assert_eq!((attempts, first.expect_err("fails").gave_up), (3, GiveUp::AttemptsExhausted));
     assert_eq!(r.stats().budget_level, 0);
     let (second, attempts) = run(&r, u32::MAX, failing(), None).await;
-    assert_eq!(
-        (attempts, second.expect_err("fails").gave_up),
-        (1, GiveUp::BudgetExhausted)
-    );
+    assert_eq!((attempts, second.expect_err("fails").gave_up), (1, GiveUp::BudgetExhausted));
     for _ in 0..10 {
         run(&r, 0, failing(), None).await.0.expect("succeeds");
     }
     assert_eq!(r.stats().budget_level, 10);
     let (third, attempts) = run(&r, u32::MAX, failing(), None).await;
-    assert_eq!(
-        (attempts, third.expect_err("fails").gave_up),
-        (2, GiveUp::BudgetExhausted)
-    );
+    assert_eq!((attempts, third.expect_err("fails").gave_up), (2, GiveUp::BudgetExhausted));
 }
 
 #[tokio::test(start_paused = true)]
 async fn calls_wait_for_a_send_slot_but_not_past_their_deadline() {
     let ceilings = HashMap::from([("GetStreamSession".to_string(), 2.0)]);
-    let r = Resilience::with_seed(
-        RetryPolicy {
-            ceilings,
-            ..policy()
-        },
-        1,
-    );
+    let r = Resilience::with_seed(RetryPolicy { ceilings, ..policy() }, 1);
     let t0 = Instant::now();
-    run(&r, 0, SessionError::Timeout, None)
-        .await
-        .0
-        .expect("first slot is free");
-    run(&r, 0, SessionError::Timeout, None)
-        .await
-        .0
-        .expect("second slot after 500 ms");
+    run(&r, 0, SessionError::Timeout, None).await.0.expect("first slot is free");
+    run(&r, 0, SessionError::Timeout, None).await.0.expect("second slot after 500 ms");
     assert_eq!(Instant::now() - t0, Duration::from_millis(500));
     let deadline = Some(Instant::now() + Duration::from_millis(100));
     let (result, attempts) = run(&r, 0, SessionError::Timeout, deadline).await;
@@ -231,32 +137,17 @@ async fn calls_wait_for_a_send_slot_but_not_past_their_deadline() {
     assert_eq!(attempts, 0, "nothing was sent");
     assert!(matches!(failure.error, SessionError::RateLimited));
     assert_eq!(failure.retry_after, Some(Duration::from_millis(500)));
-    run(&r, 0, SessionError::Timeout, None)
-        .await
-        .0
-        .expect("the cancelled slot is free again");
+    run(&r, 0, SessionError::Timeout, None).await.0.expect("the cancelled slot is free again");
     assert_eq!(Instant::now() - t0, Duration::from_millis(1000));
 }
 
 #[tokio::test(start_paused = true)]
 async fn throttling_lowers_the_operations_send_rate() {
     let ceilings = HashMap::from([("GetStreamSession".to_string(), 20.0)]);
-    let r = Resilience::with_seed(
-        RetryPolicy {
-            ceilings,
-            ..policy()
-        },
-        1,
-    );
+    let r = Resilience::with_seed(RetryPolicy { ceilings, ..policy() }, 1);
     run(&r, 0, SessionError::Timeout, None).await.0.expect("ok");
     assert_eq!(r.stats().limiter_rates["GetStreamSession"], 20.0);
-    let _ = run(
-        &r,
-        1,
-        upstream(UpstreamKind::Throttling, "ThrottlingException"),
-        None,
-    )
-    .await;
+    let _ = run(&r, 1, upstream(UpstreamKind::Throttling, "ThrottlingException"), None).await;
     let rate = r.stats().limiter_rates["GetStreamSession"];
     // Cut to 14/s by the throttle, then growing back (CUBIC) after the retry's success.
     assert!((20.0 * limiter::BETA..20.0).contains(&rate), "{rate}");

@@ -1,0 +1,111 @@
+"""A non-Rust backend: Python grpcio, with stubs generated from the proto at test
+time, runs one whole session life through the gateway and its embedded
+emulator."""
+
+import grpc
+import pytest
+
+from conftest import APP, GROUP
+
+
+def test_a_whole_session_life_from_python(gateway, stubs):
+    target, admin = gateway
+    pb, pb_grpc = stubs
+    with grpc.insecure_channel(target) as channel:
+        client = pb_grpc.StreamSessionsStub(channel)
+        started = client.StartStreamSession(
+            pb.StartStreamSessionRequest(
+                stream_group_identifier=GROUP,
+                application_identifier=APP,
+                signal_request="python-offer",
+                request_id="python-whole-life-1",
+                connection_timeout_seconds=300,
+            ),
+            timeout=10,
+        ).stream_session
+        assert started.status == pb.STREAM_SESSION_STATUS_ACTIVATING
+        session_id = started.arn.rsplit("/", 1)[1]
+
+        def get():
+            return client.GetStreamSession(
+                pb.GetStreamSessionRequest(
+                    stream_group_identifier=GROUP, stream_session_identifier=started.arn
+                ),
+                timeout=10,
+            ).stream_session
+
+        admin.advance(5)
+        active = get()
+        assert active.status == pb.STREAM_SESSION_STATUS_ACTIVE
+        assert active.signal_response
+
+        assert admin.call("POST", f"sessions/{session_id}/connect")[0] == 200
+        assert get().status == pb.STREAM_SESSION_STATUS_CONNECTED
+        assert admin.call("POST", f"sessions/{session_id}/disconnect")[0] == 200
+        assert get().status == pb.STREAM_SESSION_STATUS_PENDING_CLIENT_RECONNECTION
+
+        reconnect = client.CreateStreamSessionConnection(
+            pb.CreateStreamSessionConnectionRequest(
+                stream_group_identifier=GROUP,
+                stream_session_identifier=session_id,
+                signal_request="python-offer-2",
+                request_id="python-reconnect-1",
+            ),
+            timeout=10,
+        )
+        assert reconnect.signal_response
+        assert reconnect.stream_session.status == pb.STREAM_SESSION_STATUS_RECONNECTING
+        admin.advance(1)
+        assert get().status == pb.STREAM_SESSION_STATUS_ACTIVE
+
+        client.TerminateStreamSession(
+            pb.TerminateStreamSessionRequest(
+                stream_group_identifier=GROUP, stream_session_identifier=session_id
+            ),
+            timeout=10,
+        )
+        assert get().status == pb.STREAM_SESSION_STATUS_TERMINATING
+        admin.advance(2)
+        ended = get()
+        assert ended.status == pb.STREAM_SESSION_STATUS_TERMINATED
+        assert ended.status_reason == pb.STREAM_SESSION_STATUS_REASON_API_TERMINATED
+
+        again = client.StartStreamSession(
+            pb.StartStreamSessionRequest(
+                stream_group_identifier=GROUP,
+                application_identifier=APP,
+                signal_request="python-offer",
+                request_id="python-whole-life-1",
+                connection_timeout_seconds=300,
+            ),
+            timeout=10,
+        ).stream_session
+        assert again.arn == started.arn, "the same request_id starts no second session"
+
+
+def test_errors_reach_python_as_grpc_codes(gateway, stubs):
+    target, admin = gateway
+    pb, pb_grpc = stubs
+    with grpc.insecure_channel(target) as channel:
+        client = pb_grpc.StreamSessionsStub(channel)
+        with pytest.raises(grpc.RpcError) as bad:
+            client.StartStreamSession(
+                pb.StartStreamSessionRequest(
+                    stream_group_identifier=GROUP,
+                    application_identifier=APP,
+                    signal_request="offer",
+                    connection_timeout_seconds=0,
+                ),
+                timeout=10,
+            )
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "connection_timeout_seconds" in bad.value.details()
+        assert "StartStreamSession" not in admin.calls(), "nothing reached the service"
+        with pytest.raises(grpc.RpcError) as missing:
+            client.GetStreamSession(
+                pb.GetStreamSessionRequest(
+                    stream_group_identifier=GROUP, stream_session_identifier="NoSuchSession"
+                ),
+                timeout=10,
+            )
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
