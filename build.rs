@@ -6,7 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     std::env::set_var("PROTOC", protoc);
     let descriptor = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("gamelift_streams_v1_descriptor.bin");
-    tonic_prost_build::configure().file_descriptor_set_path(descriptor).compile_protos(
+    // BTreeMap for proto maps: encoding is then canonical, which request fingerprints rely on.
+    tonic_prost_build::configure().btree_map(".").file_descriptor_set_path(descriptor).compile_protos(
         &["proto/gamelift/streams/v1/stream_sessions.proto"],
         &["proto", protoc_bin_vendored::include_path()?.to_str().ok_or("include path")?],
     )?;

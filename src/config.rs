@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::emulator::{self, EmulatorConfig, Timings, WorldConfig};
 use crate::server::ListenAddr;
 use crate::sessions::client::AwsSettings;
+use crate::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
 use crate::sessions::resilience::{RetryPolicy, PUBLISHED_LIMITS};
 
 /// The command line.
@@ -66,6 +67,18 @@ pub struct ServeArgs {
     /// (repeatable; default: AWS's published 20/s for every session operation).
     #[arg(long = "rate-limit", env = "GLS_GATEWAY_RATE_LIMITS", value_delimiter = ',', value_parser = pair::<f64>)]
     pub rate_limits: Vec<(String, f64)>,
+    /// Namespace of idempotency keys: sidecars that share it turn the same
+    /// request_id into the same ClientToken. Give unrelated workloads in one
+    /// AWS account different namespaces.
+    #[arg(long, env = "GLS_GATEWAY_IDEMPOTENCY_NAMESPACE", default_value = DEFAULT_NAMESPACE)]
+    pub idempotency_namespace: String,
+    /// How long a finished call's outcome is replayed to a repeat of its
+    /// request_id, in seconds.
+    #[arg(long, env = "GLS_GATEWAY_IDEMPOTENCY_RETENTION_SECONDS", default_value_t = 3600.0)]
+    pub idempotency_retention_seconds: f64,
+    /// Most idempotency entries kept in memory (the oldest go first).
+    #[arg(long, env = "GLS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES", default_value_t = 100_000)]
+    pub idempotency_max_entries: usize,
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
@@ -87,6 +100,10 @@ pub struct ServeConfig {
     pub aws: AwsSettings,
     /// How calls are retried and paced.
     pub retry: RetryPolicy,
+    /// Namespace of idempotency keys.
+    pub idempotency_namespace: String,
+    /// Bounds of the idempotency store.
+    pub idempotency: StoreLimits,
     /// Grace period for in-flight calls at shutdown.
     pub drain: Duration,
     /// The embedded emulator, when asked for.
@@ -114,7 +131,25 @@ impl ServeArgs {
             },
             dummy_credentials: self.emulator,
         };
-        Ok(ServeConfig { listen: self.listen.clone(), aws, retry, drain, emulator })
+        if self.idempotency_namespace.is_empty() || self.idempotency_max_entries == 0 {
+            return Err(invalid("idempotency-namespace", "namespace and max entries must not be empty"));
+        }
+        let idempotency = StoreLimits {
+            retention: Duration::from_secs_f64(seconds(
+                "idempotency-retention-seconds",
+                self.idempotency_retention_seconds,
+            )?),
+            max_entries: self.idempotency_max_entries,
+        };
+        Ok(ServeConfig {
+            listen: self.listen.clone(),
+            aws,
+            retry,
+            idempotency_namespace: self.idempotency_namespace.clone(),
+            idempotency,
+            drain,
+            emulator,
+        })
     }
 
     fn retry_policy(&self) -> Result<RetryPolicy, ConfigError> {

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::Parser;
+use gamelift_streams_gateway::api::{replay::Idempotency, Gateway};
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
 use gamelift_streams_gateway::sessions::{client, Resilience, Sessions};
 use gamelift_streams_gateway::{emulator, server};
@@ -46,8 +47,11 @@ async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
     };
     let sdk = client::connect(&config.aws).await?;
     let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
-    let gateway =
-        server::start(&config.listen, sessions).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let idempotency = Idempotency::new(config.idempotency_namespace.clone(), config.idempotency.clone());
+    let gateway_service = Gateway::new(sessions, std::sync::Arc::new(idempotency));
+    let gateway = server::start(&config.listen, gateway_service)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;
     if let Some(e) = &embedded {
         announce(&format!("emulator listening on {}", e.endpoint_url()))?;

@@ -19,7 +19,6 @@ use tonic_health::ServingStatus;
 
 use crate::api::Gateway;
 use crate::proto::v1 as pb;
-use crate::sessions::Sessions;
 
 type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
 
@@ -61,8 +60,8 @@ pub struct RunningGateway {
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
-/// Binds `listen` and serves the gateway over `sessions` until drained.
-pub async fn start(listen: &ListenAddr, sessions: Sessions) -> std::io::Result<RunningGateway> {
+/// Binds `listen` and serves `gateway` until drained.
+pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<RunningGateway> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StreamSessionsServer>().await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -73,7 +72,7 @@ pub async fn start(listen: &ListenAddr, sessions: Sessions) -> std::io::Result<R
     let router = Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(StreamSessionsServer::new(Gateway::new(sessions)));
+        .add_service(StreamSessionsServer::new(gateway));
     let (tx, rx) = oneshot::channel::<()>();
     let signal = async {
         let _ = rx.await;

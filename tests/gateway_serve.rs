@@ -49,10 +49,12 @@ async fn the_gateway_serves_on_a_unix_socket() {
     let dir = std::env::temp_dir().join(format!("glsgw-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("gateway.sock");
-    let gateway =
-        server::start(&ListenAddr::Unix(path.clone()), Sessions::new(h.client.clone(), support::resilience()))
-            .await
-            .expect("binds the socket");
+    let gateway = server::start(
+        &ListenAddr::Unix(path.clone()),
+        support::gateway_over(Sessions::new(h.client.clone(), support::resilience()), Default::default()),
+    )
+    .await
+    .expect("binds the socket");
     assert_eq!(gateway.local_addr().to_string(), format!("unix:{}", path.display()));
     let connect_path = path.clone();
     let channel = Endpoint::from_static("http://localhost")
@@ -90,8 +92,7 @@ async fn missing_credentials_are_failed_precondition() {
         .credentials_provider(NoCredentials)
         .build();
     let sessions = Sessions::new(aws_sdk_gameliftstreams::Client::from_conf(conf), support::resilience());
-    let gateway =
-        server::start(&ListenAddr::Tcp("127.0.0.1:0".parse().expect("addr")), sessions).await.expect("gateway");
+    let gateway = support::serve(support::gateway_over(sessions, Default::default())).await;
     let mut client = StreamSessionsClient::connect(format!("http://{}", gateway.local_addr())).await.expect("connect");
     let status = client.get_stream_session(get_request()).await.expect_err("no credentials");
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");

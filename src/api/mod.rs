@@ -1,30 +1,36 @@
-//! The `StreamSessions` gRPC service: each RPC validates its request, makes one
-//! GameLift Streams call through [`Sessions`], converts the answer, and maps any
-//! error to a status with details. No AWS call happens for invalid input.
+//! The `StreamSessions` gRPC service: each RPC validates its request, makes its
+//! GameLift Streams call through [`Sessions`] (mutating calls at most once per
+//! `request_id`), converts the answer, and maps any error to a status with
+//! details. No AWS call happens for invalid input.
 
 pub mod convert;
 pub mod deadline;
+pub mod replay;
 pub mod status;
 pub mod validate;
+
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
 use crate::proto::v1 as pb;
-use crate::sessions::idempotency;
 use crate::sessions::Sessions;
+use replay::Idempotency;
 use status::{to_status, ApiError, CallContext};
 use validate::check;
 
 /// The service implementation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Gateway {
     sessions: Sessions,
+    idempotency: Arc<Idempotency>,
 }
 
 impl Gateway {
-    /// A gateway that calls GameLift Streams through `sessions`.
-    pub fn new(sessions: Sessions) -> Self {
-        Self { sessions }
+    /// A gateway that calls GameLift Streams through `sessions`, keeping
+    /// idempotency keys in `idempotency`.
+    pub fn new(sessions: Sessions, idempotency: Arc<Idempotency>) -> Self {
+        Self { sessions, idempotency }
     }
 }
 
@@ -67,9 +73,22 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         respond(ctx, async {
             let enums = [("protocol", known::<pb::Protocol>(r.protocol))];
             check("StartStreamSessionInput", &validate::start_members(&r), Some(&r.request_id), &enums)?;
-            let token = idempotency::client_token("StartStreamSession", &r.request_id);
-            let out = self.sessions.start(convert::start_input(r, token)?, deadline).await?;
-            Ok(pb::StartStreamSessionResponse { stream_session: Some(out.into()) })
+            let (key, has_id) = (self.idempotency.key("StartStreamSession", &r.request_id), !r.request_id.is_empty());
+            let params = pb::StartStreamSessionRequest { request_id: String::new(), ..r.clone() };
+            let signal_request = r.signal_request.clone();
+            let sessions = self.sessions.clone();
+            let input = convert::start_input(r, key.client_token())?;
+            let work = async move {
+                let out = sessions.start(input, deadline).await?;
+                let mut session = pb::StreamSession::from(out);
+                session.signal_request.clear();
+                Ok(pb::StartStreamSessionResponse { stream_session: Some(session) })
+            };
+            let mut response = self.idempotency.run(key, has_id, &params, work).await?;
+            if let Some(session) = response.stream_session.as_mut() {
+                session.signal_request = signal_request;
+            }
+            Ok(response)
         })
         .await
     }
@@ -145,8 +164,15 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("TerminateStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
             check("TerminateStreamSessionInput", &validate::terminate_members(&r), Some(&r.request_id), &[])?;
-            self.sessions.terminate(convert::terminate_input(r)?, deadline).await?;
-            Ok(pb::TerminateStreamSessionResponse {})
+            let (key, has_id) =
+                (self.idempotency.key("TerminateStreamSession", &r.request_id), !r.request_id.is_empty());
+            let params = pb::TerminateStreamSessionRequest { request_id: String::new(), ..r.clone() };
+            let (sessions, input) = (self.sessions.clone(), convert::terminate_input(r)?);
+            let work = async move {
+                sessions.terminate(input, deadline).await?;
+                Ok(pb::TerminateStreamSessionResponse {})
+            };
+            self.idempotency.run(key, has_id, &params, work).await
         })
         .await
     }
@@ -160,20 +186,26 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("CreateStreamSessionConnection", &r.stream_session_identifier);
         respond(ctx, async {
             check("CreateStreamSessionConnectionInput", &validate::connection_members(&r), Some(&r.request_id), &[])?;
-            let (group, session) = (r.stream_group_identifier.clone(), r.stream_session_identifier.clone());
-            let token = idempotency::client_token("CreateStreamSessionConnection", &r.request_id);
-            let out = self.sessions.create_connection(convert::connection_input(r, token)?, deadline).await?;
-            let stream_session = match self.sessions.get(convert::get_input(group, session)?, deadline).await {
-                Ok(s) => Some(s.into()),
-                Err(err) => {
-                    tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
-                    None
-                }
+            let operation = "CreateStreamSessionConnection";
+            let (key, has_id) = (self.idempotency.key(operation, &r.request_id), !r.request_id.is_empty());
+            let params = pb::CreateStreamSessionConnectionRequest { request_id: String::new(), ..r.clone() };
+            let get = convert::get_input(r.stream_group_identifier.clone(), r.stream_session_identifier.clone())?;
+            let (sessions, input) = (self.sessions.clone(), convert::connection_input(r, key.client_token())?);
+            let work = async move {
+                let out = sessions.create_connection(input, deadline).await?;
+                let stream_session = match sessions.get(get, deadline).await {
+                    Ok(s) => Some(pb::StreamSession { signal_request: String::new(), ..s.into() }),
+                    Err(err) => {
+                        tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
+                        None
+                    }
+                };
+                Ok(pb::CreateStreamSessionConnectionResponse {
+                    signal_response: out.signal_response.unwrap_or_default(),
+                    stream_session,
+                })
             };
-            Ok(pb::CreateStreamSessionConnectionResponse {
-                signal_response: out.signal_response.unwrap_or_default(),
-                stream_session,
-            })
+            self.idempotency.run(key, has_id, &params, work).await
         })
         .await
     }
@@ -187,8 +219,15 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("ExportStreamSessionFiles", &r.stream_session_identifier);
         respond(ctx, async {
             check("ExportStreamSessionFilesInput", &validate::export_members(&r), Some(&r.request_id), &[])?;
-            self.sessions.export_files(convert::export_input(r)?, deadline).await?;
-            Ok(pb::ExportStreamSessionFilesResponse {})
+            let (key, has_id) =
+                (self.idempotency.key("ExportStreamSessionFiles", &r.request_id), !r.request_id.is_empty());
+            let params = pb::ExportStreamSessionFilesRequest { request_id: String::new(), ..r.clone() };
+            let (sessions, input) = (self.sessions.clone(), convert::export_input(r)?);
+            let work = async move {
+                sessions.export_files(input, deadline).await?;
+                Ok(pb::ExportStreamSessionFilesResponse {})
+            };
+            self.idempotency.run(key, has_id, &params, work).await
         })
         .await
     }

@@ -20,8 +20,11 @@ pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// An error of one RPC.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
+    /// The `request_id` was already used with other parameters.
+    #[error("request_id was already used for a request with other parameters")]
+    KeyReused,
     /// The request broke the input rules; nothing was sent to AWS.
     #[error("invalid request: {}", describe(.0))]
     InvalidArgument(Vec<FieldViolation>),
@@ -73,6 +76,10 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
             (Code::InvalidArgument, "INVALID_FIELD")
         }
         ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
+        ApiError::KeyReused => {
+            details.add_bad_request_violation("request_id", "already used for a request with other parameters");
+            (Code::InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
+        }
         ApiError::Call(failure) => {
             if let Some(id) = failure.error.request_id() {
                 meta.insert("aws_request_id".into(), id.to_string());

@@ -1,11 +1,25 @@
-//! Idempotency keys: the AIP-155 `request_id` a caller sends, turned
-//! deterministically into the ClientToken GameLift Streams de-duplicates on, so
-//! two sidecars (or one restarted) given the same key send the same token.
+//! Idempotency keys (AIP-155). A `request_id` becomes, deterministically, the
+//! ClientToken GameLift Streams de-duplicates on (so two sidecars, or one
+//! restarted, send the same token), and the key of an in-process store that
+//! makes a repeated call join the one in flight (single-flight) or replay its
+//! final outcome for a retention window. The store is bounded: at most
+//! `max_entries`, the oldest evicted first. It knows nothing about what it stores.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::sync::lock;
 
 /// Longest accepted `request_id`.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The namespace used when none is configured.
+pub const DEFAULT_NAMESPACE: &str = "gamelift-streams-gateway";
 
 /// Whether `request_id` has the accepted form: 1 to 128 printable ASCII
 /// characters (`!` to `~`), for example a UUID.
@@ -13,32 +27,252 @@ pub fn is_valid_request_id(request_id: &str) -> bool {
     (1..=MAX_REQUEST_ID_LEN).contains(&request_id.len()) && request_id.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
-/// The ClientToken for `request_id` of `operation`: 64 hex characters of
-/// SHA-256 over the operation and the key (within GameLift's 32–128 printable
-/// ASCII). An empty `request_id` gets a fresh random key, so the retries of one
-/// call still share a token.
-pub fn client_token(operation: &str, request_id: &str) -> String {
-    let key = if request_id.is_empty() { uuid::Uuid::new_v4().to_string() } else { request_id.to_string() };
-    let mut hash = Sha256::new();
-    hash.update(b"gamelift-streams-gateway/v1\0");
-    hash.update(operation.as_bytes());
-    hash.update(b"\0");
-    hash.update(key.as_bytes());
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+/// The identity of one logical request: SHA-256 over the namespace, the
+/// operation and the `request_id`, each length-prefixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    /// The key of `request_id` for `operation` in `namespace`.
+    pub fn new(namespace: &str, operation: &str, request_id: &str) -> Self {
+        let mut hash = Sha256::new();
+        for part in [namespace, operation, request_id] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        Self(hash.finalize().into())
+    }
+
+    /// The ClientToken for this key: 64 lowercase hex characters, within
+    /// GameLift's 32–128 printable ASCII.
+    pub fn client_token(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A digest of a request's parameters (everything but its `request_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of canonically encoded parameters.
+    pub fn of(encoded: &[u8]) -> Self {
+        Self(Sha256::digest(encoded).into())
+    }
+}
+
+/// How the store is bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// How long a final outcome is replayed.
+    pub retention: Duration,
+    /// Most entries kept; the oldest goes first.
+    pub max_entries: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self { retention: Duration::from_secs(3600), max_entries: 100_000 }
+    }
+}
+
+/// Where a call with a key stands.
+pub enum Begin<V> {
+    /// First with this key: run the call and [`Leader::finish`] it.
+    Lead(Leader<V>),
+    /// The same call is in flight: wait for its outcome.
+    Join(Waiter<V>),
+    /// The same call finished within the retention window: its outcome.
+    Replay(V),
+    /// The key was used with other parameters.
+    Reused,
+}
+
+enum State<V> {
+    InFlight(watch::Receiver<Option<V>>),
+    Done(V),
+}
+
+struct Entry<V> {
+    fingerprint: Fingerprint,
+    stored_at: Instant,
+    generation: u64,
+    state: State<V>,
+}
+
+struct Inner<V> {
+    entries: HashMap<Key, Entry<V>>,
+    order: VecDeque<(Key, u64)>,
+    next_generation: u64,
+}
+
+/// Counts of what repeated keys did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Entries held.
+    pub entries: usize,
+    /// Calls that joined one in flight.
+    pub joins: u64,
+    /// Calls answered from a kept outcome.
+    pub replays: u64,
+    /// Calls refused: key reused with other parameters.
+    pub conflicts: u64,
+}
+
+/// Outcomes of mutating calls by key, with single-flight.
+pub struct IdempotencyStore<V> {
+    limits: StoreLimits,
+    inner: Mutex<Inner<V>>,
+    stats: Mutex<StoreStats>,
+}
+
+/// The right and duty to run the call for a key.
+pub struct Leader<V> {
+    store: Arc<IdempotencyStore<V>>,
+    key: Key,
+    generation: u64,
+    tx: watch::Sender<Option<V>>,
+    finished: bool,
+}
+
+/// A wait for the outcome of a call in flight.
+pub struct Waiter<V>(watch::Receiver<Option<V>>);
+
+impl<V: Clone> Waiter<V> {
+    /// The outcome, or `None` if the leader vanished without one.
+    pub async fn outcome(mut self) -> Option<V> {
+        self.0.wait_for(Option::is_some).await.ok().and_then(|v| v.clone())
+    }
+}
+
+impl<V: Clone> IdempotencyStore<V> {
+    /// An empty store.
+    pub fn new(limits: StoreLimits) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            inner: Mutex::new(Inner { entries: HashMap::new(), order: VecDeque::new(), next_generation: 0 }),
+            stats: Mutex::new(StoreStats::default()),
+        })
+    }
+
+    /// Entries held and what repeated keys did.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats { entries: lock(&self.inner).entries.len(), ..*lock(&self.stats) }
+    }
+
+    /// Looks `key` up for a call with `fingerprint`, at `now`.
+    pub fn begin(self: &Arc<Self>, key: Key, fingerprint: Fingerprint, now: Instant) -> Begin<V> {
+        let mut inner = lock(&self.inner);
+        self.expire(&mut inner, now);
+        if let Some(entry) = inner.entries.get(&key) {
+            let mut stats = lock(&self.stats);
+            if entry.fingerprint != fingerprint {
+                stats.conflicts += 1;
+                return Begin::Reused;
+            }
+            return match &entry.state {
+                State::Done(v) => {
+                    stats.replays += 1;
+                    Begin::Replay(v.clone())
+                }
+                State::InFlight(rx) => {
+                    stats.joins += 1;
+                    Begin::Join(Waiter(rx.clone()))
+                }
+            };
+        }
+        let (tx, rx) = watch::channel(None);
+        let generation = inner.next_generation;
+        inner.next_generation += 1;
+        inner.entries.insert(key, Entry { fingerprint, stored_at: now, generation, state: State::InFlight(rx) });
+        inner.order.push_back((key, generation));
+        while inner.entries.len() > self.limits.max_entries {
+            let Some((old, old_generation)) = inner.order.pop_front() else { break };
+            remove_if(&mut inner.entries, old, old_generation);
+        }
+        Begin::Lead(Leader { store: self.clone(), key, generation, tx, finished: false })
+    }
+
+    fn expire(&self, inner: &mut Inner<V>, now: Instant) {
+        while let Some(&(key, generation)) = inner.order.front() {
+            let expired = match inner.entries.get(&key) {
+                Some(e) if e.generation == generation => {
+                    matches!(e.state, State::Done(_))
+                        && now.saturating_duration_since(e.stored_at) >= self.limits.retention
+                }
+                _ => true,
+            };
+            if !expired {
+                break;
+            }
+            inner.order.pop_front();
+            remove_if(&mut inner.entries, key, generation);
+        }
+    }
+}
+
+fn remove_if<V>(entries: &mut HashMap<Key, Entry<V>>, key: Key, generation: u64) {
+    if entries.get(&key).is_some_and(|e| e.generation == generation) {
+        entries.remove(&key);
+    }
+}
+
+impl<V: Clone> Leader<V> {
+    /// A wait for this leader's outcome.
+    pub fn waiter(&self) -> Waiter<V> {
+        Waiter(self.tx.subscribe())
+    }
+
+    /// Publishes the outcome to every waiter; keeps it for replay when `keep`
+    /// (a final outcome), forgets the key otherwise (so a retry runs again).
+    pub fn finish(mut self, outcome: V, keep: bool, now: Instant) {
+        self.finished = true;
+        {
+            let mut inner = lock(&self.store.inner);
+            if keep {
+                if let Some(entry) = inner.entries.get_mut(&self.key).filter(|e| e.generation == self.generation) {
+                    entry.state = State::Done(outcome.clone());
+                    entry.stored_at = now;
+                }
+            } else {
+                remove_if(&mut inner.entries, self.key, self.generation);
+            }
+        }
+        self.tx.send_replace(Some(outcome));
+    }
+}
+
+impl<V> Drop for Leader<V> {
+    fn drop(&mut self) {
+        if !self.finished {
+            remove_if(&mut lock(&self.store.inner).entries, self.key, self.generation);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key(id: &str) -> Key {
+        Key::new(DEFAULT_NAMESPACE, "StartStreamSession", id)
+    }
+
+    fn store(retention: u64, max_entries: usize) -> Arc<IdempotencyStore<String>> {
+        IdempotencyStore::new(StoreLimits { retention: Duration::from_secs(retention), max_entries })
+    }
+
     #[test]
-    fn the_same_key_gives_the_same_token_per_operation() {
-        let a = client_token("StartStreamSession", "7d2f9c1e-1111-4a6b-9c3d-000000000001");
-        assert_eq!(a, client_token("StartStreamSession", "7d2f9c1e-1111-4a6b-9c3d-000000000001"));
-        assert_ne!(a, client_token("CreateStreamSessionConnection", "7d2f9c1e-1111-4a6b-9c3d-000000000001"));
-        assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_ne!(client_token("StartStreamSession", ""), client_token("StartStreamSession", ""));
+    fn tokens_are_deterministic_per_namespace_operation_and_key() {
+        let id = "7d2f9c1e-1111-4a6b-9c3d-000000000001";
+        let a = Key::new("ns", "StartStreamSession", id);
+        assert_eq!(a, Key::new("ns", "StartStreamSession", id));
+        assert_ne!(a, Key::new("ns", "CreateStreamSessionConnection", id));
+        assert_ne!(a, Key::new("other", "StartStreamSession", id));
+        assert_ne!(Key::new("ab", "c", "d"), Key::new("a", "bc", "d"), "parts cannot slide into each other");
+        let token = a.client_token();
+        assert_eq!(token.len(), 64);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     }
 
     #[test]
@@ -49,5 +283,60 @@ mod tests {
         assert!(!is_valid_request_id(&"x".repeat(129)));
         assert!(!is_valid_request_id("has space"));
         assert!(!is_valid_request_id("naïve"));
+    }
+
+    #[tokio::test]
+    async fn joiners_get_the_leaders_outcome_and_later_calls_replay_it() {
+        let s = store(60, 10);
+        let fp = Fingerprint::of(b"params");
+        let now = Instant::now();
+        let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("first call leads") };
+        let Begin::Join(joiner) = s.begin(key("k"), fp, now) else { panic!("second call joins") };
+        let mine = leader.waiter();
+        leader.finish("arn-1".to_string(), true, now);
+        assert_eq!(joiner.outcome().await.as_deref(), Some("arn-1"));
+        assert_eq!(mine.outcome().await.as_deref(), Some("arn-1"));
+        assert!(matches!(s.begin(key("k"), fp, now), Begin::Replay(v) if v == "arn-1"));
+        assert!(matches!(s.begin(key("k"), Fingerprint::of(b"other"), now), Begin::Reused));
+        assert_eq!(s.stats(), StoreStats { entries: 1, joins: 1, replays: 1, conflicts: 1 });
+    }
+
+    #[tokio::test]
+    async fn transient_outcomes_are_not_kept_and_a_vanished_leader_frees_the_key() {
+        let s = store(60, 10);
+        let fp = Fingerprint::of(b"p");
+        let now = Instant::now();
+        let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("leads") };
+        leader.finish("throttled".to_string(), false, now);
+        let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("runs again") };
+        let Begin::Join(joiner) = s.begin(key("k"), fp, now) else { panic!("joins") };
+        drop(leader);
+        assert_eq!(joiner.outcome().await, None);
+        assert!(matches!(s.begin(key("k"), fp, now), Begin::Lead(_)));
+    }
+
+    #[test]
+    fn outcomes_expire_after_the_retention_window() {
+        let s = store(60, 10);
+        let fp = Fingerprint::of(b"p");
+        let t0 = Instant::now();
+        let Begin::Lead(leader) = s.begin(key("k"), fp, t0) else { panic!("leads") };
+        leader.finish("arn".to_string(), true, t0);
+        assert!(matches!(s.begin(key("k"), fp, t0 + Duration::from_secs(59)), Begin::Replay(_)));
+        assert!(matches!(s.begin(key("k"), fp, t0 + Duration::from_secs(60)), Begin::Lead(_)));
+    }
+
+    #[test]
+    fn memory_is_bounded_and_the_oldest_go_first() {
+        let s = store(3600, 3);
+        let fp = Fingerprint::of(b"p");
+        let now = Instant::now();
+        for id in ["a", "b", "c", "d"] {
+            let Begin::Lead(leader) = s.begin(key(id), fp, now) else { panic!("leads") };
+            leader.finish(id.to_string(), true, now);
+        }
+        assert_eq!(s.stats().entries, 3);
+        assert!(matches!(s.begin(key("b"), fp, now), Begin::Replay(v) if v == "b"));
+        assert!(matches!(s.begin(key("a"), fp, now), Begin::Lead(_)), "a was evicted");
     }
 }

@@ -12,9 +12,12 @@ use aws_sdk_gameliftstreams::config::retry::RetryConfig;
 use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_gameliftstreams::types::Protocol;
 use aws_sdk_gameliftstreams::Client;
+use gamelift_streams_gateway::api::replay::Idempotency;
+use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle};
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use gamelift_streams_gateway::server::{self, ListenAddr, RunningGateway};
+use gamelift_streams_gateway::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use serde_json::Value;
 use tonic::transport::Channel;
@@ -95,8 +98,7 @@ pub struct GatewayHarness {
 pub async fn gateway_with(config: EmulatorConfig, policy: RetryPolicy) -> GatewayHarness {
     let emulator = harness_with(config).await;
     let sessions = Sessions::new(emulator.client.clone(), Arc::new(Resilience::with_seed(policy, 7)));
-    let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
-    let gateway = server::start(&listen, sessions).await.expect("gateway starts");
+    let gateway = serve(gateway_over(sessions, StoreLimits::default())).await;
     let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
         .expect("URI")
         .connect()
@@ -116,4 +118,20 @@ pub async fn gateway() -> GatewayHarness {
 /// A retry layer with the default policy, for tests that build their own gateway.
 pub fn resilience() -> Arc<Resilience> {
     Arc::new(Resilience::with_seed(RetryPolicy::default(), 7))
+}
+
+/// The service over `sessions`, with the default idempotency namespace.
+pub fn gateway_over(sessions: Sessions, limits: StoreLimits) -> Gateway {
+    Gateway::new(sessions, Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), limits)))
+}
+
+/// Serves `gateway` on an ephemeral loopback port.
+pub async fn serve(gateway: Gateway) -> RunningGateway {
+    let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
+    server::start(&listen, gateway).await.expect("gateway starts")
+}
+
+/// A connected client of a running gateway.
+pub async fn client_of(gateway: &RunningGateway) -> StreamSessionsClient<Channel> {
+    StreamSessionsClient::connect(format!("http://{}", gateway.local_addr())).await.expect("gateway reachable")
 }

@@ -1,0 +1,90 @@
+//! Mutating RPCs at most once per `request_id`: the first call with a key runs
+//! (in its own task, so a caller that hangs up does not abandon it), calls with
+//! the same key and parameters join it or replay its final outcome, and the same
+//! key with other parameters is refused. Transient failures are not kept, so a
+//! retry can succeed. Responses are kept encoded, to keep entries small.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prost::Message;
+use tokio::time::Instant;
+
+use super::status::ApiError;
+use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, StoreLimits};
+use crate::sessions::{SessionError, UpstreamKind};
+
+type Stored = Result<Bytes, ApiError>;
+
+/// The gateway's idempotency keys and the outcomes they map to.
+pub struct Idempotency {
+    namespace: String,
+    store: Arc<IdempotencyStore<Stored>>,
+}
+
+/// Whether an error is final: a retry with the same parameters cannot succeed,
+/// so it is kept and replayed. Throttling, 5xx, timeouts, conflicts (state that
+/// can change), quotas and credential problems are not.
+fn is_final(err: &ApiError) -> bool {
+    match err {
+        ApiError::InvalidArgument(_) | ApiError::KeyReused => true,
+        ApiError::Internal(_) => false,
+        ApiError::Call(f) => {
+            matches!(f.error, SessionError::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. })
+        }
+    }
+}
+
+fn decode<T: Message + Default>(stored: Stored) -> Result<T, ApiError> {
+    stored.and_then(|bytes| T::decode(bytes).map_err(|e| ApiError::Internal(format!("stored response: {e}"))))
+}
+
+impl Idempotency {
+    /// Keys in `namespace`, outcomes kept within `limits`.
+    pub fn new(namespace: String, limits: StoreLimits) -> Self {
+        Self { namespace, store: IdempotencyStore::new(limits) }
+    }
+
+    /// The key of a call: from its `request_id`, or a fresh one when empty (so
+    /// the retries of this one call still share a ClientToken).
+    pub fn key(&self, operation: &str, request_id: &str) -> Key {
+        if request_id.is_empty() {
+            Key::new(&self.namespace, operation, &uuid::Uuid::new_v4().to_string())
+        } else {
+            Key::new(&self.namespace, operation, request_id)
+        }
+    }
+
+    /// Runs `work` once for `key` among calls with the same `params` (the
+    /// request without its `request_id`). Without a caller's `request_id`
+    /// nothing is kept.
+    pub async fn run<T, F>(&self, key: Key, has_request_id: bool, params: &impl Message, work: F) -> Result<T, ApiError>
+    where
+        T: Message + Default + 'static,
+        F: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
+        if !has_request_id {
+            return work.await;
+        }
+        let fingerprint = Fingerprint::of(&params.encode_to_vec());
+        let waiter = match self.store.begin(key, fingerprint, Instant::now()) {
+            Begin::Replay(stored) => return decode(stored),
+            Begin::Reused => return Err(ApiError::KeyReused),
+            Begin::Join(waiter) => waiter,
+            Begin::Lead(leader) => {
+                let waiter = leader.waiter();
+                tokio::spawn(async move {
+                    let outcome = work.await;
+                    let keep = outcome.as_ref().map_or_else(is_final, |_| true);
+                    leader.finish(outcome.map(|t| Bytes::from(t.encode_to_vec())), keep, Instant::now());
+                });
+                waiter
+            }
+        };
+        let outcome = waiter.outcome().await.unwrap_or_else(|| {
+            Err(ApiError::Internal("the first call with this request_id ended without an answer; retry".into()))
+        });
+        decode(outcome)
+    }
+}
