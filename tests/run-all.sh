@@ -2,20 +2,36 @@
 # The whole test suite, as CI runs it: formatting, lints, every Rust test, and the
 # Python interop tests (boto3 against the emulator, grpcio against the gateway)
 # in a virtual environment this script creates with pinned versions.
+# Runs from any directory; exits non-zero on the first failure.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
 cargo fmt --check
+step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+step "cargo test"
 cargo test
+step "cargo build"
 cargo build
+test -x target/debug/gamelift-streams-gateway
 
+# The venv is rebuilt when requirements.txt changed (its hash is the stamp),
+# when it is missing, or when it no longer imports its packages.
 venv=target/interop-venv
-stamp="$venv/.requirements"
-if ! cmp -s tests/interop/requirements.txt "$stamp" 2>/dev/null; then
+requirements=tests/interop/requirements.txt
+stamp="$venv/.requirements.sha256"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
+    || ! "$venv/bin/python" -c 'import boto3, botocore, grpc, grpc_tools, pytest' 2>/dev/null; then
+    step "virtual environment $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-    cp tests/interop/requirements.txt "$stamp"
+    PIP_NO_INPUT=1 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" >"$stamp"
 fi
-GATEWAY_BIN="$PWD/target/debug/gamelift-streams-gateway" "$venv/bin/python" -m pytest tests/interop -q
+
+step "pytest tests/interop"
+GATEWAY_BIN="$PWD/target/debug/gamelift-streams-gateway" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
