@@ -16,7 +16,8 @@ step "cargo test"
 cargo test
 step "cargo build"
 cargo build
-test -x target/debug/gamelift-streams-gateway
+binary="${CARGO_TARGET_DIR:-$PWD/target}/debug/gamelift-streams-gateway"
+test -x "$binary"
 
 # The venv is rebuilt when requirements.txt changed (its hash is the stamp),
 # when it is missing, or when it no longer imports its packages.
@@ -34,4 +35,4 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
 fi
 
 step "pytest tests/interop"
-GATEWAY_BIN="$PWD/target/debug/gamelift-streams-gateway" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
+GATEWAY_BIN="$binary" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
