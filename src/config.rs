@@ -14,6 +14,7 @@ use crate::server::ListenAddr;
 use crate::sessions::client::AwsSettings;
 use crate::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
 use crate::sessions::resilience::{RetryPolicy, PUBLISHED_LIMITS};
+use crate::sessions::watch::WatchConfig;
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -79,6 +80,24 @@ pub struct ServeArgs {
     /// Most idempotency entries kept in memory (the oldest go first).
     #[arg(long, env = "GLS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES", default_value_t = 100_000)]
     pub idempotency_max_entries: usize,
+    /// Watches: seconds between reads of a session that is ACTIVATING,
+    /// RECONNECTING or TERMINATING.
+    #[arg(long, env = "GLS_GATEWAY_WATCH_FAST_INTERVAL_SECONDS", default_value_t = 1.0)]
+    pub watch_fast_interval_seconds: f64,
+    /// Watches: seconds between reads of a session that is ACTIVE or
+    /// PENDING_CLIENT_RECONNECTION, and of a watched stream group's listing.
+    #[arg(long, env = "GLS_GATEWAY_WATCH_NORMAL_INTERVAL_SECONDS", default_value_t = 2.0)]
+    pub watch_normal_interval_seconds: f64,
+    /// Watches: seconds between reads of a CONNECTED session.
+    #[arg(long, env = "GLS_GATEWAY_WATCH_SLOW_INTERVAL_SECONDS", default_value_t = 10.0)]
+    pub watch_slow_interval_seconds: f64,
+    /// Watches: seconds without an event after which a heartbeat is sent.
+    #[arg(long, env = "GLS_GATEWAY_WATCH_HEARTBEAT_SECONDS", default_value_t = 15.0)]
+    pub watch_heartbeat_seconds: f64,
+    /// Watches: the share (0 < share <= 1) of each operation's rate limit that
+    /// polling may use; the rest stays for the RPCs.
+    #[arg(long, env = "GLS_GATEWAY_WATCH_POLL_SHARE", default_value_t = 0.5)]
+    pub watch_poll_share: f64,
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
@@ -104,6 +123,8 @@ pub struct ServeConfig {
     pub idempotency_namespace: String,
     /// Bounds of the idempotency store.
     pub idempotency: StoreLimits,
+    /// How watches poll.
+    pub watch: WatchConfig,
     /// Grace period for in-flight calls at shutdown.
     pub drain: Duration,
     /// The embedded emulator, when asked for.
@@ -147,8 +168,22 @@ impl ServeArgs {
             retry,
             idempotency_namespace: self.idempotency_namespace.clone(),
             idempotency,
+            watch: self.watch_config()?,
             drain,
             emulator,
+        })
+    }
+
+    fn watch_config(&self) -> Result<WatchConfig, ConfigError> {
+        if !(self.watch_poll_share > 0.0 && self.watch_poll_share <= 1.0) {
+            return Err(invalid("watch-poll-share", "must be a number > 0 and <= 1"));
+        }
+        Ok(WatchConfig {
+            fast_interval: positive_duration("watch-fast-interval-seconds", self.watch_fast_interval_seconds)?,
+            normal_interval: positive_duration("watch-normal-interval-seconds", self.watch_normal_interval_seconds)?,
+            slow_interval: positive_duration("watch-slow-interval-seconds", self.watch_slow_interval_seconds)?,
+            heartbeat: positive_duration("watch-heartbeat-seconds", self.watch_heartbeat_seconds)?,
+            poll_share: self.watch_poll_share,
         })
     }
 

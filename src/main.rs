@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use gamelift_streams_gateway::api::{replay::Idempotency, Gateway};
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
+use gamelift_streams_gateway::sessions::watch::Watches;
 use gamelift_streams_gateway::sessions::{client, Resilience, Sessions};
 use gamelift_streams_gateway::{emulator, server};
 
@@ -48,7 +49,8 @@ async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
     let sdk = client::connect(&config.aws).await?;
     let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
     let idempotency = Idempotency::new(config.idempotency_namespace.clone(), config.idempotency.clone());
-    let gateway_service = Gateway::new(sessions, std::sync::Arc::new(idempotency));
+    let watches = Watches::new(sessions.clone(), config.watch.clone());
+    let gateway_service = Gateway::new(sessions, std::sync::Arc::new(idempotency), watches);
     let gateway = server::start(&config.listen, gateway_service)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -19,6 +19,7 @@ use tonic_health::ServingStatus;
 
 use crate::api::Gateway;
 use crate::proto::v1 as pb;
+use crate::sessions::watch::Watches;
 
 type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
 
@@ -58,7 +59,12 @@ pub struct RunningGateway {
     health: HealthReporter,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
+    watches: Watches,
 }
+
+/// Streams one client connection may have open: enough for a backend that
+/// watches thousands of sessions over one channel.
+const MAX_CONCURRENT_STREAMS: u32 = 16_384;
 
 /// Binds `listen` and serves `gateway` until drained.
 pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<RunningGateway> {
@@ -69,7 +75,9 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(std::io::Error::other)?;
+    let watches = gateway.watches().clone();
     let router = Server::builder()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(StreamSessionsServer::new(gateway));
@@ -91,7 +99,7 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
             (listen.clone(), tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)))
         }
     };
-    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task })
+    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task, watches })
 }
 
 /// A socket file left by an earlier run is removed; any other file is an error.
@@ -113,14 +121,16 @@ impl RunningGateway {
         &self.local_addr
     }
 
-    /// Reports NOT_SERVING, stops accepting, and waits up to `grace` for
-    /// in-flight calls. Returns whether they all finished in time.
+    /// Reports NOT_SERVING, stops accepting, ends the watch streams (with
+    /// UNAVAILABLE: their clients resume elsewhere), and waits up to `grace`
+    /// for in-flight calls. Returns whether they all finished in time.
     pub async fn drain(mut self, grace: Duration) -> bool {
         self.health.set_not_serving::<StreamSessionsServer>().await;
         self.health.set_service_status("", ServingStatus::NotServing).await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.watches.close();
         let finished = tokio::time::timeout(grace, &mut self.task).await.is_ok();
         if !finished {
             tracing::warn!(grace_seconds = grace.as_secs_f64(), "grace period over; cutting remaining calls");

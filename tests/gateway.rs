@@ -71,6 +71,7 @@ async fn a_whole_session_life_through_the_gateway() {
             stream_session_identifier: id.clone(),
             signal_request: "second offer".into(),
             request_id: "reconnect-1".into(),
+            wait_for_active: false,
         })
         .await
         .expect("CreateStreamSessionConnection")
@@ -251,7 +252,7 @@ async fn reconnecting_in_the_wrong_state_is_failed_precondition() {
             stream_group_identifier: GROUP.into(),
             stream_session_identifier: s.arn,
             signal_request: "offer 2".into(),
-            request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect_err("ACTIVATING");

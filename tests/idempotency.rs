@@ -205,6 +205,7 @@ async fn connections_and_exports_run_once_per_request_id() {
         stream_session_identifier: id.clone(),
         signal_request: "offer 2".into(),
         request_id: "reconnect-1".into(),
+        wait_for_active: false,
     };
     let first = client.create_stream_session_connection(connect()).await.expect("connection").into_inner();
     let second = client.create_stream_session_connection(connect()).await.expect("replayed").into_inner();

@@ -10,15 +10,9 @@ use std::time::{Duration, Instant};
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::sessions::RetryPolicy;
-use support::{gateway_with, GatewayHarness, APP, GROUP};
+use support::{gateway_with, unlimited, GatewayHarness, APP, GROUP};
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn unlimited_emulator() -> EmulatorConfig {
-    let mut config = EmulatorConfig::default();
-    config.rate_limits.clear();
-    config
-}
 
 fn fast_policy() -> RetryPolicy {
     RetryPolicy { base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(5), ..RetryPolicy::default() }
@@ -49,7 +43,7 @@ fn metadata(status: &tonic::Status, key: &str) -> Option<String> {
 
 #[tokio::test]
 async fn every_error_class_costs_exactly_its_upstream_attempts() {
-    let mut g = gateway_with(unlimited_emulator(), fast_policy()).await;
+    let mut g = gateway_with(unlimited(), fast_policy()).await;
     let arn = a_session(&mut g).await;
     let faults = [
         (FaultRule { throttle: 1.0, ..FaultRule::default() }, "ThrottlingException", 3),
@@ -76,7 +70,7 @@ async fn every_error_class_costs_exactly_its_upstream_attempts() {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: arn.clone(),
         signal_request: "offer 2".into(),
-        request_id: String::new(),
+        ..Default::default()
     };
     g.client.create_stream_session_connection(conflict).await.expect_err("409");
     assert_eq!(g.emulator.emulator.call_count("CreateStreamSessionConnection", "ConflictException"), 1);
@@ -88,7 +82,7 @@ async fn two_hundred_starts_through_heavy_faults_make_exactly_two_hundred_sessio
     // whatever the rate, the adaptive limiter would (rightly) slow to its floor,
     // so this gateway has no ceiling, a large budget and room for retries.
     let policy = RetryPolicy { max_attempts: 10, budget_tokens: 1_000_000, ceilings: HashMap::new(), ..fast_policy() };
-    let mut config = unlimited_emulator();
+    let mut config = unlimited();
     config.seed = Some(42);
     let g = gateway_with(config, policy).await;
     g.emulator
@@ -149,7 +143,7 @@ async fn two_hundred_starts_through_heavy_faults_make_exactly_two_hundred_sessio
 #[tokio::test]
 async fn a_300ms_deadline_against_constant_throttling_returns_in_time_with_retry_info() {
     let policy = RetryPolicy { max_attempts: 10, ..RetryPolicy::default() };
-    let mut g = gateway_with(unlimited_emulator(), policy).await;
+    let mut g = gateway_with(unlimited(), policy).await;
     let arn = a_session(&mut g).await;
     g.emulator
         .emulator
@@ -190,7 +184,7 @@ async fn the_ceiling_keeps_a_burst_of_100_inside_the_emulators_20_per_second() {
 #[tokio::test]
 async fn the_budget_empties_under_sustained_failure_and_refills_after_success() {
     let policy = RetryPolicy { budget_tokens: 20, ..fast_policy() };
-    let mut g = gateway_with(unlimited_emulator(), policy).await;
+    let mut g = gateway_with(unlimited(), policy).await;
     let arn = a_session(&mut g).await;
     let failing = FaultRule { operation: Some("GetStreamSession".into()), internal_error: 1.0, ..FaultRule::default() };
     g.emulator.emulator.add_fault(failing.clone()).expect("fault");

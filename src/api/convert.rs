@@ -56,6 +56,26 @@ fn status_from_aws(status: Option<&aws::StreamSessionStatus>) -> pb::StreamSessi
     }
 }
 
+/// The AWS status reason a proto reason names; `None` for UNSPECIFIED.
+pub fn reason_to_aws(reason: pb::StreamSessionStatusReason) -> Option<aws::StreamSessionStatusReason> {
+    use aws::StreamSessionStatusReason as A;
+    use pb::StreamSessionStatusReason as P;
+    Some(match reason {
+        P::Unspecified => return None,
+        P::InternalError => A::InternalError,
+        P::InvalidSignalRequest => A::InvalidSignalRequest,
+        P::PlacementTimeout => A::PlacementTimeout,
+        P::ApplicationLogS3DestinationError => A::AppLogS3DestinationError,
+        P::AssumeRoleFailed => A::AssumeRoleFailed,
+        P::ApplicationExit => A::ApplicationExit,
+        P::ConnectionTimeout => A::ConnectionTimeout,
+        P::ReconnectionTimeout => A::ReconnectionTimeout,
+        P::MaxSessionLengthTimeout => A::MaxSessionLengthTimeout,
+        P::IdleTimeout => A::IdleTimeout,
+        P::ApiTerminated => A::ApiTerminated,
+    })
+}
+
 fn reason_from_aws(reason: Option<&aws::StreamSessionStatusReason>) -> pb::StreamSessionStatusReason {
     use aws::StreamSessionStatusReason as A;
     use pb::StreamSessionStatusReason as P;

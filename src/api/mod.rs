@@ -9,29 +9,104 @@ pub mod replay;
 pub mod status;
 pub mod validate;
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInput;
+use futures_util::{Stream, StreamExt};
+use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::proto::v1 as pb;
+use crate::sessions::watch::stream::{wait_for, GroupWatch, SessionWatch, WaitError, WatchError};
+use crate::sessions::watch::token::ResumeToken;
+use crate::sessions::watch::Watches;
 use crate::sessions::Sessions;
 use replay::Idempotency;
 use status::{to_status, ApiError, CallContext};
-use validate::check;
+use validate::{check, FieldViolation};
 
 /// The service implementation.
 #[derive(Clone)]
 pub struct Gateway {
     sessions: Sessions,
     idempotency: Arc<Idempotency>,
+    watches: Watches,
 }
+
+/// The events of a watch RPC.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamSessionEvent, Status>> + Send>>;
 
 impl Gateway {
     /// A gateway that calls GameLift Streams through `sessions`, keeping
-    /// idempotency keys in `idempotency`.
-    pub fn new(sessions: Sessions, idempotency: Arc<Idempotency>) -> Self {
-        Self { sessions, idempotency }
+    /// idempotency keys in `idempotency`, polling for watches through `watches`.
+    pub fn new(sessions: Sessions, idempotency: Arc<Idempotency>, watches: Watches) -> Self {
+        Self { sessions, idempotency, watches }
     }
+
+    /// The watches (to end them at shutdown).
+    pub fn watches(&self) -> &Watches {
+        &self.watches
+    }
+
+    /// Waits until the session is in a state `ready` takes; answers a little
+    /// before the caller's deadline so the caller gets the details.
+    async fn wait_ready(
+        &self,
+        group: &str,
+        session: &str,
+        deadline: Option<Instant>,
+        ready: impl Fn(&pb::StreamSession) -> bool,
+    ) -> Result<pb::StreamSession, ApiError> {
+        let subscription = self.watches.watch_session(group, session);
+        match wait_for(subscription, deadline.map(answer_before), ready).await {
+            Ok(observed) => Ok(observed.session.clone()),
+            Err(WaitError::Ended(observed)) => Err(ApiError::SessionEnded(Box::new(observed.session.clone()))),
+            Err(WaitError::TimedOut(latest)) => Err(ApiError::NotReady {
+                arn: latest.as_ref().map_or_else(|| session.to_string(), |o| o.session.arn.clone()),
+                status: status::aws_status(latest.map_or(0, |o| o.session.status)),
+            }),
+            Err(WaitError::Watch(err)) => Err(err.into()),
+        }
+    }
+}
+
+/// Whether a session has reached ACTIVE (or gone past it while still running).
+fn is_ready(session: &pb::StreamSession) -> bool {
+    use pb::StreamSessionStatus as S;
+    matches!(session.status(), S::Active | S::Connected | S::PendingClientReconnection)
+}
+
+/// When to give up waiting so that the answer reaches the caller before its
+/// deadline: 5% of the time left, between 10 ms and 250 ms, before it.
+fn answer_before(deadline: Instant) -> Instant {
+    let left = deadline.saturating_duration_since(Instant::now());
+    deadline - (left / 20).clamp(Duration::from_millis(10), Duration::from_millis(250)).min(left)
+}
+
+/// The session read right after CreateStreamSessionConnection; `None` if the
+/// read failed (the connection was created all the same).
+async fn read_back(
+    sessions: &Sessions,
+    input: GetStreamSessionInput,
+    deadline: Option<Instant>,
+) -> Option<pb::StreamSession> {
+    match sessions.get(input, deadline).await {
+        Ok(s) => Some(pb::StreamSession { signal_request: String::new(), ..s.into() }),
+        Err(err) => {
+            tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
+            None
+        }
+    }
+}
+
+/// A watch's events, its errors mapped to statuses.
+fn event_stream(
+    events: impl Stream<Item = Result<pb::StreamSessionEvent, WatchError>> + Send + 'static,
+    ctx: CallContext,
+) -> EventStream {
+    Box::pin(events.map(move |event| event.map_err(|err| to_status(&ApiError::from(err), &ctx))))
 }
 
 fn session_ctx(operation: &'static str, session: &str) -> CallContext {
@@ -73,19 +148,24 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         respond(ctx, async {
             let enums = [("protocol", known::<pb::Protocol>(r.protocol))];
             check("StartStreamSessionInput", &validate::start_members(&r), Some(&r.request_id), &enums)?;
-            let (key, has_id) = (self.idempotency.key("StartStreamSession", &r.request_id), !r.request_id.is_empty());
-            let params = pb::StartStreamSessionRequest { request_id: String::new(), ..r.clone() };
-            let signal_request = r.signal_request.clone();
-            let sessions = self.sessions.clone();
-            let input = convert::start_input(r, key.client_token())?;
-            let work = async move {
-                let out = sessions.start(input, deadline).await?;
-                let mut session = pb::StreamSession::from(out);
-                session.signal_request.clear();
-                Ok(pb::StartStreamSessionResponse { stream_session: Some(session) })
-            };
-            let mut response = self.idempotency.run(key, has_id, &params, work).await?;
+            let params = pb::StartStreamSessionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
+            let (group, wait, signal_request) = (r.stream_group_identifier.clone(), r.wait_for_active, r.signal_request.clone());
+            let request_id = r.request_id.clone();
+            let mut response = self
+                .idempotency
+                .once("StartStreamSession", &request_id, &params, |token| {
+                    let (sessions, input) = (self.sessions.clone(), convert::start_input(r, token)?);
+                    Ok(async move {
+                        let out = sessions.start(input, deadline).await?;
+                        let session = pb::StreamSession { signal_request: String::new(), ..out.into() };
+                        Ok(pb::StartStreamSessionResponse { stream_session: Some(session) })
+                    })
+                })
+                .await?;
             if let Some(session) = response.stream_session.as_mut() {
+                if wait {
+                    *session = self.wait_ready(&group, &session.arn, deadline, is_ready).await?;
+                }
                 session.signal_request = signal_request;
             }
             Ok(response)
@@ -164,15 +244,17 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("TerminateStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
             check("TerminateStreamSessionInput", &validate::terminate_members(&r), Some(&r.request_id), &[])?;
-            let (key, has_id) =
-                (self.idempotency.key("TerminateStreamSession", &r.request_id), !r.request_id.is_empty());
             let params = pb::TerminateStreamSessionRequest { request_id: String::new(), ..r.clone() };
-            let (sessions, input) = (self.sessions.clone(), convert::terminate_input(r)?);
-            let work = async move {
-                sessions.terminate(input, deadline).await?;
-                Ok(pb::TerminateStreamSessionResponse {})
-            };
-            self.idempotency.run(key, has_id, &params, work).await
+            let request_id = r.request_id.clone();
+            self.idempotency
+                .once("TerminateStreamSession", &request_id, &params, |_| {
+                    let (sessions, input) = (self.sessions.clone(), convert::terminate_input(r)?);
+                    Ok(async move {
+                        sessions.terminate(input, deadline).await?;
+                        Ok(pb::TerminateStreamSessionResponse {})
+                    })
+                })
+                .await
         })
         .await
     }
@@ -186,26 +268,33 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("CreateStreamSessionConnection", &r.stream_session_identifier);
         respond(ctx, async {
             check("CreateStreamSessionConnectionInput", &validate::connection_members(&r), Some(&r.request_id), &[])?;
-            let operation = "CreateStreamSessionConnection";
-            let (key, has_id) = (self.idempotency.key(operation, &r.request_id), !r.request_id.is_empty());
-            let params = pb::CreateStreamSessionConnectionRequest { request_id: String::new(), ..r.clone() };
-            let get = convert::get_input(r.stream_group_identifier.clone(), r.stream_session_identifier.clone())?;
-            let (sessions, input) = (self.sessions.clone(), convert::connection_input(r, key.client_token())?);
-            let work = async move {
-                let out = sessions.create_connection(input, deadline).await?;
-                let stream_session = match sessions.get(get, deadline).await {
-                    Ok(s) => Some(pb::StreamSession { signal_request: String::new(), ..s.into() }),
-                    Err(err) => {
-                        tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
-                        None
-                    }
-                };
-                Ok(pb::CreateStreamSessionConnectionResponse {
-                    signal_response: out.signal_response.unwrap_or_default(),
-                    stream_session,
+            let params =
+                pb::CreateStreamSessionConnectionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
+            let (group, session, wait) =
+                (r.stream_group_identifier.clone(), r.stream_session_identifier.clone(), r.wait_for_active);
+            let request_id = r.request_id.clone();
+            let mut response = self
+                .idempotency
+                .once("CreateStreamSessionConnection", &request_id, &params, |token| {
+                    let get = convert::get_input(group.clone(), session.clone())?;
+                    let (sessions, input) = (self.sessions.clone(), convert::connection_input(r, token)?);
+                    Ok(async move {
+                        let out = sessions.create_connection(input, deadline).await?;
+                        let stream_session = if wait { None } else { read_back(&sessions, get, deadline).await };
+                        Ok(pb::CreateStreamSessionConnectionResponse {
+                            signal_response: out.signal_response.unwrap_or_default(),
+                            stream_session,
+                        })
+                    })
                 })
-            };
-            self.idempotency.run(key, has_id, &params, work).await
+                .await?;
+            if wait {
+                let answer = response.signal_response.clone();
+                self.watches.refresh(&group, &session);
+                let ready = |s: &pb::StreamSession| is_ready(s) && s.signal_response == answer;
+                response.stream_session = Some(self.wait_ready(&group, &session, deadline, ready).await?);
+            }
+            Ok(response)
         })
         .await
     }
@@ -219,15 +308,61 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("ExportStreamSessionFiles", &r.stream_session_identifier);
         respond(ctx, async {
             check("ExportStreamSessionFilesInput", &validate::export_members(&r), Some(&r.request_id), &[])?;
-            let (key, has_id) =
-                (self.idempotency.key("ExportStreamSessionFiles", &r.request_id), !r.request_id.is_empty());
             let params = pb::ExportStreamSessionFilesRequest { request_id: String::new(), ..r.clone() };
-            let (sessions, input) = (self.sessions.clone(), convert::export_input(r)?);
-            let work = async move {
-                sessions.export_files(input, deadline).await?;
-                Ok(pb::ExportStreamSessionFilesResponse {})
+            let request_id = r.request_id.clone();
+            self.idempotency
+                .once("ExportStreamSessionFiles", &request_id, &params, |_| {
+                    let (sessions, input) = (self.sessions.clone(), convert::export_input(r)?);
+                    Ok(async move {
+                        sessions.export_files(input, deadline).await?;
+                        Ok(pb::ExportStreamSessionFilesResponse {})
+                    })
+                })
+                .await
+        })
+        .await
+    }
+
+    type WatchStreamSessionStream = EventStream;
+
+    async fn watch_stream_session(
+        &self,
+        request: Request<pb::WatchStreamSessionRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let r = request.into_inner();
+        let ctx = session_ctx("WatchStreamSession", &r.stream_session_identifier);
+        respond(ctx.clone(), async {
+            check("GetStreamSessionInput", &validate::watch_members(&r), None, &[])?;
+            let resume = match r.resume_token.as_str() {
+                "" => None,
+                text => ResumeToken::decode(text).map_err(|e| {
+                    vec![FieldViolation { field: "resume_token".into(), description: e.to_string() }]
+                })?,
             };
-            self.idempotency.run(key, has_id, &params, work).await
+            let rx = self.watches.watch_session(&r.stream_group_identifier, &r.stream_session_identifier);
+            let heartbeat = self.watches.config().heartbeat;
+            let mut watch = SessionWatch::new(rx, &r.stream_session_identifier, heartbeat, resume);
+            watch.ready().await?;
+            Ok(event_stream(watch.into_stream(), ctx))
+        })
+        .await
+    }
+
+    type WatchStreamSessionsStream = EventStream;
+
+    async fn watch_stream_sessions(
+        &self,
+        request: Request<pb::WatchStreamSessionsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let r = request.into_inner();
+        let ctx = group_ctx("WatchStreamSessions", &r.stream_group_identifier);
+        respond(ctx.clone(), async {
+            let unknown = r.statuses.iter().any(|s| !known::<pb::StreamSessionStatus>(*s));
+            check("ListStreamSessionsInput", &validate::watch_group_members(&r), None, &[("statuses", !unknown)])?;
+            let rx = self.watches.watch_group(&r.stream_group_identifier);
+            let mut watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);
+            watch.ready().await?;
+            Ok(event_stream(watch.into_stream(), ctx))
         })
         .await
     }

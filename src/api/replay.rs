@@ -29,7 +29,7 @@ pub struct Idempotency {
 fn is_final(err: &ApiError) -> bool {
     match err {
         ApiError::InvalidArgument(_) | ApiError::KeyReused => true,
-        ApiError::Internal(_) => false,
+        ApiError::Internal(_) | ApiError::SessionEnded(_) | ApiError::NotReady { .. } | ApiError::WatchClosed => false,
         ApiError::Call(f) => {
             matches!(f.error, SessionError::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. })
         }
@@ -54,6 +54,25 @@ impl Idempotency {
         } else {
             Key::new(&self.namespace, operation, request_id)
         }
+    }
+
+    /// Runs the work `prepare` builds (given the ClientToken derived from
+    /// `request_id`) once per `request_id` of `operation` among calls with the
+    /// same `params` (the request without its `request_id`).
+    pub async fn once<T, F>(
+        &self,
+        operation: &str,
+        request_id: &str,
+        params: &impl Message,
+        prepare: impl FnOnce(String) -> Result<F, ApiError>,
+    ) -> Result<T, ApiError>
+    where
+        T: Message + Default + 'static,
+        F: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
+        let key = self.key(operation, request_id);
+        let work = prepare(key.client_token())?;
+        self.run(key, !request_id.is_empty(), params, work).await
     }
 
     /// Runs `work` once for `key` among calls with the same `params` (the

@@ -9,7 +9,10 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use super::convert::{reason_to_aws, status_to_aws};
 use super::validate::{snake_case, FieldViolation};
+use crate::proto::v1 as pb;
+use crate::sessions::watch::stream::WatchError;
 use crate::sessions::resilience::GiveUp;
 use crate::sessions::{CallFailure, SessionError, UpstreamKind};
 
@@ -34,6 +37,45 @@ pub enum ApiError {
     /// The gateway could not build the AWS request.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A wait for ACTIVE saw the session end first.
+    #[error("stream session {} ended in {} ({})", .0.arn, aws_status(.0.status), aws_reason(.0.status_reason))]
+    SessionEnded(Box<pb::StreamSession>),
+    /// A wait for ACTIVE reached the caller's deadline.
+    #[error("stream session {arn} is still {status}; watch it or terminate it")]
+    NotReady {
+        /// The session's ARN.
+        arn: String,
+        /// Its latest status, as AWS names it.
+        status: String,
+    },
+    /// The sidecar stopped watching (shutting down).
+    #[error("the sidecar stopped watching; watch again")]
+    WatchClosed,
+}
+
+impl From<WatchError> for ApiError {
+    fn from(err: WatchError) -> Self {
+        match err {
+            WatchError::Failed(failure) => Self::Call(failure),
+            WatchError::Closed => Self::WatchClosed,
+        }
+    }
+}
+
+/// AWS's name of a proto status, as in `ACTIVE`.
+pub fn aws_status(status: i32) -> String {
+    pb::StreamSessionStatus::try_from(status)
+        .ok()
+        .and_then(status_to_aws)
+        .map_or_else(|| "UNKNOWN".to_string(), |s| s.as_str().to_string())
+}
+
+/// AWS's name of a proto status reason, as in `placementTimeout`.
+pub fn aws_reason(reason: i32) -> String {
+    pb::StreamSessionStatusReason::try_from(reason)
+        .ok()
+        .and_then(reason_to_aws)
+        .map_or_else(|| "none".to_string(), |r| r.as_str().to_string())
 }
 
 impl From<aws_smithy_types::error::operation::BuildError> for ApiError {
@@ -80,6 +122,16 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
             details.add_bad_request_violation("request_id", "already used for a request with other parameters");
             (Code::InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
         }
+        ApiError::SessionEnded(session) => ended_code(session, &mut details, &mut meta),
+        ApiError::NotReady { arn, status } => {
+            meta.insert("session_arn".into(), arn.clone());
+            meta.insert("status".into(), status.clone());
+            (Code::DeadlineExceeded, "SESSION_NOT_READY")
+        }
+        ApiError::WatchClosed => {
+            details.set_retry_info(Some(DEFAULT_RETRY_DELAY));
+            (Code::Unavailable, "WATCH_CLOSED")
+        }
         ApiError::Call(failure) => {
             if let Some(id) = failure.error.request_id() {
                 meta.insert("aws_request_id".into(), id.to_string());
@@ -94,6 +146,32 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
     };
     details.set_error_info(reason, DOMAIN, meta);
     Status::with_error_details(code, err.to_string(), details)
+}
+
+/// A session that ended while the caller waited for it to be ACTIVE: no
+/// capacity is RESOURCE_EXHAUSTED, a bad signal request INVALID_ARGUMENT,
+/// anything else FAILED_PRECONDITION.
+fn ended_code(
+    session: &pb::StreamSession,
+    details: &mut ErrorDetails,
+    meta: &mut HashMap<String, String>,
+) -> (Code, &'static str) {
+    use pb::StreamSessionStatusReason as R;
+    meta.insert("session_arn".into(), session.arn.clone());
+    meta.insert("status".into(), aws_status(session.status));
+    meta.insert("status_reason".into(), aws_reason(session.status_reason));
+    let reason = if session.status() == pb::StreamSessionStatus::Error { "SESSION_ERROR" } else { "SESSION_TERMINATED" };
+    match session.status_reason() {
+        R::PlacementTimeout => {
+            details.add_quota_failure_violation("StreamCapacity", "no stream capacity became free within the placement timeout");
+            (Code::ResourceExhausted, reason)
+        }
+        R::InvalidSignalRequest => {
+            details.add_bad_request_violation("signal_request", "GameLift Streams rejected the signal request");
+            (Code::InvalidArgument, reason)
+        }
+        _ => (Code::FailedPrecondition, reason),
+    }
 }
 
 fn session_code(

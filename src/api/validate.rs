@@ -90,6 +90,16 @@ pub fn get_members(r: &pb::GetStreamSessionRequest) -> Vec<Member> {
     session_members(&r.stream_group_identifier, &r.stream_session_identifier)
 }
 
+/// The AWS members of GetStreamSession a watch of one session reads with.
+pub fn watch_members(r: &pb::WatchStreamSessionRequest) -> Vec<Member> {
+    session_members(&r.stream_group_identifier, &r.stream_session_identifier)
+}
+
+/// The AWS members of ListStreamSessions a watch of a stream group reads with.
+pub fn watch_group_members(r: &pb::WatchStreamSessionsRequest) -> Vec<Member> {
+    vec![m("Identifier", "stream_group_identifier", text(&r.stream_group_identifier))]
+}
+
 /// The AWS members of TerminateStreamSession.
 pub fn terminate_members(r: &pb::TerminateStreamSessionRequest) -> Vec<Member> {
     session_members(&r.stream_group_identifier, &r.stream_session_identifier)

@@ -7,7 +7,9 @@ pub mod client;
 pub mod error;
 pub mod idempotency;
 pub mod resilience;
+pub mod watch;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -23,6 +25,9 @@ use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::{
 };
 use aws_sdk_gameliftstreams::operation::start_stream_session::{StartStreamSessionInput, StartStreamSessionOutput};
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
+use aws_sdk_gameliftstreams::config::http::HttpResponse;
+use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_gameliftstreams::operation::RequestId;
 use aws_sdk_gameliftstreams::Client;
 
 pub use error::{SessionError, UpstreamKind};
@@ -38,6 +43,15 @@ pub struct Sessions {
 /// The result of one session operation.
 pub type CallResult<T> = Result<T, CallFailure>;
 
+/// How many attempts a call gets.
+#[derive(Debug, Clone, Copy)]
+enum Attempts {
+    /// As the retry policy says.
+    Policy,
+    /// One: for the watch pollers, whose next poll is the retry.
+    One,
+}
+
 impl Sessions {
     /// Sessions over `client`, retried and paced by `resilience`.
     pub fn new(client: Client, resilience: Arc<Resilience>) -> Self {
@@ -49,39 +63,61 @@ impl Sessions {
         &self.resilience
     }
 
+    /// Sends `input` through `send` under the retry layer: one SDK request per
+    /// attempt, each on a copy of the input.
+    async fn call<I, T, E, F, Fut>(
+        &self,
+        op: &'static str,
+        deadline: Option<Instant>,
+        attempts: Attempts,
+        input: I,
+        send: F,
+    ) -> CallResult<T>
+    where
+        I: Clone,
+        F: Fn(Client, I) -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
+    {
+        let max_attempts = match attempts {
+            Attempts::Policy => u32::MAX,
+            Attempts::One => 1,
+        };
+        self.resilience
+            .call_limited(op, deadline, max_attempts, || {
+                let sent = send(self.client.clone(), input.clone());
+                async move { sent.await.map_err(SessionError::from) }
+            })
+            .await
+    }
+
     /// StartStreamSession.
     pub async fn start(
         &self,
         input: StartStreamSessionInput,
         deadline: Option<Instant>,
     ) -> CallResult<StartStreamSessionOutput> {
-        self.resilience
-            .call("StartStreamSession", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    let out = client
-                        .start_stream_session()
-                        .set_identifier(input.identifier)
-                        .set_application_identifier(input.application_identifier)
-                        .set_protocol(input.protocol)
-                        .set_signal_request(input.signal_request)
-                        .set_client_token(input.client_token)
-                        .set_description(input.description)
-                        .set_user_id(input.user_id)
-                        .set_locations(input.locations)
-                        .set_connection_timeout_seconds(input.connection_timeout_seconds)
-                        .set_session_length_seconds(input.session_length_seconds)
-                        .set_additional_launch_args(input.additional_launch_args)
-                        .set_additional_environment_variables(input.additional_environment_variables)
-                        .set_performance_stats_configuration(input.performance_stats_configuration)
-                        .set_role_arn(input.role_arn)
-                        .set_display_configuration(input.display_configuration)
-                        .send()
-                        .await?;
-                    Ok(out)
-                }
-            })
-            .await
+        self.call("StartStreamSession", deadline, Attempts::Policy, input, |client, i| {
+            client
+                .start_stream_session()
+                .set_identifier(i.identifier)
+                .set_application_identifier(i.application_identifier)
+                .set_protocol(i.protocol)
+                .set_signal_request(i.signal_request)
+                .set_client_token(i.client_token)
+                .set_description(i.description)
+                .set_user_id(i.user_id)
+                .set_locations(i.locations)
+                .set_connection_timeout_seconds(i.connection_timeout_seconds)
+                .set_session_length_seconds(i.session_length_seconds)
+                .set_additional_launch_args(i.additional_launch_args)
+                .set_additional_environment_variables(i.additional_environment_variables)
+                .set_performance_stats_configuration(i.performance_stats_configuration)
+                .set_role_arn(i.role_arn)
+                .set_display_configuration(i.display_configuration)
+                .send()
+        })
+        .await
     }
 
     /// GetStreamSession.
@@ -90,20 +126,28 @@ impl Sessions {
         input: GetStreamSessionInput,
         deadline: Option<Instant>,
     ) -> CallResult<GetStreamSessionOutput> {
-        self.resilience
-            .call("GetStreamSession", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    let out = client
-                        .get_stream_session()
-                        .set_identifier(input.identifier)
-                        .set_stream_session_identifier(input.stream_session_identifier)
-                        .send()
-                        .await?;
-                    Ok(out)
-                }
-            })
-            .await
+        self.get_with(input, deadline, Attempts::Policy).await
+    }
+
+    /// GetStreamSession, one attempt (a watch poll).
+    pub async fn poll_get(&self, input: GetStreamSessionInput) -> CallResult<GetStreamSessionOutput> {
+        self.get_with(input, None, Attempts::One).await
+    }
+
+    async fn get_with(
+        &self,
+        input: GetStreamSessionInput,
+        deadline: Option<Instant>,
+        attempts: Attempts,
+    ) -> CallResult<GetStreamSessionOutput> {
+        self.call("GetStreamSession", deadline, attempts, input, |client, i| {
+            client
+                .get_stream_session()
+                .set_identifier(i.identifier)
+                .set_stream_session_identifier(i.stream_session_identifier)
+                .send()
+        })
+        .await
     }
 
     /// ListStreamSessions (one page).
@@ -112,23 +156,31 @@ impl Sessions {
         input: ListStreamSessionsInput,
         deadline: Option<Instant>,
     ) -> CallResult<ListStreamSessionsOutput> {
-        self.resilience
-            .call("ListStreamSessions", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    let out = client
-                        .list_stream_sessions()
-                        .set_identifier(input.identifier)
-                        .set_status(input.status)
-                        .set_export_files_status(input.export_files_status)
-                        .set_max_results(input.max_results)
-                        .set_next_token(input.next_token)
-                        .send()
-                        .await?;
-                    Ok(out)
-                }
-            })
-            .await
+        self.list_with(input, deadline, Attempts::Policy).await
+    }
+
+    /// ListStreamSessions (one page), one attempt (a watch poll).
+    pub async fn poll_list(&self, input: ListStreamSessionsInput) -> CallResult<ListStreamSessionsOutput> {
+        self.list_with(input, None, Attempts::One).await
+    }
+
+    async fn list_with(
+        &self,
+        input: ListStreamSessionsInput,
+        deadline: Option<Instant>,
+        attempts: Attempts,
+    ) -> CallResult<ListStreamSessionsOutput> {
+        self.call("ListStreamSessions", deadline, attempts, input, |client, i| {
+            client
+                .list_stream_sessions()
+                .set_identifier(i.identifier)
+                .set_status(i.status)
+                .set_export_files_status(i.export_files_status)
+                .set_max_results(i.max_results)
+                .set_next_token(i.next_token)
+                .send()
+        })
+        .await
     }
 
     /// ListStreamSessionsByAccount (one page).
@@ -137,40 +189,29 @@ impl Sessions {
         input: ListStreamSessionsByAccountInput,
         deadline: Option<Instant>,
     ) -> CallResult<ListStreamSessionsByAccountOutput> {
-        self.resilience
-            .call("ListStreamSessionsByAccount", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    let out = client
-                        .list_stream_sessions_by_account()
-                        .set_status(input.status)
-                        .set_export_files_status(input.export_files_status)
-                        .set_max_results(input.max_results)
-                        .set_next_token(input.next_token)
-                        .send()
-                        .await?;
-                    Ok(out)
-                }
-            })
-            .await
+        self.call("ListStreamSessionsByAccount", deadline, Attempts::Policy, input, |client, i| {
+            client
+                .list_stream_sessions_by_account()
+                .set_status(i.status)
+                .set_export_files_status(i.export_files_status)
+                .set_max_results(i.max_results)
+                .set_next_token(i.next_token)
+                .send()
+        })
+        .await
     }
 
     /// TerminateStreamSession.
     pub async fn terminate(&self, input: TerminateStreamSessionInput, deadline: Option<Instant>) -> CallResult<()> {
-        self.resilience
-            .call("TerminateStreamSession", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    client
-                        .terminate_stream_session()
-                        .set_identifier(input.identifier)
-                        .set_stream_session_identifier(input.stream_session_identifier)
-                        .send()
-                        .await?;
-                    Ok(())
-                }
-            })
-            .await
+        self.call("TerminateStreamSession", deadline, Attempts::Policy, input, |client, i| {
+            let sent = client
+                .terminate_stream_session()
+                .set_identifier(i.identifier)
+                .set_stream_session_identifier(i.stream_session_identifier)
+                .send();
+            async move { sent.await.map(drop) }
+        })
+        .await
     }
 
     /// CreateStreamSessionConnection.
@@ -179,22 +220,16 @@ impl Sessions {
         input: CreateStreamSessionConnectionInput,
         deadline: Option<Instant>,
     ) -> CallResult<CreateStreamSessionConnectionOutput> {
-        self.resilience
-            .call("CreateStreamSessionConnection", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    let out = client
-                        .create_stream_session_connection()
-                        .set_identifier(input.identifier)
-                        .set_stream_session_identifier(input.stream_session_identifier)
-                        .set_signal_request(input.signal_request)
-                        .set_client_token(input.client_token)
-                        .send()
-                        .await?;
-                    Ok(out)
-                }
-            })
-            .await
+        self.call("CreateStreamSessionConnection", deadline, Attempts::Policy, input, |client, i| {
+            client
+                .create_stream_session_connection()
+                .set_identifier(i.identifier)
+                .set_stream_session_identifier(i.stream_session_identifier)
+                .set_signal_request(i.signal_request)
+                .set_client_token(i.client_token)
+                .send()
+        })
+        .await
     }
 
     /// ExportStreamSessionFiles.
@@ -203,20 +238,15 @@ impl Sessions {
         input: ExportStreamSessionFilesInput,
         deadline: Option<Instant>,
     ) -> CallResult<()> {
-        self.resilience
-            .call("ExportStreamSessionFiles", deadline, || {
-                let (client, input) = (self.client.clone(), input.clone());
-                async move {
-                    client
-                        .export_stream_session_files()
-                        .set_identifier(input.identifier)
-                        .set_stream_session_identifier(input.stream_session_identifier)
-                        .set_output_uri(input.output_uri)
-                        .send()
-                        .await?;
-                    Ok(())
-                }
-            })
-            .await
+        self.call("ExportStreamSessionFiles", deadline, Attempts::Policy, input, |client, i| {
+            let sent = client
+                .export_stream_session_files()
+                .set_identifier(i.identifier)
+                .set_stream_session_identifier(i.stream_session_identifier)
+                .set_output_uri(i.output_uri)
+                .send();
+            async move { sent.await.map(drop) }
+        })
+        .await
     }
 }

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_gameliftstreams::config::retry::RetryConfig;
 use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
@@ -18,6 +19,7 @@ use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle};
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use gamelift_streams_gateway::server::{self, ListenAddr, RunningGateway};
 use gamelift_streams_gateway::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
+use gamelift_streams_gateway::sessions::watch::{WatchConfig, Watches};
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use serde_json::Value;
 use tonic::transport::Channel;
@@ -91,28 +93,52 @@ pub struct GatewayHarness {
     pub gateway: RunningGateway,
     pub client: StreamSessionsClient<Channel>,
     pub channel: Channel,
+    pub watches: Watches,
+}
+
+/// Watches that poll every 50 ms and send heartbeats every second, within the
+/// whole of each operation's rate: fast enough for tests in real time.
+pub fn quick_watches() -> WatchConfig {
+    WatchConfig {
+        fast_interval: Duration::from_millis(50),
+        normal_interval: Duration::from_millis(50),
+        slow_interval: Duration::from_millis(50),
+        heartbeat: Duration::from_secs(1),
+        poll_share: 1.0,
+    }
 }
 
 /// The gateway on an ephemeral loopback port, over an emulator with `config`,
 /// retrying by `policy`.
 pub async fn gateway_with(config: EmulatorConfig, policy: RetryPolicy) -> GatewayHarness {
+    gateway_watching(config, policy, quick_watches()).await
+}
+
+/// The same, its watches polling by `watch`.
+pub async fn gateway_watching(config: EmulatorConfig, policy: RetryPolicy, watch: WatchConfig) -> GatewayHarness {
     let emulator = harness_with(config).await;
     let sessions = Sessions::new(emulator.client.clone(), Arc::new(Resilience::with_seed(policy, 7)));
-    let gateway = serve(gateway_over(sessions, StoreLimits::default())).await;
+    let watches = Watches::new(sessions.clone(), watch);
+    let gateway = serve(gateway_watched_by(sessions, StoreLimits::default(), watches.clone())).await;
     let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
         .expect("URI")
         .connect()
         .await
         .expect("gateway reachable");
-    GatewayHarness { emulator, gateway, client: StreamSessionsClient::new(channel.clone()), channel }
+    GatewayHarness { emulator, gateway, client: StreamSessionsClient::new(channel.clone()), channel, watches }
+}
+
+/// The rate limits of an emulator with AWS's limits switched off.
+pub fn unlimited() -> EmulatorConfig {
+    let mut config = EmulatorConfig::default();
+    config.rate_limits.clear();
+    config
 }
 
 /// The gateway over an emulator with AWS's rate limits switched off, and no
 /// retries, so each RPC is exactly one upstream call.
 pub async fn gateway() -> GatewayHarness {
-    let mut config = EmulatorConfig::default();
-    config.rate_limits.clear();
-    gateway_with(config, RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }).await
+    gateway_with(unlimited(), RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }).await
 }
 
 /// A retry layer with the default policy, for tests that build their own gateway.
@@ -122,7 +148,13 @@ pub fn resilience() -> Arc<Resilience> {
 
 /// The service over `sessions`, with the default idempotency namespace.
 pub fn gateway_over(sessions: Sessions, limits: StoreLimits) -> Gateway {
-    Gateway::new(sessions, Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), limits)))
+    let watches = Watches::new(sessions.clone(), quick_watches());
+    gateway_watched_by(sessions, limits, watches)
+}
+
+/// The same, with `watches`.
+pub fn gateway_watched_by(sessions: Sessions, limits: StoreLimits, watches: Watches) -> Gateway {
+    Gateway::new(sessions, Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), limits)), watches)
 }
 
 /// Serves `gateway` on an ephemeral loopback port.

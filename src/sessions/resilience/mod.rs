@@ -198,17 +198,36 @@ impl Resilience {
         CallFailure { error, attempts, gave_up, retry_after }
     }
 
+    /// The send rate operation `op` may use now, requests per second: its
+    /// limiter's rate (below the ceiling after throttling), or the ceiling
+    /// before its first call; `None` for an operation without a ceiling.
+    pub fn rate(&self, op: &'static str) -> Option<f64> {
+        let ceiling = *self.policy.ceilings.get(op)?;
+        Some(lock(&self.limiters).get(op).map_or(ceiling, AdaptiveLimiter::rate))
+    }
+
     /// Runs `attempt` under the policy for operation `op`, within `deadline`.
-    pub async fn call<T, F, Fut>(
+    pub async fn call<T, F, Fut>(&self, op: &'static str, deadline: Option<Instant>, attempt: F) -> Result<T, CallFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SessionError>>,
+    {
+        self.call_limited(op, deadline, self.policy.max_attempts, attempt).await
+    }
+
+    /// The same, with at most `max_attempts` attempts (at most the policy's).
+    pub async fn call_limited<T, F, Fut>(
         &self,
         op: &'static str,
         deadline: Option<Instant>,
+        max_attempts: u32,
         mut attempt: F,
     ) -> Result<T, CallFailure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SessionError>>,
     {
+        let max_attempts = max_attempts.min(self.policy.max_attempts).max(1);
         let mut attempts = 0;
         let mut paid = None;
         let mut last: Option<(SessionError, Duration)> = None;
@@ -244,7 +263,7 @@ impl Resilience {
                 return Err(self.fail(op, error, attempts, GiveUp::NotRetryable, None));
             };
             let cap = self.backoff_cap(attempts);
-            if attempts >= self.policy.max_attempts {
+            if attempts >= max_attempts {
                 return Err(self.fail(op, error, attempts, GiveUp::AttemptsExhausted, Some(cap)));
             }
             let delay = self.jitter(cap);

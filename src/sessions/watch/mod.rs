@@ -1,0 +1,278 @@
+//! Status watches without a push channel: one poller per stream group serves
+//! every watcher of that group's sessions, whatever their number. Watchers
+//! subscribe to a feed (a `tokio::sync::watch` channel: the latest state wins,
+//! so a slow watcher never holds up the poller or anyone else) and the poller
+//! reads GameLift Streams at an interval set by each session's status, within
+//! its share of the operation's rate. Pollers stop when their last watcher
+//! leaves. This module decides what to poll and when; it never talks gRPC.
+
+pub mod budget;
+pub mod feed;
+mod poller;
+pub mod stream;
+pub mod token;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+use super::Sessions;
+use crate::proto::v1 as pb;
+use crate::sync::lock;
+use budget::PollBudget;
+use feed::{resource_id, GroupFeed, SessionFeed};
+
+/// How watches poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchConfig {
+    /// Between reads of a session that is ACTIVATING, RECONNECTING or TERMINATING.
+    pub fast_interval: Duration,
+    /// Between reads of a session that is ACTIVE or PENDING_CLIENT_RECONNECTION
+    /// (waiting for a client), and of a watched stream group's listing.
+    pub normal_interval: Duration,
+    /// Between reads of a CONNECTED session.
+    pub slow_interval: Duration,
+    /// A heartbeat is sent after this long without an event.
+    pub heartbeat: Duration,
+    /// The share of each operation's rate that polls may use, 0 < share ≤ 1.
+    pub poll_share: f64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        Self {
+            fast_interval: Duration::from_secs(1),
+            normal_interval: Duration::from_secs(2),
+            slow_interval: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(15),
+            poll_share: 0.5,
+        }
+    }
+}
+
+impl WatchConfig {
+    /// How long a session in `status` may go unread.
+    pub fn interval(&self, status: pb::StreamSessionStatus) -> Duration {
+        use pb::StreamSessionStatus as S;
+        match status {
+            S::Connected => self.slow_interval,
+            S::Active | S::PendingClientReconnection => self.normal_interval,
+            _ => self.fast_interval,
+        }
+    }
+}
+
+/// What the watches spend and serve, for metrics and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WatchStats {
+    /// Running pollers (one per watched stream group).
+    pub pollers: usize,
+    /// Sessions with a feed.
+    pub watched_sessions: usize,
+    /// Open subscriptions: streams and waits.
+    pub watchers: usize,
+    /// Upstream calls the pollers made, per operation.
+    pub poll_calls: BTreeMap<String, u64>,
+    /// State changes observed.
+    pub changes: u64,
+}
+
+/// A watcher's subscription to a feed; dropping it lets the poller stop
+/// reading for it at once.
+pub struct Subscription<T> {
+    rx: watch::Receiver<T>,
+    _leave: Leave,
+}
+
+/// Wakes the poller when a subscription ends (after its receiver is gone).
+struct Leave(Arc<Group>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.wake.notify_one();
+    }
+}
+
+/// The watches of one process.
+#[derive(Clone)]
+pub struct Watches {
+    core: Arc<Core>,
+}
+
+/// What every poller shares.
+struct Core {
+    sessions: Sessions,
+    config: WatchConfig,
+    budget: PollBudget,
+    groups: Mutex<HashMap<String, Arc<Group>>>,
+    revision: AtomicU64,
+    poll_calls: Mutex<BTreeMap<&'static str, u64>>,
+    changes: AtomicU64,
+}
+
+/// One watched stream group: its sessions' feeds and its listing.
+struct Group {
+    key: String,
+    identifier: String,
+    state: Mutex<GroupState>,
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct GroupState {
+    sessions: HashMap<String, Entry>,
+    listing: Option<Listing>,
+    /// Sessions in the group at the last listing: how many pages a listing costs.
+    size_hint: usize,
+}
+
+/// A watched session.
+struct Entry {
+    identifier: String,
+    tx: watch::Sender<SessionFeed>,
+    due: Instant,
+}
+
+/// A watched stream group listing.
+struct Listing {
+    tx: watch::Sender<GroupFeed>,
+    due: Instant,
+}
+
+impl Watches {
+    /// Watches that read GameLift Streams through `sessions`.
+    pub fn new(sessions: Sessions, config: WatchConfig) -> Self {
+        let start = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        Self {
+            core: Arc::new(Core {
+                sessions,
+                budget: PollBudget::new(config.poll_share),
+                config,
+                groups: Mutex::new(HashMap::new()),
+                revision: AtomicU64::new(u64::try_from(start).unwrap_or(u64::MAX / 2)),
+                poll_calls: Mutex::new(BTreeMap::new()),
+                changes: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WatchConfig {
+        &self.core.config
+    }
+
+    /// Subscribes to one session's feed (identifiers are IDs or ARNs).
+    pub fn watch_session(&self, group: &str, session: &str) -> Subscription<SessionFeed> {
+        self.core.with_group(group, |st| {
+            let entry = st.sessions.entry(resource_id(session).to_string()).or_insert_with(|| Entry {
+                identifier: session.to_string(),
+                tx: watch::channel(SessionFeed::default()).0,
+                due: Instant::now(),
+            });
+            entry.tx.subscribe()
+        })
+    }
+
+    /// Subscribes to a stream group's listing.
+    pub fn watch_group(&self, group: &str) -> Subscription<GroupFeed> {
+        self.core.with_group(group, |st| {
+            let listing = st
+                .listing
+                .get_or_insert_with(|| Listing { tx: watch::channel(GroupFeed::default()).0, due: Instant::now() });
+            listing.tx.subscribe()
+        })
+    }
+
+    /// Asks for a read of a watched session now (after a call that changes it).
+    pub fn refresh(&self, group: &str, session: &str) {
+        self.refresh_where(group, |key| key == resource_id(session));
+    }
+
+    /// Asks for a read of every watched session of a stream group now, in
+    /// one round (after a change to many of them).
+    pub fn refresh_group(&self, group: &str) {
+        self.refresh_where(group, |_| true);
+    }
+
+    fn refresh_where(&self, group: &str, pick: impl Fn(&str) -> bool) {
+        let group = lock(&self.core.groups).get(resource_id(group)).cloned();
+        if let Some(group) = group {
+            let now = Instant::now();
+            for (_, entry) in lock(&group.state).sessions.iter_mut().filter(|(key, _)| pick(key)) {
+                entry.due = now;
+            }
+            group.wake.notify_one();
+        }
+    }
+
+    /// Ends every watch (at shutdown): their streams end with UNAVAILABLE,
+    /// so clients resume elsewhere with their resume tokens.
+    pub fn close(&self) {
+        let groups: Vec<Arc<Group>> = lock(&self.core.groups).drain().map(|(_, g)| g).collect();
+        for group in groups {
+            *lock(&group.state) = GroupState::default();
+            group.wake.notify_one();
+        }
+    }
+
+    /// What the watches spend and serve.
+    pub fn stats(&self) -> WatchStats {
+        let groups: Vec<Arc<Group>> = lock(&self.core.groups).values().cloned().collect();
+        let mut stats = WatchStats {
+            pollers: groups.len(),
+            poll_calls: lock(&self.core.poll_calls).iter().map(|(op, n)| (op.to_string(), *n)).collect(),
+            changes: self.core.changes.load(Ordering::Relaxed),
+            ..WatchStats::default()
+        };
+        for group in groups {
+            let st = lock(&group.state);
+            stats.watched_sessions += st.sessions.len();
+            stats.watchers += st.sessions.values().map(|e| e.tx.receiver_count()).sum::<usize>();
+            stats.watchers += st.listing.as_ref().map_or(0, |l| l.tx.receiver_count());
+        }
+        stats
+    }
+}
+
+impl Core {
+    /// Subscribes through `f` to a feed of `group`'s poller, starting the
+    /// poller if none runs, and wakes it.
+    fn with_group<T>(
+        self: &Arc<Self>,
+        group: &str,
+        f: impl FnOnce(&mut GroupState) -> watch::Receiver<T>,
+    ) -> Subscription<T> {
+        let mut groups = lock(&self.groups);
+        let key = resource_id(group).to_string();
+        let group = groups
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let new = Arc::new(Group {
+                    key,
+                    identifier: group.to_string(),
+                    state: Mutex::new(GroupState::default()),
+                    wake: Notify::new(),
+                });
+                tokio::spawn(poller::run(self.clone(), new.clone()));
+                new
+            })
+            .clone();
+        let rx = f(&mut lock(&group.state));
+        drop(groups);
+        group.wake.notify_one();
+        Subscription { rx, _leave: Leave(group) }
+    }
+
+    fn next_revision(&self) -> u64 {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        self.revision.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn count_call(&self, op: &'static str) {
+        *lock(&self.poll_calls).entry(op).or_default() += 1;
+    }
+}

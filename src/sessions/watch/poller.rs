@@ -1,0 +1,297 @@
+//! The poller of one stream group. Each round it reads what is due: a few
+//! sessions with GetStreamSession, or the whole group with ListStreamSessions
+//! pages (100 sessions a call) when that is cheaper or the group itself is
+//! watched, and then GetStreamSession only for the sessions whose summary
+//! shows a change a summary cannot carry (a new signal response). Every call
+//! waits for a poll slot, one attempt each: the next round is the retry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
+use tokio::time::Instant;
+
+use super::feed::{fingerprint, is_terminal, merge_summary, resource_id, GroupFeed, Observed};
+use super::{Core, Entry, Group, GroupState};
+use crate::api::convert;
+use crate::proto::v1 as pb;
+use crate::sessions::resilience::GiveUp;
+use crate::sessions::{CallFailure, SessionError};
+use crate::sync::lock;
+
+/// Sessions per ListStreamSessions page (the API's maximum).
+const PAGE: usize = 100;
+
+/// What a round does.
+enum Plan {
+    /// Nothing is due before this.
+    Sleep(Instant),
+    /// Read these sessions (key, identifier) one by one.
+    Get(Vec<(String, String)>),
+    /// List the group, then read the sessions that need it.
+    List,
+}
+
+/// Polls `group` until it has no watcher left.
+pub(super) async fn run(core: Arc<Core>, group: Arc<Group>) {
+    while let Some(plan) = plan(&core, &group, Instant::now()) {
+        match plan {
+            Plan::Sleep(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = group.wake.notified() => {}
+                }
+            }
+            Plan::Get(targets) => {
+                for (key, identifier) in targets {
+                    get(&core, &group, &key, &identifier).await;
+                }
+            }
+            Plan::List => list(&core, &group).await,
+        }
+    }
+}
+
+/// Drops feeds nobody watches (and the poller with the last one), then
+/// decides the round.
+fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
+    let mut groups = lock(&core.groups);
+    let mut st = lock(&group.state);
+    st.sessions.retain(|_, e| e.tx.receiver_count() > 0);
+    if st.listing.as_ref().is_some_and(|l| l.tx.receiver_count() == 0) {
+        st.listing = None;
+    }
+    if st.sessions.is_empty() && st.listing.is_none() {
+        if groups.get(&group.key).is_some_and(|g| std::ptr::eq(&**g, group)) {
+            groups.remove(&group.key);
+        }
+        return None;
+    }
+    drop(groups);
+    let list_due = st.listing.as_ref().is_some_and(|l| l.due <= now);
+    let due: Vec<(&String, &Entry)> = st.sessions.iter().filter(|(_, e)| e.due <= now).collect();
+    if !list_due && due.is_empty() {
+        let next = st.sessions.values().map(|e| e.due).chain(st.listing.as_ref().map(|l| l.due)).min();
+        return Some(Plan::Sleep(next.unwrap_or(now + core.config.normal_interval)));
+    }
+    let known = due.iter().filter(|(_, e)| e.tx.borrow().observed.is_some()).count();
+    if list_due || known > st.size_hint.div_ceil(PAGE).max(1) {
+        return Some(Plan::List);
+    }
+    Some(Plan::Get(due.into_iter().map(|(k, e)| (k.clone(), e.identifier.clone())).collect()))
+}
+
+/// Whether the next round may succeed where this one failed.
+fn is_transient(failure: &CallFailure) -> bool {
+    failure.gave_up != GiveUp::NotRetryable || matches!(failure.error, SessionError::RateLimited)
+}
+
+/// The failure of a request the SDK could not build (never sent).
+fn unsendable(err: aws_smithy_types::error::operation::BuildError) -> CallFailure {
+    CallFailure { error: SessionError::Other(err.to_string()), attempts: 0, gave_up: GiveUp::NotRetryable, retry_after: None }
+}
+
+/// Reads one session and publishes what changed.
+async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
+    let watched = lock(&group.state).sessions.get(key).is_some_and(|e| e.tx.receiver_count() > 0);
+    if !watched {
+        return;
+    }
+    core.budget.acquire("GetStreamSession", core.sessions.resilience()).await;
+    let result = match convert::get_input(group.identifier.clone(), identifier.to_string()) {
+        Ok(input) => {
+            core.count_call("GetStreamSession");
+            core.sessions.poll_get(input).await
+        }
+        Err(err) => Err(unsendable(err)),
+    };
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let mut st = lock(&group.state);
+    let Some(entry) = st.sessions.get_mut(key) else { return };
+    let ended = match result {
+        Ok(out) => publish(core, entry, pb::StreamSession { signal_request: String::new(), ..out.into() }, now, wall),
+        Err(failure) if is_transient(&failure) => {
+            entry.due = now + core.config.fast_interval;
+            false
+        }
+        Err(failure) => {
+            entry.tx.send_modify(|feed| feed.failure = Some(failure));
+            true
+        }
+    };
+    if ended {
+        st.sessions.remove(key);
+    }
+}
+
+/// Puts a freshly read state in `entry`'s feed; a new revision only if it
+/// changed. Returns whether the session has ended (its feed is done).
+fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Instant, wall: SystemTime) -> bool {
+    let status = session.status();
+    entry.due = now + core.config.interval(status);
+    let print = fingerprint(&session);
+    if entry.tx.borrow().observed.as_ref().is_some_and(|o| o.fingerprint == print) {
+        entry.tx.send_if_modified(|feed| {
+            feed.polled_at = Some(wall);
+            false
+        });
+    } else {
+        let observed = Arc::new(Observed { session, revision: core.next_revision(), observed_at: wall, fingerprint: print });
+        entry.tx.send_modify(|feed| {
+            feed.observed = Some(observed);
+            feed.polled_at = Some(wall);
+        });
+    }
+    is_terminal(status)
+}
+
+/// Lists the whole group, then reads what the listing cannot tell.
+async fn list(core: &Core, group: &Group) {
+    let mut listed = Vec::new();
+    let mut next_token = None;
+    loop {
+        core.budget.acquire("ListStreamSessions", core.sessions.resilience()).await;
+        let input = ListStreamSessionsInput::builder()
+            .identifier(group.identifier.clone())
+            .max_results(PAGE as i32)
+            .set_next_token(next_token.take())
+            .build();
+        let page = match input {
+            Ok(input) => {
+                core.count_call("ListStreamSessions");
+                core.sessions.poll_list(input).await
+            }
+            Err(err) => Err(unsendable(err)),
+        };
+        match page {
+            Ok(out) => {
+                let in_group = |s: aws_sdk_gameliftstreams::types::StreamSessionSummary| pb::StreamSession {
+                    stream_group_id: group.key.clone(),
+                    ..s.into()
+                };
+                listed.extend(out.items.unwrap_or_default().into_iter().map(in_group));
+                next_token = out.next_token;
+                if next_token.is_none() {
+                    break;
+                }
+            }
+            Err(failure) => return list_failed(core, group, failure),
+        }
+    }
+    let reads = apply_listing(core, group, listed);
+    for (key, identifier) in reads {
+        get(core, group, &key, &identifier).await;
+    }
+}
+
+/// A listing failed: transient failures move what was due to the next fast
+/// round; others end every watch of the group.
+fn list_failed(core: &Core, group: &Group, failure: CallFailure) {
+    let now = Instant::now();
+    let mut st = lock(&group.state);
+    if is_transient(&failure) {
+        let later = now + core.config.fast_interval;
+        for entry in st.sessions.values_mut().filter(|e| e.due <= now) {
+            entry.due = later;
+        }
+        if let Some(listing) = st.listing.as_mut() {
+            listing.due = later;
+        }
+        return;
+    }
+    for entry in st.sessions.values() {
+        entry.tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+    }
+    if let Some(listing) = &st.listing {
+        listing.tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+    }
+    *st = GroupState::default();
+}
+
+/// Publishes a complete listing to the group feed and the session feeds.
+/// Returns the sessions that need a GetStreamSession: never read yet, missing
+/// from the listing, or just become ACTIVE or RECONNECTING (a new signal
+/// response).
+fn apply_listing(core: &Core, group: &Group, listed: Vec<pb::StreamSession>) -> Vec<(String, String)> {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let mut st = lock(&group.state);
+    st.size_hint = listed.len();
+    let by_id: HashMap<String, pb::StreamSession> =
+        listed.into_iter().map(|s| (resource_id(&s.arn).to_string(), s)).collect();
+    if let Some(listing) = st.listing.as_mut() {
+        let interval = by_id
+            .values()
+            .filter(|s| !is_terminal(s.status()))
+            .map(|s| core.config.interval(s.status()))
+            .fold(core.config.normal_interval, std::cmp::min);
+        listing.due = now + interval;
+        publish_listing(core, &listing.tx, &by_id, wall);
+    }
+    let mut reads = Vec::new();
+    let mut ended = Vec::new();
+    for (key, entry) in st.sessions.iter_mut() {
+        let known = entry.tx.borrow().observed.clone();
+        let needs_read = match (by_id.get(key), known) {
+            (Some(summary), Some(known)) => {
+                let new_signal = summary.status != known.session.status
+                    && matches!(summary.status(), pb::StreamSessionStatus::Active | pb::StreamSessionStatus::Reconnecting);
+                if !new_signal && publish(core, entry, merge_summary(&known.session, summary), now, wall) {
+                    ended.push(key.clone());
+                }
+                new_signal
+            }
+            _ => true,
+        };
+        if needs_read {
+            entry.due = now + core.config.interval(pb::StreamSessionStatus::Activating);
+            reads.push((key.clone(), entry.identifier.clone()));
+        }
+    }
+    for key in ended {
+        st.sessions.remove(&key);
+    }
+    reads
+}
+
+/// Puts a listing in the group feed, with a new revision for each changed
+/// session; wakes the watchers only if something changed.
+fn publish_listing(
+    core: &Core,
+    tx: &tokio::sync::watch::Sender<GroupFeed>,
+    by_id: &HashMap<String, pb::StreamSession>,
+    wall: SystemTime,
+) {
+    let (old, synced) = {
+        let feed = tx.borrow();
+        (feed.sessions.clone(), feed.synced)
+    };
+    let mut changed = !synced || old.len() != by_id.len();
+    let mut sessions = BTreeMap::new();
+    for (id, session) in by_id {
+        let print = fingerprint(session);
+        let observed = match old.get(id) {
+            Some(o) if o.fingerprint == print => o.clone(),
+            _ => {
+                changed = true;
+                Arc::new(Observed {
+                    session: session.clone(),
+                    revision: core.next_revision(),
+                    observed_at: wall,
+                    fingerprint: print,
+                })
+            }
+        };
+        sessions.insert(id.clone(), observed);
+    }
+    if changed {
+        tx.send_modify(|feed| {
+            *feed = GroupFeed { sessions: Arc::new(sessions), synced: true, polled_at: Some(wall), failure: None };
+        });
+    } else {
+        tx.send_if_modified(|feed| {
+            feed.polled_at = Some(wall);
+            false
+        });
+    }
+}
