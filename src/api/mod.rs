@@ -148,8 +148,10 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         respond(ctx, async {
             let enums = [("protocol", known::<pb::Protocol>(r.protocol))];
             check("StartStreamSessionInput", &validate::start_members(&r), Some(&r.request_id), &enums)?;
-            let params = pb::StartStreamSessionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
-            let (group, wait, signal_request) = (r.stream_group_identifier.clone(), r.wait_for_active, r.signal_request.clone());
+            let params =
+                pb::StartStreamSessionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
+            let (group, wait, signal_request) =
+                (r.stream_group_identifier.clone(), r.wait_for_active, r.signal_request.clone());
             let request_id = r.request_id.clone();
             let mut response = self
                 .idempotency
@@ -268,8 +270,11 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = session_ctx("CreateStreamSessionConnection", &r.stream_session_identifier);
         respond(ctx, async {
             check("CreateStreamSessionConnectionInput", &validate::connection_members(&r), Some(&r.request_id), &[])?;
-            let params =
-                pb::CreateStreamSessionConnectionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
+            let params = pb::CreateStreamSessionConnectionRequest {
+                request_id: String::new(),
+                wait_for_active: false,
+                ..r.clone()
+            };
             let (group, session, wait) =
                 (r.stream_group_identifier.clone(), r.stream_session_identifier.clone(), r.wait_for_active);
             let request_id = r.request_id.clone();
@@ -335,9 +340,8 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             check("GetStreamSessionInput", &validate::watch_members(&r), None, &[])?;
             let resume = match r.resume_token.as_str() {
                 "" => None,
-                text => ResumeToken::decode(text).map_err(|e| {
-                    vec![FieldViolation { field: "resume_token".into(), description: e.to_string() }]
-                })?,
+                text => ResumeToken::decode(text)
+                    .map_err(|e| vec![FieldViolation { field: "resume_token".into(), description: e.to_string() }])?,
             };
             let rx = self.watches.watch_session(&r.stream_group_identifier, &r.stream_session_identifier);
             let heartbeat = self.watches.config().heartbeat;

@@ -12,8 +12,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::convert::{reason_to_aws, status_to_aws};
 use super::validate::{snake_case, FieldViolation};
 use crate::proto::v1 as pb;
-use crate::sessions::watch::stream::WatchError;
 use crate::sessions::resilience::GiveUp;
+use crate::sessions::watch::stream::WatchError;
 use crate::sessions::{CallFailure, SessionError, UpstreamKind};
 
 /// The ErrorInfo domain of every error.
@@ -160,10 +160,14 @@ fn ended_code(
     meta.insert("session_arn".into(), session.arn.clone());
     meta.insert("status".into(), aws_status(session.status));
     meta.insert("status_reason".into(), aws_reason(session.status_reason));
-    let reason = if session.status() == pb::StreamSessionStatus::Error { "SESSION_ERROR" } else { "SESSION_TERMINATED" };
+    let reason =
+        if session.status() == pb::StreamSessionStatus::Error { "SESSION_ERROR" } else { "SESSION_TERMINATED" };
     match session.status_reason() {
         R::PlacementTimeout => {
-            details.add_quota_failure_violation("StreamCapacity", "no stream capacity became free within the placement timeout");
+            details.add_quota_failure_violation(
+                "StreamCapacity",
+                "no stream capacity became free within the placement timeout",
+            );
             (Code::ResourceExhausted, reason)
         }
         R::InvalidSignalRequest => {

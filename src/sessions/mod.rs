@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use aws_sdk_gameliftstreams::config::http::HttpResponse;
+use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_gameliftstreams::operation::create_stream_session_connection::{
     CreateStreamSessionConnectionInput, CreateStreamSessionConnectionOutput,
 };
@@ -25,8 +27,6 @@ use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::{
 };
 use aws_sdk_gameliftstreams::operation::start_stream_session::{StartStreamSessionInput, StartStreamSessionOutput};
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
-use aws_sdk_gameliftstreams::config::http::HttpResponse;
-use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_gameliftstreams::operation::RequestId;
 use aws_sdk_gameliftstreams::Client;
 

@@ -207,7 +207,12 @@ impl Resilience {
     }
 
     /// Runs `attempt` under the policy for operation `op`, within `deadline`.
-    pub async fn call<T, F, Fut>(&self, op: &'static str, deadline: Option<Instant>, attempt: F) -> Result<T, CallFailure>
+    pub async fn call<T, F, Fut>(
+        &self,
+        op: &'static str,
+        deadline: Option<Instant>,
+        attempt: F,
+    ) -> Result<T, CallFailure>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SessionError>>,

@@ -59,8 +59,7 @@ mod tests {
         let resilience = Resilience::with_seed(RetryPolicy::default(), 1);
         let budget = PollBudget::new(0.5);
         let start = Instant::now();
-        let slots: Vec<Instant> =
-            (0..21).map(|_| budget.reserve("GetStreamSession", &resilience, start)).collect();
+        let slots: Vec<Instant> = (0..21).map(|_| budget.reserve("GetStreamSession", &resilience, start)).collect();
         assert_eq!(slots[0], start);
         assert_eq!(slots[20] - start, Duration::from_secs(2), "20 polls at half of 20/s take 2 s");
         assert_eq!(budget.reserve("ListStreamSessions", &resilience, start), start, "operations are paced apart");

@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn merge_keeps_the_members_a_summary_lacks() {
-        let full = pb::StreamSession { signal_response: "answer".into(), description: "d".into(), ..Default::default() };
+        let full =
+            pb::StreamSession { signal_response: "answer".into(), description: "d".into(), ..Default::default() };
         let summary = pb::StreamSession { location: "us-east-1".into(), ..session(pb::StreamSessionStatus::Connected) };
         let merged = merge_summary(&full, &summary);
         assert_eq!((merged.status(), merged.location.as_str()), (pb::StreamSessionStatus::Connected, "us-east-1"));

@@ -89,7 +89,12 @@ fn is_transient(failure: &CallFailure) -> bool {
 
 /// The failure of a request the SDK could not build (never sent).
 fn unsendable(err: aws_smithy_types::error::operation::BuildError) -> CallFailure {
-    CallFailure { error: SessionError::Other(err.to_string()), attempts: 0, gave_up: GiveUp::NotRetryable, retry_after: None }
+    CallFailure {
+        error: SessionError::Other(err.to_string()),
+        attempts: 0,
+        gave_up: GiveUp::NotRetryable,
+        retry_after: None,
+    }
 }
 
 /// Reads one session and publishes what changed.
@@ -137,7 +142,8 @@ fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Inst
             false
         });
     } else {
-        let observed = Arc::new(Observed { session, revision: core.next_revision(), observed_at: wall, fingerprint: print });
+        let observed =
+            Arc::new(Observed { session, revision: core.next_revision(), observed_at: wall, fingerprint: print });
         entry.tx.send_modify(|feed| {
             feed.observed = Some(observed);
             feed.polled_at = Some(wall);
@@ -235,7 +241,10 @@ fn apply_listing(core: &Core, group: &Group, listed: Vec<pb::StreamSession>) -> 
         let needs_read = match (by_id.get(key), known) {
             (Some(summary), Some(known)) => {
                 let new_signal = summary.status != known.session.status
-                    && matches!(summary.status(), pb::StreamSessionStatus::Active | pb::StreamSessionStatus::Reconnecting);
+                    && matches!(
+                        summary.status(),
+                        pb::StreamSessionStatus::Active | pb::StreamSessionStatus::Reconnecting
+                    );
                 if !new_signal && publish(core, entry, merge_summary(&known.session, summary), now, wall) {
                     ended.push(key.clone());
                 }

@@ -11,8 +11,8 @@ use futures_util::Stream;
 use tokio::time::Instant;
 
 use super::feed::{is_terminal, resource_id, GroupFeed, Observed, SessionFeed};
-use super::Subscription;
 use super::token::{session_tag, ResumeToken};
+use super::Subscription;
 use crate::proto::v1 as pb;
 use crate::sessions::CallFailure;
 
@@ -59,7 +59,12 @@ pub struct SessionWatch {
 impl SessionWatch {
     /// A watch of `session_id` over `rx`, resuming after `resume` (a token of
     /// another session is ignored: the watch starts with a snapshot).
-    pub fn new(sub: Subscription<SessionFeed>, session_id: &str, heartbeat: Duration, resume: Option<ResumeToken>) -> Self {
+    pub fn new(
+        sub: Subscription<SessionFeed>,
+        session_id: &str,
+        heartbeat: Duration,
+        resume: Option<ResumeToken>,
+    ) -> Self {
         let tag = session_tag(resource_id(session_id));
         let resume = resume.filter(|t| t.session == tag);
         Self { sub, tag, heartbeat, resume, last: None, floor: 0, closed: false, done: false }
@@ -122,7 +127,8 @@ impl SessionWatch {
         let (kind, previous) = match (self.last, self.resume.take()) {
             (None, Some(token)) if token.fingerprint == observed.fingerprint => {
                 self.floor = token.revision;
-                self.last = Some((observed.revision, pb::StreamSessionStatus::try_from(token.status).unwrap_or_default()));
+                self.last =
+                    Some((observed.revision, pb::StreamSessionStatus::try_from(token.status).unwrap_or_default()));
                 self.done = is_terminal(observed.status());
                 return None;
             }
@@ -143,7 +149,13 @@ impl SessionWatch {
         Some(event)
     }
 
-    fn event(&self, kind: pb::StreamSessionEventKind, observed: &Observed, at: SystemTime, revision: u64) -> pb::StreamSessionEvent {
+    fn event(
+        &self,
+        kind: pb::StreamSessionEventKind,
+        observed: &Observed,
+        at: SystemTime,
+        revision: u64,
+    ) -> pb::StreamSessionEvent {
         let token = ResumeToken {
             session: self.tag,
             revision,
@@ -267,12 +279,8 @@ impl GroupWatch {
             if send {
                 let revision = observed.revision.max(self.floor + 1);
                 self.floor = revision;
-                let token = ResumeToken {
-                    session: session_tag(id),
-                    revision,
-                    fingerprint: observed.fingerprint,
-                    status,
-                };
+                let token =
+                    ResumeToken { session: session_tag(id), revision, fingerprint: observed.fingerprint, status };
                 self.queue.push_back(pb::StreamSessionEvent {
                     kind: kind.into(),
                     stream_session: Some(observed.session.clone()),
