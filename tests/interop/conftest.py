@@ -240,8 +240,14 @@ def stubs():
 
 @pytest.fixture
 def gateway():
-    """`serve --emulator` as a process: (gRPC target, admin API of its emulator)."""
-    p = Process(["serve", "--emulator", "--listen", "127.0.0.1:0"], 2)
+    """`serve --emulator` as a process: (gRPC target, admin API of its emulator).
+    Watches poll every 0.1 s so watch tests follow the admin clock quickly."""
+    quick_watches = [
+        "--watch-fast-interval-seconds=0.1",
+        "--watch-normal-interval-seconds=0.1",
+        "--watch-slow-interval-seconds=0.1",
+    ]
+    p = Process(["serve", "--emulator", "--listen", "127.0.0.1:0", *quick_watches], 2)
     try:
         first = re.fullmatch(r"gateway listening on (127\.0\.0\.1:\d+)", p.lines[0])
         second = re.fullmatch(r"emulator listening on (http://127\.0\.0\.1:\d+)", p.lines[1])

@@ -109,3 +109,64 @@ def test_errors_reach_python_as_grpc_codes(gateway, stubs):
                 timeout=10,
             )
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_python_consumes_a_watch_stream(gateway, stubs):
+    target, admin = gateway
+    pb, pb_grpc = stubs
+    with grpc.insecure_channel(target) as channel:
+        client = pb_grpc.StreamSessionsStub(channel)
+        started = client.StartStreamSession(
+            pb.StartStreamSessionRequest(
+                stream_group_identifier=GROUP,
+                application_identifier=APP,
+                signal_request="python-offer",
+            ),
+            timeout=10,
+        ).stream_session
+        events = client.WatchStreamSession(
+            pb.WatchStreamSessionRequest(
+                stream_group_identifier=GROUP, stream_session_identifier=started.arn
+            ),
+            timeout=60,
+        )
+        seen = [next(events)]
+        assert seen[0].kind == pb.STREAM_SESSION_EVENT_KIND_SNAPSHOT
+        assert seen[0].stream_session.status == pb.STREAM_SESSION_STATUS_ACTIVATING
+
+        def next_change():
+            for event in events:
+                if event.kind != pb.STREAM_SESSION_EVENT_KIND_HEARTBEAT:
+                    seen.append(event)
+                    return event
+            raise AssertionError("the stream ended early")
+
+        admin.advance(5)
+        active = next_change()
+        assert active.stream_session.status == pb.STREAM_SESSION_STATUS_ACTIVE
+        assert active.stream_session.signal_response
+        assert active.previous_status == pb.STREAM_SESSION_STATUS_ACTIVATING
+        client.TerminateStreamSession(
+            pb.TerminateStreamSessionRequest(
+                stream_group_identifier=GROUP, stream_session_identifier=started.arn
+            ),
+            timeout=10,
+        )
+        assert next_change().stream_session.status == pb.STREAM_SESSION_STATUS_TERMINATING
+        admin.advance(2)
+        assert next_change().stream_session.status == pb.STREAM_SESSION_STATUS_TERMINATED
+        assert list(events) == [], "the stream ends with OK after TERMINATED"
+        assert events.code() == grpc.StatusCode.OK
+        revisions = [e.revision for e in seen]
+        assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
+        assert all(e.resume_token for e in seen)
+
+        resumed = client.WatchStreamSession(
+            pb.WatchStreamSessionRequest(
+                stream_group_identifier=GROUP,
+                stream_session_identifier=started.arn,
+                resume_token=seen[-1].resume_token,
+            ),
+            timeout=10,
+        )
+        assert list(resumed) == [], "resuming after the terminal event: nothing left to send"
