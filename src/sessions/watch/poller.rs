@@ -5,7 +5,7 @@
 //! shows a change a summary cannot carry (a new signal response). Every call
 //! waits for a poll slot, one attempt each: the next round is the retry.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -152,9 +152,12 @@ fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Inst
     is_terminal(status)
 }
 
-/// Lists the whole group, then reads what the listing cannot tell.
+/// Lists the whole group, page by page: each page reaches its sessions'
+/// watchers as soon as it arrives, the group's watchers once the listing is
+/// complete. Then reads what the listing cannot tell.
 async fn list(core: &Core, group: &Group) {
     let mut listed = Vec::new();
+    let mut reads = Vec::new();
     let mut next_token = None;
     loop {
         core.budget.acquire("ListStreamSessions", core.sessions.resilience()).await;
@@ -176,7 +179,9 @@ async fn list(core: &Core, group: &Group) {
                     stream_group_id: group.key.clone(),
                     ..s.into()
                 };
-                listed.extend(out.items.unwrap_or_default().into_iter().map(in_group));
+                let page: Vec<pb::StreamSession> = out.items.unwrap_or_default().into_iter().map(in_group).collect();
+                reads.extend(apply_page(core, group, &page));
+                listed.extend(page);
                 next_token = out.next_token;
                 if next_token.is_none() {
                     break;
@@ -185,7 +190,8 @@ async fn list(core: &Core, group: &Group) {
             Err(failure) => return list_failed(core, group, failure),
         }
     }
-    let reads = apply_listing(core, group, listed);
+    let missed = finish_listing(core, group, listed, &reads);
+    reads.extend(missed);
     for (key, identifier) in reads {
         get(core, group, &key, &identifier).await;
     }
@@ -215,11 +221,54 @@ fn list_failed(core: &Core, group: &Group, failure: CallFailure) {
     *st = GroupState::default();
 }
 
-/// Publishes a complete listing to the group feed and the session feeds.
-/// Returns the sessions that need a GetStreamSession: never read yet, missing
-/// from the listing, or just become ACTIVE or RECONNECTING (a new signal
-/// response).
-fn apply_listing(core: &Core, group: &Group, listed: Vec<pb::StreamSession>) -> Vec<(String, String)> {
+/// Publishes one listing page to the feeds of the sessions on it. Returns
+/// the sessions that need a GetStreamSession: never read yet, or just become
+/// ACTIVE or RECONNECTING (a new signal response).
+fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession]) -> Vec<(String, String)> {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let mut st = lock(&group.state);
+    let mut reads = Vec::new();
+    for summary in page {
+        let key = resource_id(&summary.arn);
+        let Some(entry) = st.sessions.get_mut(key) else { continue };
+        let known = entry.tx.borrow().observed.clone();
+        let (needs_read, ended) = match known {
+            None => (true, false),
+            Some(known) => {
+                let new_signal = summary.status != known.session.status
+                    && matches!(
+                        summary.status(),
+                        pb::StreamSessionStatus::Active | pb::StreamSessionStatus::Reconnecting
+                    );
+                (new_signal, !new_signal && publish(core, entry, merge_summary(&known.session, summary), now, wall))
+            }
+        };
+        if ended {
+            st.sessions.remove(key);
+            continue;
+        }
+        if needs_read {
+            queue_read(core, &mut reads, key, entry, now);
+        }
+    }
+    reads
+}
+
+/// Marks `entry` as read next, at the fast interval if the read fails.
+fn queue_read(core: &Core, reads: &mut Vec<(String, String)>, key: &str, entry: &mut Entry, now: Instant) {
+    entry.due = now + core.config.interval(pb::StreamSessionStatus::Activating);
+    reads.push((key.to_string(), entry.identifier.clone()));
+}
+
+/// Publishes a complete listing to the group feed. Returns the watched
+/// sessions it missed (gone, or watched only since their page was read) and
+/// not already `queued` for a read.
+fn finish_listing(
+    core: &Core,
+    group: &Group,
+    listed: Vec<pb::StreamSession>,
+    queued: &[(String, String)],
+) -> Vec<(String, String)> {
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
     st.size_hint = listed.len();
@@ -234,31 +283,13 @@ fn apply_listing(core: &Core, group: &Group, listed: Vec<pb::StreamSession>) -> 
         listing.due = now + interval;
         publish_listing(core, &listing.tx, &by_id, wall);
     }
+    let queued: HashSet<&str> = queued.iter().map(|(key, _)| key.as_str()).collect();
     let mut reads = Vec::new();
-    let mut ended = Vec::new();
     for (key, entry) in st.sessions.iter_mut() {
-        let known = entry.tx.borrow().observed.clone();
-        let needs_read = match (by_id.get(key), known) {
-            (Some(summary), Some(known)) => {
-                let new_signal = summary.status != known.session.status
-                    && matches!(
-                        summary.status(),
-                        pb::StreamSessionStatus::Active | pb::StreamSessionStatus::Reconnecting
-                    );
-                if !new_signal && publish(core, entry, merge_summary(&known.session, summary), now, wall) {
-                    ended.push(key.clone());
-                }
-                new_signal
-            }
-            _ => true,
-        };
-        if needs_read {
-            entry.due = now + core.config.interval(pb::StreamSessionStatus::Activating);
-            reads.push((key.clone(), entry.identifier.clone()));
+        let missed = !by_id.contains_key(key) || entry.tx.borrow().observed.is_none();
+        if missed && !queued.contains(key.as_str()) {
+            queue_read(core, &mut reads, key, entry, now);
         }
-    }
-    for key in ended {
-        st.sessions.remove(&key);
     }
     reads
 }
