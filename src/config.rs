@@ -20,9 +20,68 @@ use crate::sessions::watch::WatchConfig;
 #[derive(Debug, Parser)]
 #[command(name = "gamelift-streams-gateway", version, about)]
 pub struct Cli {
+    /// Log lines as human-readable text or as JSON objects (one per line).
+    #[arg(long, global = true, env = "GLS_GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, with the span context (and its trace_id) before each message.
+    Text,
+    /// One JSON object per line; the `spans` list carries the trace_id.
+    Json,
+}
+
+/// What telemetry to set up: the log format from the flags, the OTLP
+/// exporters from the standard OpenTelemetry variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// How log lines look.
+    pub log_format: LogFormat,
+    /// Export traces over OTLP/gRPC.
+    pub otlp_traces: bool,
+    /// Export metrics over OTLP/gRPC.
+    pub otlp_metrics: bool,
+    /// `OTEL_SERVICE_NAME` is unset: the service is called gamelift-streams-gateway.
+    pub default_service_name: bool,
+}
+
+impl TelemetryConfig {
+    /// Reads the OpenTelemetry variables through `var`. A signal is exported
+    /// when `OTEL_<SIGNAL>_EXPORTER` names `otlp`, or is unset while an OTLP
+    /// endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or the signal's own);
+    /// `none` turns it off. Only the `grpc` protocol is built in.
+    pub fn from_env(log_format: LogFormat, var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let enabled = |signal: &str| -> Result<bool, ConfigError> {
+            let on = match var(&format!("OTEL_{signal}_EXPORTER")) {
+                Some(list) => list.split(',').any(|e| e.trim() == "otlp"),
+                None => var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    .or_else(|| var(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")))
+                    .is_some(),
+            };
+            let protocol =
+                var(&format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")).or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+            match protocol {
+                Some(p) if on && p != "grpc" => Err(ConfigError::Environment {
+                    variable: format!("OTEL_EXPORTER_OTLP_[{signal}_]PROTOCOL"),
+                    reason: format!("'{p}' is not supported; use grpc"),
+                }),
+                _ => Ok(on),
+            }
+        };
+        Ok(Self {
+            log_format,
+            otlp_traces: enabled("TRACES")?,
+            otlp_metrics: enabled("METRICS")?,
+            default_service_name: var("OTEL_SERVICE_NAME").is_none(),
+        })
+    }
 }
 
 /// The subcommands.
@@ -101,6 +160,10 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks
+    /// a free port). Off when unset.
+    #[arg(long, env = "GLS_GATEWAY_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Start the GameLift Streams emulator on a loopback port and use it
     /// instead of AWS (no AWS account or credentials needed).
     #[arg(long, env = "GLS_GATEWAY_EMULATOR")]
@@ -127,6 +190,8 @@ pub struct ServeConfig {
     pub watch: WatchConfig,
     /// Grace period for in-flight calls at shutdown.
     pub drain: Duration,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     /// The embedded emulator, when asked for.
     pub emulator: Option<EmulatorConfig>,
 }
@@ -170,6 +235,7 @@ impl ServeArgs {
             idempotency,
             watch: self.watch_config()?,
             drain,
+            metrics_listen: self.metrics_listen,
             emulator,
         })
     }
@@ -281,6 +347,14 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// An environment variable the gateway reads but does not own is unusable.
+    #[error("{variable}: {reason}")]
+    Environment {
+        /// The variable's name.
+        variable: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 fn invalid(flag: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -356,7 +430,38 @@ impl EmulatorArgs {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    fn telemetry(vars: &[(&str, &str)]) -> Result<TelemetryConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        TelemetryConfig::from_env(LogFormat::Text, |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn otlp_export_follows_the_standard_variables() {
+        let off = telemetry(&[]).expect("valid");
+        assert_eq!((off.otlp_traces, off.otlp_metrics, off.default_service_name), (false, false, true));
+        let both = telemetry(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"), ("OTEL_SERVICE_NAME", "gw")])
+            .expect("valid");
+        assert_eq!((both.otlp_traces, both.otlp_metrics, both.default_service_name), (true, true, false));
+        let traces = telemetry(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4317")]).expect("valid");
+        assert_eq!((traces.otlp_traces, traces.otlp_metrics), (true, false));
+        let none = telemetry(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), ("OTEL_METRICS_EXPORTER", "none")])
+            .expect("valid");
+        assert_eq!((none.otlp_traces, none.otlp_metrics), (true, false));
+        let default_endpoint = telemetry(&[("OTEL_TRACES_EXPORTER", "otlp")]).expect("valid");
+        assert!(default_endpoint.otlp_traces);
+        let http = telemetry(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ]);
+        assert!(http.expect_err("unsupported").to_string().contains("use grpc"));
+        let unused =
+            telemetry(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]).expect("nothing exported: no error");
+        assert!(!unused.otlp_traces);
+    }
 
     fn parse(args: &[&str]) -> Result<EmulatorConfig, String> {
         let cli = Cli::try_parse_from(["gamelift-streams-gateway", "emulator"].iter().chain(args))

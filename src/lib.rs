@@ -9,3 +9,4 @@ pub mod server;
 pub mod service_model;
 pub mod sessions;
 pub mod sync;
+pub mod telemetry;

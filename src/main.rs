@@ -6,20 +6,18 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Parser;
 use gamelift_streams_gateway::api::{replay::Idempotency, Gateway};
-use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
+use gamelift_streams_gateway::config::{Cli, Command, ServeConfig, TelemetryConfig};
 use gamelift_streams_gateway::sessions::watch::Watches;
 use gamelift_streams_gateway::sessions::{client, Resilience, Sessions};
+use gamelift_streams_gateway::telemetry::{self, Telemetry};
 use gamelift_streams_gateway::{emulator, server};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let telemetry = telemetry::init(&TelemetryConfig::from_env(cli.log_format, |name| std::env::var(name).ok())?)?;
     match cli.command {
-        Command::Serve(args) => serve(args.to_config()?).await?,
+        Command::Serve(args) => serve(args.to_config()?, &telemetry).await?,
         Command::Emulator(args) => {
             let config = args.to_config()?;
             let stop = shutdown_signal()?;
@@ -32,10 +30,11 @@ async fn main() -> anyhow::Result<()> {
             handle.shutdown().await;
         }
     }
+    telemetry.shutdown().await;
     Ok(())
 }
 
-async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
+async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result<()> {
     let stop = shutdown_signal()?;
     let embedded = match config.emulator.take() {
         Some(emulator_config) => {
@@ -48,15 +47,23 @@ async fn serve(mut config: ServeConfig) -> anyhow::Result<()> {
     };
     let sdk = client::connect(&config.aws).await?;
     let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
-    let idempotency = Idempotency::new(config.idempotency_namespace.clone(), config.idempotency.clone());
+    let idempotency =
+        std::sync::Arc::new(Idempotency::new(config.idempotency_namespace.clone(), config.idempotency.clone()));
     let watches = Watches::new(sessions.clone(), config.watch.clone());
-    let gateway_service = Gateway::new(sessions, std::sync::Arc::new(idempotency), watches);
+    let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
+    let gateway_service = Gateway::new(sessions, idempotency, watches);
     let gateway = server::start(&config.listen, gateway_service)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;
     if let Some(e) = &embedded {
         announce(&format!("emulator listening on {}", e.endpoint_url()))?;
+    }
+    if let Some(addr) = config.metrics_listen {
+        let bound = telemetry::prometheus::serve(addr, telemetry.registry().clone())
+            .await
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        announce(&format!("metrics listening on http://{bound}/metrics"))?;
     }
     stop.await;
     tracing::info!(grace_seconds = config.drain.as_secs_f64(), "draining");

@@ -20,6 +20,7 @@ use tonic_health::ServingStatus;
 use crate::api::Gateway;
 use crate::proto::v1 as pb;
 use crate::sessions::watch::Watches;
+use crate::telemetry::rpc::RpcLayer;
 
 type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
 
@@ -78,6 +79,7 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
     let watches = gateway.watches().clone();
     let router = Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .layer(RpcLayer::default())
         .add_service(health_service)
         .add_service(reflection)
         .add_service(StreamSessionsServer::new(gateway));

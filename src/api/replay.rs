@@ -10,9 +10,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use prost::Message;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::status::ApiError;
-use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, StoreLimits};
+use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, StoreLimits, StoreStats};
 use crate::sessions::{SessionError, UpstreamKind};
 
 type Stored = Result<Bytes, ApiError>;
@@ -44,6 +45,11 @@ impl Idempotency {
     /// Keys in `namespace`, outcomes kept within `limits`.
     pub fn new(namespace: String, limits: StoreLimits) -> Self {
         Self { namespace, store: IdempotencyStore::new(limits) }
+    }
+
+    /// Joins, replays and conflicts so far, and the outcomes kept now.
+    pub fn stats(&self) -> StoreStats {
+        self.store.stats()
     }
 
     /// The key of a call: from its `request_id`, or a fresh one when empty (so
@@ -93,11 +99,14 @@ impl Idempotency {
             Begin::Join(waiter) => waiter,
             Begin::Lead(leader) => {
                 let waiter = leader.waiter();
-                tokio::spawn(async move {
-                    let outcome = work.await;
-                    let keep = outcome.as_ref().map_or_else(is_final, |_| true);
-                    leader.finish(outcome.map(|t| Bytes::from(t.encode_to_vec())), keep, Instant::now());
-                });
+                tokio::spawn(
+                    async move {
+                        let outcome = work.await;
+                        let keep = outcome.as_ref().map_or_else(is_final, |_| true);
+                        leader.finish(outcome.map(|t| Bytes::from(t.encode_to_vec())), keep, Instant::now());
+                    }
+                    .in_current_span(),
+                );
                 waiter
             }
         };

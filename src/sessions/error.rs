@@ -64,6 +64,29 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// How an attempt that failed so ended, as a metric label: the AWS error
+    /// type, or what kept AWS from answering.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Upstream { kind, .. } => match kind {
+                UpstreamKind::Validation => "ValidationException",
+                UpstreamKind::AccessDenied => "AccessDeniedException",
+                UpstreamKind::NotFound => "ResourceNotFoundException",
+                UpstreamKind::Conflict => "ConflictException",
+                UpstreamKind::QuotaExceeded => "ServiceQuotaExceededException",
+                UpstreamKind::Throttling => "ThrottlingException",
+                UpstreamKind::Internal => "InternalServerException",
+                UpstreamKind::Unauthenticated => "Unauthenticated",
+                UpstreamKind::Unknown => "UnknownError",
+            },
+            Self::Timeout => "Timeout",
+            Self::Connection(_) => "ConnectionError",
+            Self::RateLimited => "RateLimited",
+            Self::Credentials(_) => "CredentialsUnavailable",
+            Self::Other(_) => "Other",
+        }
+    }
+
     /// The AWS request id, when there is one.
     pub fn request_id(&self) -> Option<&str> {
         match self {

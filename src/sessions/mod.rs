@@ -13,6 +13,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::time::Instant;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use aws_sdk_gameliftstreams::config::http::HttpResponse;
 use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
@@ -52,6 +54,41 @@ enum Attempts {
     One,
 }
 
+/// The client span of one HTTP attempt, after the OpenTelemetry conventions
+/// for AWS SDK calls.
+fn attempt_span(op: &'static str, attempt: u32) -> Span {
+    tracing::info_span!(
+        "aws attempt",
+        otel.name = %format!("GameLiftStreams/{op}"),
+        otel.kind = "client",
+        otel.status_code = Empty,
+        rpc.system = "aws-api",
+        rpc.service = "GameLiftStreams",
+        rpc.method = op,
+        aws.request_id = Empty,
+        aws.attempt = i64::from(attempt),
+        aws.throttled = Empty,
+        aws.outcome = Empty,
+    )
+}
+
+/// Puts what AWS answered in an attempt's span: its request id, whether it
+/// throttled, and how the attempt ended (never a message, which may quote input).
+fn record_attempt<T: RequestId>(span: &Span, result: &Result<T, SessionError>) {
+    let (request_id, outcome) = match result {
+        Ok(output) => (output.request_id(), "Success"),
+        Err(err) => (err.request_id(), err.outcome()),
+    };
+    if let Some(id) = request_id {
+        span.record("aws.request_id", id);
+    }
+    span.record("aws.throttled", outcome == "ThrottlingException");
+    span.record("aws.outcome", outcome);
+    if result.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 impl Sessions {
     /// Sessions over `client`, retried and paced by `resilience`.
     pub fn new(client: Client, resilience: Arc<Resilience>) -> Self {
@@ -64,7 +101,8 @@ impl Sessions {
     }
 
     /// Sends `input` through `send` under the retry layer: one SDK request per
-    /// attempt, each on a copy of the input.
+    /// attempt, each on a copy of the input, each in a client span (but for
+    /// watch polls, which would flood traces).
     async fn call<I, T, E, F, Fut>(
         &self,
         op: &'static str,
@@ -75,18 +113,28 @@ impl Sessions {
     ) -> CallResult<T>
     where
         I: Clone,
+        T: RequestId,
         F: Fn(Client, I) -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        let max_attempts = match attempts {
-            Attempts::Policy => u32::MAX,
-            Attempts::One => 1,
+        let (max_attempts, traced) = match attempts {
+            Attempts::Policy => (u32::MAX, true),
+            Attempts::One => (1, false),
         };
+        let mut attempt = 0u32;
         self.resilience
             .call_limited(op, deadline, max_attempts, || {
-                let sent = send(self.client.clone(), input.clone());
-                async move { sent.await.map_err(SessionError::from) }
+                attempt += 1;
+                let span = if traced { attempt_span(op, attempt) } else { Span::none() };
+                let sent = span.in_scope(|| send(self.client.clone(), input.clone()));
+                let recorded = span.clone();
+                async move {
+                    let result = sent.await.map_err(SessionError::from);
+                    record_attempt(&recorded, &result);
+                    result
+                }
+                .instrument(span)
             })
             .await
     }
@@ -204,14 +252,14 @@ impl Sessions {
     /// TerminateStreamSession.
     pub async fn terminate(&self, input: TerminateStreamSessionInput, deadline: Option<Instant>) -> CallResult<()> {
         self.call("TerminateStreamSession", deadline, Attempts::Policy, input, |client, i| {
-            let sent = client
+            client
                 .terminate_stream_session()
                 .set_identifier(i.identifier)
                 .set_stream_session_identifier(i.stream_session_identifier)
-                .send();
-            async move { sent.await.map(drop) }
+                .send()
         })
         .await
+        .map(drop)
     }
 
     /// CreateStreamSessionConnection.
@@ -239,14 +287,14 @@ impl Sessions {
         deadline: Option<Instant>,
     ) -> CallResult<()> {
         self.call("ExportStreamSessionFiles", deadline, Attempts::Policy, input, |client, i| {
-            let sent = client
+            client
                 .export_stream_session_files()
                 .set_identifier(i.identifier)
                 .set_stream_session_identifier(i.stream_session_identifier)
                 .set_output_uri(i.output_uri)
-                .send();
-            async move { sent.await.map(drop) }
+                .send()
         })
         .await
+        .map(drop)
     }
 }

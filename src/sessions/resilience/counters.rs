@@ -1,5 +1,5 @@
-//! What the retry layer spends, counted: attempts per operation, retries per
-//! operation and reason, throttles, give-ups. Ready for a metrics exporter.
+//! What the retry layer spends, counted: attempts per operation and outcome,
+//! retries per operation and reason, throttles, give-ups. Ready for a metrics exporter.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,6 +17,9 @@ pub struct Counters {
 pub struct CounterValues {
     /// HTTP attempts sent, per operation.
     pub attempts: BTreeMap<&'static str, u64>,
+    /// Attempts answered, per operation and outcome (`Success`, the AWS error
+    /// type, `Timeout`, `ConnectionError`, …; see `SessionError::outcome`).
+    pub outcomes: BTreeMap<(&'static str, &'static str), u64>,
     /// Retries made, per operation and reason (`throttled`, `server_error`,
     /// `timeout`, `connection`).
     pub retries: BTreeMap<(&'static str, &'static str), u64>,
@@ -31,6 +34,11 @@ impl Counters {
     /// Counts an attempt.
     pub fn attempt(&self, op: &'static str) {
         *lock(&self.state).attempts.entry(op).or_default() += 1;
+    }
+
+    /// Counts how an attempt ended.
+    pub fn outcome(&self, op: &'static str, outcome: &'static str) {
+        *lock(&self.state).outcomes.entry((op, outcome)).or_default() += 1;
     }
 
     /// Counts a retry.

@@ -252,6 +252,7 @@ impl Resilience {
                 d.saturating_duration_since(Instant::now()).min(self.policy.attempt_timeout)
             });
             let result = tokio::time::timeout(budget, attempt()).await.unwrap_or(Err(SessionError::Timeout));
+            self.counters.outcome(op, result.as_ref().map_or_else(SessionError::outcome, |_| "Success"));
             let throttled = matches!(&result, Err(SessionError::Upstream { kind: UpstreamKind::Throttling, .. }));
             if throttled {
                 self.counters.throttle(op);

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry::metrics::Histogram;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
@@ -112,6 +113,7 @@ struct Core {
     revision: AtomicU64,
     poll_calls: Mutex<BTreeMap<&'static str, u64>>,
     changes: AtomicU64,
+    activation: Histogram<f64>,
 }
 
 /// One watched stream group: its sessions' feeds and its listing.
@@ -156,6 +158,7 @@ impl Watches {
                 revision: AtomicU64::new(u64::try_from(start).unwrap_or(u64::MAX / 2)),
                 poll_calls: Mutex::new(BTreeMap::new()),
                 changes: AtomicU64::new(0),
+                activation: crate::telemetry::activation_histogram(),
             }),
         }
     }
@@ -270,6 +273,17 @@ impl Core {
     fn next_revision(&self) -> u64 {
         self.changes.fetch_add(1, Ordering::Relaxed);
         self.revision.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Records how long a session just seen going from ACTIVATING to ACTIVE
+    /// took, by GameLift Streams' own timestamps.
+    fn record_activation(&self, session: &pb::StreamSession) {
+        if let (Some(created), Some(active)) = (&session.created_at, &session.last_updated_at) {
+            let seconds = (active.seconds - created.seconds) as f64 + f64::from(active.nanos - created.nanos) / 1e9;
+            if seconds >= 0.0 {
+                self.activation.record(seconds, &[]);
+            }
+        }
     }
 
     fn count_call(&self, op: &'static str) {

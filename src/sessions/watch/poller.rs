@@ -136,12 +136,18 @@ fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Inst
     let status = session.status();
     entry.due = now + core.config.interval(status);
     let print = fingerprint(&session);
-    if entry.tx.borrow().observed.as_ref().is_some_and(|o| o.fingerprint == print) {
+    let previous = entry.tx.borrow().observed.as_ref().map(|o| (o.fingerprint, o.session.status()));
+    if previous.is_some_and(|(known, _)| known == print) {
         entry.tx.send_if_modified(|feed| {
             feed.polled_at = Some(wall);
             false
         });
     } else {
+        if previous.is_some_and(|(_, was)| was == pb::StreamSessionStatus::Activating)
+            && status == pb::StreamSessionStatus::Active
+        {
+            core.record_activation(&session);
+        }
         let observed =
             Arc::new(Observed { session, revision: core.next_revision(), observed_at: wall, fingerprint: print });
         entry.tx.send_modify(|feed| {

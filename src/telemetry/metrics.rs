@@ -1,0 +1,169 @@
+//! The gateway's own metrics, read at each collection from the counters the
+//! retry layer, the idempotency store and the watches keep: nothing on the
+//! call path records twice.
+
+use std::sync::Arc;
+
+use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
+use opentelemetry::KeyValue;
+
+use crate::api::replay::Idempotency;
+use crate::sessions::watch::Watches;
+use crate::sessions::Sessions;
+
+/// The registered instruments; collection stops when they are dropped.
+pub struct GatewayMetrics {
+    _counters: Vec<ObservableCounter<u64>>,
+    _gauges: Vec<ObservableGauge<f64>>,
+}
+
+type Observed<T> = Vec<(T, Vec<KeyValue>)>;
+
+fn counter(
+    meter: &Meter,
+    name: &'static str,
+    description: &'static str,
+    read: impl Fn() -> Observed<u64> + Send + Sync + 'static,
+) -> ObservableCounter<u64> {
+    meter
+        .u64_observable_counter(name)
+        .with_description(description)
+        .with_callback(move |observer| {
+            for (value, labels) in read() {
+                observer.observe(value, &labels);
+            }
+        })
+        .build()
+}
+
+fn gauge(
+    meter: &Meter,
+    name: &'static str,
+    description: &'static str,
+    read: impl Fn() -> Observed<f64> + Send + Sync + 'static,
+) -> ObservableGauge<f64> {
+    meter
+        .f64_observable_gauge(name)
+        .with_description(description)
+        .with_callback(move |observer| {
+            for (value, labels) in read() {
+                observer.observe(value, &labels);
+            }
+        })
+        .build()
+}
+
+fn op(op: &str) -> KeyValue {
+    KeyValue::new("operation", op.to_string())
+}
+
+/// Registers the gateway's metrics over `sessions`, `idempotency` and `watches`.
+pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &Watches) -> GatewayMetrics {
+    let meter = super::meter();
+    let s = sessions.clone();
+    let aws_calls = counter(
+        &meter,
+        "gls_gateway.aws.calls",
+        "HTTP attempts to GameLift Streams, by operation and outcome (Success or the error)",
+        move || {
+            let stats = s.resilience().stats();
+            stats
+                .counters
+                .outcomes
+                .iter()
+                .map(|((o, outcome), n)| (*n, vec![op(o), KeyValue::new("outcome", *outcome)]))
+                .collect()
+        },
+    );
+    let s = sessions.clone();
+    let retries = counter(
+        &meter,
+        "gls_gateway.aws.retries",
+        "Retries, by operation and reason (throttled, server_error, timeout, connection)",
+        move || {
+            let stats = s.resilience().stats();
+            stats
+                .counters
+                .retries
+                .iter()
+                .map(|((o, reason), n)| (*n, vec![op(o), KeyValue::new("reason", *reason)]))
+                .collect()
+        },
+    );
+    let s = sessions.clone();
+    let throttles =
+        counter(&meter, "gls_gateway.aws.throttles", "ThrottlingExceptions received, by operation", move || {
+            s.resilience().stats().counters.throttles.iter().map(|(o, n)| (*n, vec![op(o)])).collect()
+        });
+    let s = sessions.clone();
+    let give_ups = counter(
+        &meter,
+        "gls_gateway.aws.give_ups",
+        "Calls that failed, by operation and why retrying stopped",
+        move || {
+            let stats = s.resilience().stats();
+            stats
+                .counters
+                .give_ups
+                .iter()
+                .map(|((o, why), n)| (*n, vec![op(o), KeyValue::new("reason", *why)]))
+                .collect()
+        },
+    );
+    let i = idempotency.clone();
+    let idempotent = counter(
+        &meter,
+        "gls_gateway.idempotency.calls",
+        "Calls with a request_id that joined a call in flight, replayed a kept outcome, or were refused (conflict)",
+        move || {
+            let stats = i.stats();
+            [("join", stats.joins), ("replay", stats.replays), ("conflict", stats.conflicts)]
+                .into_iter()
+                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
+                .collect()
+        },
+    );
+    let w = watches.clone();
+    let poll_calls =
+        counter(&meter, "gls_gateway.watch.poll_calls", "Calls the watch pollers made, by operation", move || {
+            w.stats().poll_calls.into_iter().map(|(o, n)| (n, vec![op(&o)])).collect()
+        });
+
+    let s = sessions.clone();
+    let budget = gauge(
+        &meter,
+        "gls_gateway.retry_budget.tokens",
+        "Retry-budget tokens left (and the capacity, with level=capacity)",
+        move || {
+            let stats = s.resilience().stats();
+            vec![
+                (f64::from(stats.budget_level), vec![KeyValue::new("level", "available")]),
+                (f64::from(stats.budget_capacity), vec![KeyValue::new("level", "capacity")]),
+            ]
+        },
+    );
+    let s = sessions.clone();
+    let rates = gauge(
+        &meter,
+        "gls_gateway.rate_limit.rate",
+        "Send rate each operation's limiter allows now, requests per second",
+        move || s.resilience().stats().limiter_rates.iter().map(|(o, r)| (*r, vec![op(o)])).collect(),
+    );
+    let w = watches.clone();
+    let watch_state = gauge(
+        &meter,
+        "gls_gateway.watch.active",
+        "Open watch subscriptions (kind=watchers), watched sessions and running pollers",
+        move || {
+            let stats = w.stats();
+            [("watchers", stats.watchers), ("sessions", stats.watched_sessions), ("pollers", stats.pollers)]
+                .into_iter()
+                .map(|(kind, n)| (n as f64, vec![KeyValue::new("kind", kind)]))
+                .collect()
+        },
+    );
+    GatewayMetrics {
+        _counters: vec![aws_calls, retries, throttles, give_ups, idempotent, poll_calls],
+        _gauges: vec![budget, rates, watch_state],
+    }
+}

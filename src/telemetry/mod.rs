@@ -1,0 +1,139 @@
+//! Telemetry: logs through `tracing` (text or JSON, with the trace id of the
+//! call they belong to), OpenTelemetry traces and metrics exported over OTLP
+//! when the standard `OTEL_*` variables ask for it, and the same metrics as
+//! Prometheus text on an admin port.
+//!
+//! Spans: [`rpc`] makes one server span per StreamSessions call; the SDK
+//! calls in `sessions` make one client span per HTTP attempt (watch polls make
+//! none, so pollers never flood traces). Only this crate's spans are exported.
+
+pub mod metrics;
+pub mod prometheus;
+pub mod rpc;
+
+use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer as _;
+
+use crate::config::{LogFormat, TelemetryConfig};
+
+/// The instrumentation scope of every span and metric.
+pub const SCOPE: &str = "gamelift-streams-gateway";
+
+/// Targets whose debug and trace logs would carry request and response
+/// bodies (signal requests, IP addresses) or headers: held at `info` whatever
+/// `RUST_LOG` says.
+const WIRE_TARGETS: &[&str] = &[
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_smithy_http",
+    "aws_sigv4",
+    "aws_config",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "tonic",
+    "tower",
+];
+
+/// The meter every instrument of the gateway comes from.
+pub fn meter() -> Meter {
+    opentelemetry::global::meter(SCOPE)
+}
+
+/// The histogram of the time sessions take from StartStreamSession to ACTIVE.
+pub fn activation_histogram() -> Histogram<f64> {
+    meter()
+        .f64_histogram("gls_gateway.session.activation.duration")
+        .with_unit("s")
+        .with_description(
+            "Time from StartStreamSession to ACTIVE, by GameLift Streams' timestamps, of watched sessions",
+        )
+        .with_boundaries(vec![1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0])
+        .build()
+}
+
+/// The installed providers; flush them with [`Telemetry::shutdown`].
+pub struct Telemetry {
+    tracer: SdkTracerProvider,
+    meter: SdkMeterProvider,
+    registry: ::prometheus::Registry,
+}
+
+/// Installs logging, the tracer and meter providers and the W3C propagator
+/// for the whole process. Exporters are built only for what `config` enables.
+pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
+    let mut resource = Resource::builder();
+    if config.default_service_name {
+        resource = resource.with_service_name(SCOPE);
+    }
+    let resource = resource.build();
+
+    let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
+    if config.otlp_traces {
+        tracer = tracer.with_batch_exporter(opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?);
+    }
+    let tracer = tracer.build();
+
+    let registry = ::prometheus::Registry::new();
+    let mut meter = SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(opentelemetry_prometheus::exporter().with_registry(registry.clone()).build()?);
+    if config.otlp_metrics {
+        meter = meter.with_periodic_exporter(opentelemetry_otlp::MetricExporter::builder().with_tonic().build()?);
+    }
+    let meter = meter.build();
+
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(tracer.clone());
+    opentelemetry::global::set_meter_provider(meter.clone());
+
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in WIRE_TARGETS {
+        filter = filter.add_directive(format!("{target}=info").parse()?);
+    }
+    let logs = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer.tracer(SCOPE))
+        .with_filter(Targets::new().with_target(env!("CARGO_CRATE_NAME"), tracing::Level::INFO));
+    tracing_subscriber::registry().with(logs.with_filter(filter)).with(spans).try_init()?;
+    Ok(Telemetry { tracer, meter, registry })
+}
+
+impl Telemetry {
+    /// The registry the Prometheus endpoint renders.
+    pub fn registry(&self) -> &::prometheus::Registry {
+        &self.registry
+    }
+
+    /// Exports what is buffered and stops the exporters.
+    pub async fn shutdown(self) {
+        let flushed = tokio::task::spawn_blocking(move || {
+            let traces = self.tracer.shutdown();
+            let metrics = self.meter.shutdown();
+            (traces, metrics)
+        })
+        .await;
+        if let Ok((traces, metrics)) = flushed {
+            if let Err(e) = traces.and(metrics) {
+                tracing::warn!(error = %e, "telemetry shutdown");
+            }
+        }
+    }
+}

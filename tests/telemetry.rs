@@ -1,0 +1,375 @@
+//! Telemetry of the real binary: spans of one StartStreamSession received by an
+//! OTLP collector running in the test, the Prometheus endpoint parsed with a
+//! Prometheus text-format parser while its counters move, and JSON logs that
+//! carry trace ids and never a signal request, signal response or credential.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP};
+use gamelift_streams_gateway::proto::v1 as pb;
+use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prometheus_parse::{Scrape, Value};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Channel;
+
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+const PARENT_SPAN_ID: &str = "b7ad6b7169203331";
+/// An address in a signal request that must never reach logs or spans.
+const SIGNAL_MARKER: &str = "198.51.100.77";
+
+/// The gateway binary with the embedded emulator, and what it announced.
+struct Gateway {
+    child: Child,
+    grpc: String,
+    emulator: String,
+    metrics: Option<String>,
+}
+
+impl Gateway {
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+        command.args(["serve", "--emulator", "--listen", "127.0.0.1:0"]).args(args);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_") || name == "RUST_LOG") {
+            command.env_remove(name);
+        }
+        let mut child = command
+            .envs(env.iter().copied())
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut next = |prefix: &str| {
+            let line = lines.next().expect("an announcement").expect("utf-8");
+            line.strip_prefix(prefix).unwrap_or_else(|| panic!("{line}")).to_string()
+        };
+        let grpc = format!("http://{}", next("gateway listening on "));
+        let emulator = next("emulator listening on ");
+        let metrics = args.contains(&"--metrics-listen").then(|| next("metrics listening on "));
+        Self { child, grpc, emulator, metrics }
+    }
+
+    async fn client(&self) -> StreamSessionsClient<Channel> {
+        StreamSessionsClient::connect(self.grpc.clone()).await.expect("gateway reachable")
+    }
+
+    /// Stops the gateway with SIGTERM (it flushes its telemetry) and returns its stderr.
+    fn stop(mut self) -> String {
+        let kill = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(kill.success());
+        let mut stderr = String::new();
+        let mut pipe: ChildStderr = self.child.stderr.take().expect("stderr");
+        pipe.read_to_string(&mut stderr).expect("stderr");
+        assert!(self.child.wait().expect("exit").success(), "{stderr}");
+        stderr
+    }
+}
+
+fn start_request(request_id: &str) -> pb::StartStreamSessionRequest {
+    pb::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: APP.into(),
+        signal_request: format!("v=0 offer c=IN IP4 {SIGNAL_MARKER}"),
+        request_id: request_id.into(),
+        ..Default::default()
+    }
+}
+
+fn traced<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01");
+    request.metadata_mut().insert("traceparent", traceparent.parse().expect("ASCII"));
+    request
+}
+
+// ----- an OTLP collector -----
+
+#[derive(Clone, Default)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Span>>>,
+    service_names: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        for resource_spans in request.into_inner().resource_spans {
+            let attributes = resource_spans.resource.map(|r| r.attributes).unwrap_or_default();
+            if let Some(name) = string_attr(&attributes, "service.name") {
+                self.service_names.lock().expect("lock").push(name);
+            }
+            for scope in resource_spans.scope_spans {
+                self.spans.lock().expect("lock").extend(scope.spans);
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+    }
+}
+
+async fn collector() -> (Collector, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let collector = Collector::default();
+    let service = TraceServiceServer::new(collector.clone());
+    tokio::spawn(
+        tonic::transport::Server::builder().add_service(service).serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    (collector, format!("http://{addr}"))
+}
+
+fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attributes.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()
+}
+
+fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attributes, key)? {
+        AnyValue::StringValue(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_attr(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attr(attributes, key)? {
+        AnyValue::IntValue(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn bool_attr(attributes: &[KeyValue], key: &str) -> Option<bool> {
+    match attr(attributes, key)? {
+        AnyValue::BoolValue(b) => Some(*b),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span_per_attempt() {
+    let (collector, endpoint) = collector().await;
+    let gateway = Gateway::spawn(
+        &["--watch-fast-interval-seconds", "0.05"],
+        &[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
+            ("OTEL_SERVICE_NAME", "gateway-under-test"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    );
+    let fault = serde_json::json!({"operation": "StartStreamSession", "throttle": 1.0, "count": 1});
+    let added = reqwest::Client::new()
+        .post(format!("{}/_emulator/faults", gateway.emulator))
+        .json(&fault)
+        .send()
+        .await
+        .expect("admin call");
+    assert_eq!(added.status().as_u16(), 201);
+    let mut client = gateway.client().await;
+    let started = client.start_stream_session(traced(start_request(""))).await.expect("started after a retry");
+    let session = started.into_inner().stream_session.expect("session");
+
+    // A watch: its polls must not appear as spans.
+    let watch = pb::WatchStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: session.arn.clone(),
+        resume_token: String::new(),
+    };
+    let mut events = client.watch_stream_session(watch).await.expect("watch").into_inner();
+    let first = events.message().await.expect("an event").expect("a snapshot");
+    assert_eq!(first.kind(), pb::StreamSessionEventKind::Snapshot);
+    drop((events, client));
+    let stderr = gateway.stop();
+
+    let spans = collector.spans.lock().expect("lock").clone();
+    let ours: Vec<&Span> = spans.iter().filter(|s| hex(&s.trace_id) == TRACE_ID).collect();
+    let server = ours
+        .iter()
+        .find(|s| s.name == "gamelift.streams.v1.StreamSessions/StartStreamSession")
+        .unwrap_or_else(|| panic!("a server span among {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()));
+    assert_eq!(server.kind, SpanKind::Server as i32);
+    assert_eq!(hex(&server.parent_span_id), PARENT_SPAN_ID, "continues the caller's trace");
+    assert_eq!(string_attr(&server.attributes, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(string_attr(&server.attributes, "rpc.service").as_deref(), Some("gamelift.streams.v1.StreamSessions"));
+    assert_eq!(string_attr(&server.attributes, "rpc.method").as_deref(), Some("StartStreamSession"));
+    assert_eq!(int_attr(&server.attributes, "rpc.grpc.status_code"), Some(0));
+
+    let mut attempts: Vec<&&Span> = ours.iter().filter(|s| s.name == "GameLiftStreams/StartStreamSession").collect();
+    attempts.sort_by_key(|s| int_attr(&s.attributes, "aws.attempt"));
+    assert_eq!(attempts.len(), 2, "one span per HTTP attempt: the throttled one and the retry");
+    for (n, attempt) in attempts.iter().enumerate() {
+        assert_eq!(attempt.kind, SpanKind::Client as i32);
+        assert_eq!(attempt.parent_span_id, server.span_id, "a child of the server span");
+        assert_eq!(string_attr(&attempt.attributes, "rpc.system").as_deref(), Some("aws-api"));
+        assert_eq!(string_attr(&attempt.attributes, "rpc.method").as_deref(), Some("StartStreamSession"));
+        assert_eq!(int_attr(&attempt.attributes, "aws.attempt"), Some(n as i64 + 1));
+        let request_id = string_attr(&attempt.attributes, "aws.request_id").expect("an AWS request id");
+        assert!(!request_id.is_empty());
+    }
+    assert_eq!(bool_attr(&attempts[0].attributes, "aws.throttled"), Some(true));
+    assert_eq!(string_attr(&attempts[0].attributes, "aws.outcome").as_deref(), Some("ThrottlingException"));
+    assert_eq!(bool_attr(&attempts[1].attributes, "aws.throttled"), Some(false));
+    assert_eq!(string_attr(&attempts[1].attributes, "aws.outcome").as_deref(), Some("Success"));
+
+    assert!(spans.iter().any(|s| s.name == "gamelift.streams.v1.StreamSessions/WatchStreamSession"));
+    let polls: Vec<&String> = spans.iter().map(|s| &s.name).filter(|n| n.starts_with("GameLiftStreams/Get")).collect();
+    assert!(polls.is_empty(), "watch polls make no spans: {polls:?}");
+    assert!(collector.service_names.lock().expect("lock").iter().all(|n| n == "gateway-under-test"));
+
+    let everything = format!("{spans:?}{stderr}");
+    assert!(!everything.contains(SIGNAL_MARKER), "the signal request leaked");
+    assert!(!everything.contains(&session.signal_response) || session.signal_response.is_empty());
+}
+
+// ----- Prometheus -----
+
+async fn scrape(url: &str) -> Scrape {
+    let body = reqwest::get(url).await.expect("scrape").text().await.expect("text");
+    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
+}
+
+/// The value of `metric` with (at least) `labels`; 0 when absent.
+fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let matching: Vec<f64> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            Value::Summary(_) => f64::NAN,
+        })
+        .collect();
+    assert!(matching.len() <= 1, "{metric} {labels:?} matches {} series", matching.len());
+    matching.first().copied().unwrap_or(0.0)
+}
+
+fn rpcs(scrape: &Scrape, method: &str, code: &str) -> f64 {
+    value(scrape, "rpc_server_call_duration_seconds_count", &[("rpc_method", method), ("rpc_grpc_status_code", code)])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
+    let gateway = Gateway::spawn(
+        &["--metrics-listen", "127.0.0.1:0", "--emulator-time-scale", "10", "--watch-fast-interval-seconds", "0.05"],
+        &[],
+    );
+    let url = gateway.metrics.clone().expect("metrics address");
+    let before = scrape(&url).await;
+    assert_eq!(value(&before, "gls_gateway_retry_budget_tokens", &[("level", "available")]), 500.0);
+    assert_eq!(rpcs(&before, "StartStreamSession", "0"), 0.0);
+
+    let mut client = gateway.client().await;
+    let key = "3f1c9a52-8d1e-4c1b-9a57-1d2f3e4a5b6c";
+    let first = client.start_stream_session(start_request(key)).await.expect("start");
+    client.start_stream_session(start_request(key)).await.expect("replayed");
+    let conflict = pb::StartStreamSessionRequest { user_id: "someone-else".into(), ..start_request(key) };
+    let refused = client.start_stream_session(conflict).await.expect_err("same key, other parameters");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let unknown = pb::GetStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: "ABCDEFGHIJ".into(),
+    };
+    assert_eq!(client.get_stream_session(unknown).await.expect_err("unknown").code(), tonic::Code::NotFound);
+    let wait = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request("") };
+    let active = client.start_stream_session(wait).await.expect("ACTIVE").into_inner().stream_session.expect("session");
+    assert_eq!(active.status(), pb::StreamSessionStatus::Active);
+
+    let watch = pb::WatchStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: first.into_inner().stream_session.expect("session").arn,
+        resume_token: String::new(),
+    };
+    let mut events = client.watch_stream_session(watch).await.expect("watch").into_inner();
+    events.message().await.expect("an event").expect("a snapshot");
+    let during = scrape(&url).await;
+    drop(events);
+    // The client went away: the watch counts as CANCELLED once the gateway sees it.
+    let mut after = scrape(&url).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rpcs(&after, "WatchStreamSession", "1") == 0.0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = scrape(&url).await;
+    }
+    assert_eq!(rpcs(&after, "WatchStreamSession", "1"), 1.0);
+    assert_eq!(value(&after, "gls_gateway_watch_active", &[("kind", "watchers")]), 0.0);
+
+    assert_eq!(rpcs(&during, "StartStreamSession", "0"), 3.0, "the first, its replay, and the start-and-wait");
+    assert_eq!(rpcs(&during, "StartStreamSession", "3"), 1.0, "the reused key");
+    assert_eq!(rpcs(&during, "GetStreamSession", "5"), 1.0);
+    let aws = |op: &str, outcome: &str| {
+        value(&during, "gls_gateway_aws_calls_total", &[("operation", op), ("outcome", outcome)])
+    };
+    assert_eq!(aws("StartStreamSession", "Success"), 2.0, "the replay made no call");
+    assert_eq!(aws("GetStreamSession", "ResourceNotFoundException"), 1.0);
+    let idempotency = |result: &str| value(&during, "gls_gateway_idempotency_calls_total", &[("result", result)]);
+    assert_eq!((idempotency("replay"), idempotency("conflict"), idempotency("join")), (1.0, 1.0, 0.0));
+    assert_eq!(value(&during, "gls_gateway_watch_active", &[("kind", "watchers")]), 1.0);
+    assert_eq!(value(&during, "gls_gateway_watch_active", &[("kind", "pollers")]), 1.0);
+    assert!(value(&during, "gls_gateway_watch_poll_calls_total", &[("operation", "GetStreamSession")]) >= 2.0);
+    assert_eq!(value(&during, "gls_gateway_rate_limit_rate", &[("operation", "StartStreamSession")]), 20.0);
+    assert_eq!(value(&during, "gls_gateway_session_activation_duration_seconds_count", &[]), 1.0);
+    let activation = value(&during, "gls_gateway_session_activation_duration_seconds_sum", &[]);
+    assert!((4.9..=5.1).contains(&activation), "the emulator activates in 5 s: {activation}");
+    assert_eq!(value(&during, "gls_gateway_aws_throttles_total", &[("operation", "StartStreamSession")]), 0.0);
+    drop(client);
+    gateway.stop();
+}
+
+// ----- logs -----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_the_trace_id_and_never_a_signal_or_a_credential_even_at_trace_level() {
+    let gateway = Gateway::spawn(&["--log-format", "json"], &[("RUST_LOG", "trace")]);
+    let mut client = gateway.client().await;
+    let started = client.start_stream_session(traced(start_request(""))).await.expect("start");
+    let session = started.into_inner().stream_session.expect("session");
+    let connection = pb::CreateStreamSessionConnectionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: session.arn.clone(),
+        signal_request: format!("v=0 reconnect c=IN IP4 {SIGNAL_MARKER}"),
+        ..Default::default()
+    };
+    // Rejected (the session is still ACTIVATING), after the signal request went upstream.
+    client.create_stream_session_connection(connection).await.expect_err("ACTIVATING");
+    drop(client);
+    let stderr = gateway.stop();
+
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let finished = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "rpc finished" && l["spans"][0]["rpc.method"] == "StartStreamSession")
+        .unwrap_or_else(|| panic!("no access-log line for the Start among: {}", grep(&stderr, "rpc finished")));
+    assert_eq!(finished["spans"][0]["trace_id"], TRACE_ID, "{finished}");
+    assert_eq!(finished["level"], "INFO");
+    let counts: HashMap<&str, usize> = lines.iter().fold(HashMap::new(), |mut m, l| {
+        *m.entry(l["level"].as_str().unwrap_or("")).or_default() += 1;
+        m
+    });
+    assert!(
+        counts.get("TRACE").copied().unwrap_or(0) + counts.get("DEBUG").copied().unwrap_or(0) > 0,
+        "trace level is on"
+    );
+    assert!(!stderr.contains(SIGNAL_MARKER), "a signal request reached the logs");
+    assert!(!stderr.contains("IN IP4 127.0.0.1"), "a signal response reached the logs");
+    assert!(!stderr.contains("Signature="), "a request signature reached the logs");
+}
+
+fn grep(text: &str, needle: &str) -> String {
+    text.lines().filter(|l| l.contains(needle)).collect::<Vec<_>>().join("\n")
+}
