@@ -47,6 +47,10 @@ pub struct TelemetryConfig {
     pub otlp_traces: bool,
     /// Export metrics over OTLP/gRPC.
     pub otlp_metrics: bool,
+    /// The traces endpoint is `https://`: verify it against the system's roots.
+    pub traces_tls: bool,
+    /// The metrics endpoint is `https://`.
+    pub metrics_tls: bool,
     /// `OTEL_SERVICE_NAME` is unset: the service is called gamelift-streams-gateway.
     pub default_service_name: bool,
 }
@@ -75,10 +79,17 @@ impl TelemetryConfig {
                 _ => Ok(on),
             }
         };
+        let tls = |signal: &str| {
+            var(&format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"))
+                .or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+                .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https://"))
+        };
         Ok(Self {
             log_format,
             otlp_traces: enabled("TRACES")?,
             otlp_metrics: enabled("METRICS")?,
+            traces_tls: tls("TRACES"),
+            metrics_tls: tls("METRICS"),
             default_service_name: var("OTEL_SERVICE_NAME").is_none(),
         })
     }
@@ -452,7 +463,13 @@ mod tests {
             .expect("valid");
         assert_eq!((none.otlp_traces, none.otlp_metrics), (true, false));
         let default_endpoint = telemetry(&[("OTEL_TRACES_EXPORTER", "otlp")]).expect("valid");
-        assert!(default_endpoint.otlp_traces);
+        assert!(default_endpoint.otlp_traces && !default_endpoint.traces_tls);
+        let tls = telemetry(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4317"),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://agent:4317"),
+        ])
+        .expect("valid");
+        assert_eq!((tls.traces_tls, tls.metrics_tls), (true, false));
         let http = telemetry(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),

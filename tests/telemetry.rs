@@ -1,5 +1,5 @@
-//! Telemetry of the real binary: spans of one StartStreamSession received by an
-//! OTLP collector running in the test, the Prometheus endpoint parsed with a
+//! Telemetry of the real binary: spans of one StartStreamSession (and the
+//! metrics) received by an OTLP collector running in the test, the Prometheus endpoint parsed with a
 //! Prometheus text-format parser while its counters move, and JSON logs that
 //! carry trace ids and never a signal request, signal response or credential.
 
@@ -12,6 +12,10 @@ use std::time::Duration;
 use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -99,6 +103,23 @@ fn traced<T>(message: T) -> tonic::Request<T> {
 struct Collector {
     spans: Arc<Mutex<Vec<Span>>>,
     service_names: Arc<Mutex<Vec<String>>>,
+    metric_names: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let mut names = self.metric_names.lock().expect("lock");
+        for resource_metrics in request.into_inner().resource_metrics {
+            for scope in resource_metrics.scope_metrics {
+                names.extend(scope.metrics.into_iter().map(|m| m.name));
+            }
+        }
+        Ok(tonic::Response::new(ExportMetricsServiceResponse { partial_success: None }))
+    }
 }
 
 #[tonic::async_trait]
@@ -124,9 +145,11 @@ async fn collector() -> (Collector, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let collector = Collector::default();
-    let service = TraceServiceServer::new(collector.clone());
     tokio::spawn(
-        tonic::transport::Server::builder().add_service(service).serve_with_incoming(TcpListenerStream::new(listener)),
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(MetricsServiceServer::new(collector.clone()))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
     );
     (collector, format!("http://{addr}"))
 }
@@ -161,12 +184,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span_per_attempt() {
+async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span_per_attempt_and_metrics() {
     let (collector, endpoint) = collector().await;
     let gateway = Gateway::spawn(
         &["--watch-fast-interval-seconds", "0.05"],
         &[
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_SERVICE_NAME", "gateway-under-test"),
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ],
@@ -229,6 +252,10 @@ async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span
     let polls: Vec<&String> = spans.iter().map(|s| &s.name).filter(|n| n.starts_with("GameLiftStreams/Get")).collect();
     assert!(polls.is_empty(), "watch polls make no spans: {polls:?}");
     assert!(collector.service_names.lock().expect("lock").iter().all(|n| n == "gateway-under-test"));
+    let metrics = collector.metric_names.lock().expect("lock").clone();
+    for name in ["rpc.server.call.duration", "gls_gateway.aws.calls", "gls_gateway.aws.throttles"] {
+        assert!(metrics.iter().any(|m| m == name), "{name} exported over OTLP at shutdown: {metrics:?}");
+    }
 
     let everything = format!("{spans:?}{stderr}");
     assert!(!everything.contains(SIGNAL_MARKER), "the signal request leaked");

@@ -13,6 +13,8 @@ pub mod rpc;
 
 use opentelemetry::metrics::{Histogram, Meter};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
+use opentelemetry_otlp::WithTonicConfig;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -61,6 +63,11 @@ pub fn activation_histogram() -> Histogram<f64> {
         .build()
 }
 
+/// TLS to an `https://` collector, verified against the system's CA roots.
+fn verified_tls() -> ClientTlsConfig {
+    ClientTlsConfig::new().with_native_roots()
+}
+
 /// The installed providers; flush them with [`Telemetry::shutdown`].
 pub struct Telemetry {
     tracer: SdkTracerProvider,
@@ -79,7 +86,11 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
 
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     if config.otlp_traces {
-        tracer = tracer.with_batch_exporter(opentelemetry_otlp::SpanExporter::builder().with_tonic().build()?);
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+        if config.traces_tls {
+            exporter = exporter.with_tls_config(verified_tls());
+        }
+        tracer = tracer.with_batch_exporter(exporter.build()?);
     }
     let tracer = tracer.build();
 
@@ -88,7 +99,11 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
         .with_resource(resource)
         .with_reader(opentelemetry_prometheus::exporter().with_registry(registry.clone()).build()?);
     if config.otlp_metrics {
-        meter = meter.with_periodic_exporter(opentelemetry_otlp::MetricExporter::builder().with_tonic().build()?);
+        let mut exporter = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+        if config.metrics_tls {
+            exporter = exporter.with_tls_config(verified_tls());
+        }
+        meter = meter.with_periodic_exporter(exporter.build()?);
     }
     let meter = meter.build();
 
