@@ -2,6 +2,7 @@
 //! validated into the configurations the servers take. Nothing else reads the
 //! environment.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
@@ -9,8 +10,9 @@ use clap::{Args, Parser, Subcommand};
 
 use std::time::Duration;
 
+use crate::auth::AuthToken;
 use crate::emulator::{self, EmulatorConfig, Timings, WorldConfig};
-use crate::server::ListenAddr;
+use crate::server::{Access, ListenAddr};
 use crate::sessions::client::AwsSettings;
 use crate::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
 use crate::sessions::resilience::{RetryPolicy, PUBLISHED_LIMITS};
@@ -26,6 +28,24 @@ pub struct Cli {
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// A value that must never be printed (its Debug is redacted).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
 }
 
 /// How log lines look.
@@ -171,6 +191,19 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
+    /// Require `authorization: Bearer <token>` on every call but health, with
+    /// the token in this file (a mounted Secret; surrounding whitespace is
+    /// ignored).
+    #[arg(long, env = "GLS_GATEWAY_AUTH_TOKEN_FILE", conflicts_with = "auth_token")]
+    pub auth_token_file: Option<std::path::PathBuf>,
+    /// The same, with the token itself (prefer the environment variable or the
+    /// file: a flag is visible in the process list).
+    #[arg(long, env = "GLS_GATEWAY_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<Secret>,
+    /// Also serve grpc.health.v1 alone, without a token, on HOST:PORT: for
+    /// Kubernetes gRPC probes while the API listens on loopback.
+    #[arg(long, env = "GLS_GATEWAY_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks
     /// a free port). Off when unset.
     #[arg(long, env = "GLS_GATEWAY_METRICS_LISTEN")]
@@ -203,6 +236,8 @@ pub struct ServeConfig {
     pub drain: Duration,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// Who may call, and where health is also served.
+    pub access: Access,
     /// The embedded emulator, when asked for.
     pub emulator: Option<EmulatorConfig>,
 }
@@ -247,8 +282,20 @@ impl ServeArgs {
             watch: self.watch_config()?,
             drain,
             metrics_listen: self.metrics_listen,
+            access: Access { token: self.auth_token()?, health_listen: self.health_listen },
             emulator,
         })
+    }
+
+    fn auth_token(&self) -> Result<Option<AuthToken>, ConfigError> {
+        let raw = match (&self.auth_token_file, &self.auth_token) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .map_err(|e| invalid("auth-token-file", format!("cannot read {}: {e}", path.display())))?,
+            (None, Some(secret)) => secret.0.clone(),
+            (None, None) => return Ok(None),
+        };
+        let flag = if self.auth_token_file.is_some() { "auth-token-file" } else { "auth-token" };
+        AuthToken::new(&raw).map(Some).map_err(|reason| invalid(flag, reason))
     }
 
     fn watch_config(&self) -> Result<WatchConfig, ConfigError> {
@@ -496,6 +543,21 @@ mod tests {
             Command::Serve(args) => args.to_config().map_err(|e| e.to_string()),
             Command::Emulator(_) => Err("not serve".into()),
         }
+    }
+
+    #[test]
+    fn auth_tokens_come_from_a_file_or_the_environment_and_are_checked() {
+        assert_eq!(serve(&[]).expect("valid").access, Access::default());
+        let short = serve(&["--auth-token", "short"]).expect_err("too short");
+        assert!(short.contains("--auth-token") && !short.contains("short:"), "{short}");
+        let missing = serve(&["--auth-token-file", "/nonexistent/token"]).expect_err("unreadable");
+        assert!(missing.contains("--auth-token-file"), "{missing}");
+        let both = serve(&["--auth-token-file", "/x", "--auth-token", "0123456789abcdef"]).expect_err("conflict");
+        assert!(both.contains("cannot be used with"), "{both}");
+        let config = serve(&["--auth-token", "0123456789abcdef", "--health-listen", "0.0.0.0:50052"]).expect("valid");
+        assert_eq!(config.access.token, Some(AuthToken::new("0123456789abcdef").expect("token")));
+        assert_eq!(config.access.health_listen, Some("0.0.0.0:50052".parse().expect("address")));
+        assert!(!format!("{config:?}").contains("0123456789abcdef"), "Debug redacts the token");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! GameLift Streams emulator it is developed and tested against.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod emulator;
 pub mod proto;

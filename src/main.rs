@@ -52,7 +52,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let watches = Watches::new(sessions.clone(), config.watch.clone());
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
     let gateway_service = Gateway::new(sessions, idempotency, watches);
-    let gateway = server::start(&config.listen, gateway_service)
+    let gateway = server::start_with(&config.listen, gateway_service, config.access.clone())
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;
@@ -64,6 +64,9 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
             .await
             .with_context(|| format!("cannot listen on {addr} for metrics"))?;
         announce(&format!("metrics listening on http://{bound}/metrics"))?;
+    }
+    if let Some(addr) = gateway.health_addr() {
+        announce(&format!("health listening on {addr}"))?;
     }
     stop.await;
     tracing::info!(grace_seconds = config.drain.as_secs_f64(), "draining");

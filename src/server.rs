@@ -18,6 +18,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use crate::api::Gateway;
+use crate::auth::{AuthLayer, AuthToken};
 use crate::proto::v1 as pb;
 use crate::sessions::watch::Watches;
 use crate::telemetry::rpc::RpcLayer;
@@ -61,14 +62,38 @@ pub struct RunningGateway {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     watches: Watches,
+    probes: Option<HealthListener>,
+}
+
+/// The health-only listener, for probes that cannot reach a loopback listener.
+struct HealthListener {
+    addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+/// Who may call, and where health is also served.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Access {
+    /// When set, every call but health needs this bearer token.
+    pub token: Option<AuthToken>,
+    /// A second listener serving only `grpc.health.v1.Health`, without a token
+    /// (kubelet's gRPC probes connect to the pod IP, not to loopback).
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// Streams one client connection may have open: enough for a backend that
 /// watches thousands of sessions over one channel.
 const MAX_CONCURRENT_STREAMS: u32 = 16_384;
 
-/// Binds `listen` and serves `gateway` until drained.
+/// Binds `listen` and serves `gateway` to anyone who can connect, until drained.
 pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<RunningGateway> {
+    start_with(listen, gateway, Access::default()).await
+}
+
+/// Binds `listen` (and the health listener of `access`) and serves `gateway`
+/// to callers `access` admits, until drained.
+pub async fn start_with(listen: &ListenAddr, gateway: Gateway, access: Access) -> std::io::Result<RunningGateway> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StreamSessionsServer>().await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -80,7 +105,8 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
     let router = Server::builder()
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .layer(RpcLayer::default())
-        .add_service(health_service)
+        .layer(AuthLayer::new(access.token))
+        .add_service(health_service.clone())
         .add_service(reflection)
         .add_service(StreamSessionsServer::new(gateway));
     let (tx, rx) = oneshot::channel::<()>();
@@ -101,7 +127,20 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
             (listen.clone(), tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)))
         }
     };
-    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task, watches })
+    let probes = match access.health_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            let addr = listener.local_addr()?;
+            let (shutdown, rx) = oneshot::channel::<()>();
+            let router = Server::builder().layer(RpcLayer::default()).add_service(health_service);
+            let serve = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = rx.await;
+            });
+            Some(HealthListener { addr, shutdown, task: tokio::spawn(serve) })
+        }
+        None => None,
+    };
+    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task, watches, probes })
 }
 
 /// A socket file left by an earlier run is removed; any other file is an error.
@@ -123,9 +162,15 @@ impl RunningGateway {
         &self.local_addr
     }
 
+    /// The health listener's address, if there is one.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.probes.as_ref().map(|p| p.addr)
+    }
+
     /// Reports NOT_SERVING, stops accepting, ends the watch streams (with
     /// UNAVAILABLE: their clients resume elsewhere), and waits up to `grace`
-    /// for in-flight calls. Returns whether they all finished in time.
+    /// for in-flight calls; the health listener answers NOT_SERVING until
+    /// then. Returns whether the calls all finished in time.
     pub async fn drain(mut self, grace: Duration) -> bool {
         self.health.set_not_serving::<StreamSessionsServer>().await;
         self.health.set_service_status("", ServingStatus::NotServing).await;
@@ -140,6 +185,10 @@ impl RunningGateway {
         }
         if let ListenAddr::Unix(path) = &self.local_addr {
             let _ = std::fs::remove_file(path);
+        }
+        if let Some(probes) = self.probes.take() {
+            let _ = probes.shutdown.send(());
+            let _ = probes.task.await;
         }
         finished
     }
