@@ -191,6 +191,11 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
+    /// On SIGTERM/SIGINT, seconds to go on serving normally before draining
+    /// (a second signal cuts it short): for a classic sidecar, whose app
+    /// receives SIGTERM at the same moment and may still make calls.
+    #[arg(long, env = "GLS_GATEWAY_SHUTDOWN_DELAY_SECONDS", default_value_t = 0.0)]
+    pub shutdown_delay_seconds: f64,
     /// Require `authorization: Bearer <token>` on every call but health, with
     /// the token in this file (a mounted Secret; surrounding whitespace is
     /// ignored).
@@ -234,6 +239,8 @@ pub struct ServeConfig {
     pub watch: WatchConfig,
     /// Grace period for in-flight calls at shutdown.
     pub drain: Duration,
+    /// Normal service after the first signal, before the drain.
+    pub shutdown_delay: Duration,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
     /// Who may call, and where health is also served.
@@ -281,6 +288,7 @@ impl ServeArgs {
             idempotency,
             watch: self.watch_config()?,
             drain,
+            shutdown_delay: Duration::from_secs_f64(seconds("shutdown-delay-seconds", self.shutdown_delay_seconds)?),
             metrics_listen: self.metrics_listen,
             access: Access { token: self.auth_token()?, health_listen: self.health_listen },
             emulator,

@@ -20,12 +20,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args.to_config()?, &telemetry).await?,
         Command::Emulator(args) => {
             let config = args.to_config()?;
-            let stop = shutdown_signal()?;
+            let mut signals = Signals::register()?;
             let handle = emulator::start(args.listen, config)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
             announce(&format!("emulator listening on {}", handle.endpoint_url()))?;
-            stop.await;
+            signals.next().await;
             tracing::info!("emulator stopping");
             handle.shutdown().await;
         }
@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result<()> {
-    let stop = shutdown_signal()?;
+    let mut signals = Signals::register()?;
     let embedded = match config.emulator.take() {
         Some(emulator_config) => {
             let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -68,7 +68,14 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     if let Some(addr) = gateway.health_addr() {
         announce(&format!("health listening on {addr}"))?;
     }
-    stop.await;
+    signals.next().await;
+    if !config.shutdown_delay.is_zero() {
+        tracing::info!(delay_seconds = config.shutdown_delay.as_secs_f64(), "serving on before draining");
+        tokio::select! {
+            _ = tokio::time::sleep(config.shutdown_delay) => {}
+            _ = signals.next() => tracing::info!("second signal: draining now"),
+        }
+    }
     tracing::info!(grace_seconds = config.drain.as_secs_f64(), "draining");
     gateway.drain(config.drain).await;
     if let Some(e) = embedded {
@@ -85,16 +92,24 @@ fn announce(line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Registers for SIGTERM and SIGINT now (before anything is announced, so a
-/// signal sent right after the announcement is never lost) and resolves on either.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
+/// SIGTERM and SIGINT, registered before anything is announced (so a signal
+/// sent right after the announcement is never lost).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
+    }
+
+    /// Resolves at the next SIGTERM or SIGINT.
+    async fn next(&mut self) {
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
-    })
+    }
 }

@@ -100,3 +100,36 @@ async fn missing_credentials_are_failed_precondition() {
     assert_eq!(info.reason, "CREDENTIALS_UNAVAILABLE");
     assert!(h.emulator.calls().is_empty(), "nothing reached the service");
 }
+
+#[test]
+fn with_a_shutdown_delay_the_gateway_serves_on_after_sigterm_until_a_second_signal() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
+        .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--shutdown-delay-seconds", "600"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a first line").expect("utf-8");
+    let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
+    let term = |child: &std::process::Child| {
+        let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        assert!(kill.success());
+    };
+    term(&child);
+    // Wait until the gateway has taken the signal, then call it.
+    let mut logs = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    assert!(logs.any(|l| l.expect("utf-8").contains("serving on before draining")), "the delay began");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let mut client = StreamSessionsClient::connect(format!("http://{addr}")).await.expect("still accepting");
+        let status = client.get_stream_session(get_request()).await.expect_err("unknown session");
+        assert_eq!(status.code(), Code::NotFound, "served during the delay");
+    });
+    drop(runtime);
+    term(&child);
+    assert!(logs.any(|l| l.expect("utf-8").contains("second signal: draining now")));
+    assert!(child.wait().expect("exit").success());
+}
