@@ -26,7 +26,7 @@ requirements=tests/interop/requirements.txt
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
-    || ! "$venv/bin/python" -c 'import boto3, botocore, grpc, grpc_tools, pytest' 2>/dev/null; then
+    || ! "$venv/bin/python" -c 'import boto3, botocore, grpc, grpc_tools, pytest, helm_python, kubernetes_validate, yaml' 2>/dev/null; then
     step "virtual environment $venv"
     rm -rf "$venv"
     python3 -m venv "$venv"
@@ -34,5 +34,5 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]] \
     echo "$want" >"$stamp"
 fi
 
-step "pytest tests/interop"
-GATEWAY_BIN="$binary" "$venv/bin/python" -m pytest tests/interop -q -p no:cacheprovider
+step "pytest tests/interop tests/chart"
+GATEWAY_BIN="$binary" "$venv/bin/python" -m pytest tests/interop tests/chart -q -p no:cacheprovider

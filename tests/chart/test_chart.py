@@ -1,0 +1,292 @@
+"""The Helm chart, linted and rendered by Helm's own library (helm-python-sdk),
+every manifest validated against the Kubernetes schemas (kubernetes-validate),
+and the rendered gateway environment accepted by the real binary."""
+
+import copy
+import os
+import pathlib
+import subprocess
+import tempfile
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+CHART = pathlib.Path(__file__).resolve().parents[2] / "helm" / "gamelift-streams-gateway"
+KUBERNETES = "1.30.0"  # native sidecars are on by default from 1.29
+GATEWAY = "gamelift-streams-gateway"
+ROLE = "arn:aws:iam::111122223333:role/game-backend-gamelift-streams"
+
+BASE = {"aws": {"region": "us-west-2"}}
+SCENARIOS = {
+    "native": BASE,
+    "classic": {**BASE, "sidecarMode": "classic"},
+    "token": {**BASE, "auth": {"enabled": True, "existingSecret": "gateway-token"}},
+    "classic-token": {**BASE, "sidecarMode": "classic", "auth": {"enabled": True, "existingSecret": "gateway-token"}},
+    "irsa": {**BASE, "serviceAccount": {"roleArn": ROLE}},
+    "emulator": {"emulator": {"enabled": True, "timeScale": 10}},
+}
+
+# Every setting of the gateway, away from its default.
+FULL = {
+    "aws": {"region": "eu-central-1"},
+    "gateway": {
+        "awsAttemptTimeoutSeconds": 7.5,
+        "retry": {"maxAttempts": 4, "baseDelayMs": 50, "maxDelayMs": 2000, "budgetTokens": 300},
+        "rateLimits": {"GetStreamSession": 10, "StartStreamSession": 15},
+        "idempotency": {"namespace": "studio-a", "retentionSeconds": 1800, "maxEntries": 250000},
+        "watch": {
+            "fastIntervalSeconds": 0.5,
+            "normalIntervalSeconds": 3,
+            "slowIntervalSeconds": 20,
+            "heartbeatSeconds": 30,
+            "pollShare": 0.25,
+        },
+        "logFormat": "text",
+        "logLevel": "debug",
+    },
+    "auth": {"enabled": True, "existingSecret": "gateway-token"},
+    "otel": {
+        "endpoint": "http://otel-collector.observability:4317",
+        "serviceName": "game-backend-gateway",
+        "tracesSampler": "parentbased_traceidratio",
+        "resourceAttributes": "deployment.environment=prod",
+    },
+}
+
+
+def merged(base, extra):
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def render(values):
+    with helm.Chart.load(str(CHART)) as chart:
+        return chart.render(values, name="demo", namespace="games")
+
+
+def manifests(values):
+    docs = []
+    for path, text in render(values).items():
+        if path.endswith(".yaml"):
+            docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def deployment(values):
+    (found,) = [d for d in manifests(values) if d["kind"] == "Deployment"]
+    return found["spec"]["template"]["spec"]
+
+
+def gateway_container(pod):
+    found = [c for c in pod.get("initContainers", []) + pod["containers"] if c["name"] == GATEWAY]
+    assert len(found) == 1, pod
+    return found[0]
+
+
+def env_of(container):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_lint_is_clean(scenario):
+    report = helm.lint(str(CHART), SCENARIOS[scenario], strict=True, kube_version="v" + KUBERNETES)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_manifest_validates_against_the_kubernetes_schemas(scenario):
+    docs = manifests(SCENARIOS[scenario])
+    assert {d["kind"] for d in docs} == {"Deployment", "ServiceAccount"}
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_defaults_render_and_validate():
+    for doc in manifests({}):
+        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+
+
+def test_classic_mode_suits_clusters_without_native_sidecars_and_native_mode_refuses_them():
+    for doc in manifests(SCENARIOS["classic"]):
+        kubernetes_validate.validate(doc, "1.27.0", strict=True)
+    native = [d for d in manifests(SCENARIOS["native"]) if d["kind"] == "Deployment"][0]
+    with pytest.raises(kubernetes_validate.ValidationError, match="restartPolicy"):
+        kubernetes_validate.validate(native, "1.27.0", strict=True)
+    assert helm.lint(str(CHART), SCENARIOS["classic"], kube_version="v1.27.0", strict=True)["errors"] == []
+
+
+def test_native_mode_runs_the_gateway_as_an_init_container_that_always_restarts():
+    pod = deployment(SCENARIOS["native"])
+    (sidecar,) = pod["initContainers"]
+    assert sidecar["name"] == GATEWAY
+    assert sidecar["restartPolicy"] == "Always"
+    assert [c["name"] for c in pod["containers"]] == ["game-backend"]
+    assert env_of(sidecar)["GLS_GATEWAY_SHUTDOWN_DELAY_SECONDS"] == "0"
+
+
+def test_classic_mode_runs_the_gateway_beside_the_app_with_a_shutdown_delay():
+    pod = deployment(SCENARIOS["classic"])
+    assert "initContainers" not in pod
+    assert [c["name"] for c in pod["containers"]] == ["game-backend", GATEWAY]
+    sidecar = gateway_container(pod)
+    assert "restartPolicy" not in sidecar
+    assert env_of(sidecar)["GLS_GATEWAY_SHUTDOWN_DELAY_SECONDS"] == "5"
+
+
+@pytest.mark.parametrize("scenario", ["native", "classic"])
+def test_probes_are_grpc_health_on_the_health_port(scenario):
+    sidecar = gateway_container(deployment(SCENARIOS[scenario]))
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert sidecar[probe]["grpc"] == {"port": 50052}, probe
+        assert set(sidecar[probe]) - {"grpc", "periodSeconds", "failureThreshold"} == set()
+    env = env_of(sidecar)
+    assert env["GLS_GATEWAY_LISTEN"] == "127.0.0.1:50051", "the API stays on loopback"
+    assert env["GLS_GATEWAY_HEALTH_LISTEN"] == "0.0.0.0:50052"
+    assert {p["name"]: p["containerPort"] for p in sidecar["ports"]} == {"gls-health": 50052, "gls-metrics": 9464}
+
+
+def test_the_gateway_runs_locked_down_with_resources():
+    sidecar = gateway_container(deployment(SCENARIOS["native"]))
+    security = sidecar["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] == 65532
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sidecar["resources"]["requests"] == {"cpu": "50m", "memory": "64Mi"}
+    assert sidecar["resources"]["limits"] == {"memory": "256Mi"}
+
+
+def declared_env_vars():
+    """The environment variables the gateway's `serve` reads, from its own --help."""
+    out = subprocess.run([os.environ["GATEWAY_BIN"], "serve", "--help"], capture_output=True, text=True, check=True)
+    names = set()
+    for part in out.stdout.split("[env: ")[1:]:
+        names.add(part.split("=")[0].split("]")[0])
+    assert "GLS_GATEWAY_LISTEN" in names and "AWS_REGION" in names, out.stdout
+    return names
+
+
+def test_every_gateway_setting_maps_to_its_environment_variable():
+    aws = env_of(gateway_container(deployment(merged(FULL, {"aws": {"endpointUrl": "https://vpce.example"}}))))
+    emulated = env_of(gateway_container(deployment(merged(FULL, {"aws": {"region": ""}, "emulator": {"enabled": True, "timeScale": 5}}))))
+    rendered = set(aws) | set(emulated)
+    # The token reaches the gateway as a mounted file, never as an environment variable.
+    missing = declared_env_vars() - {"GLS_GATEWAY_AUTH_TOKEN"} - rendered
+    assert missing == set(), f"settings the chart cannot set: {sorted(missing)}"
+    assert aws["GLS_GATEWAY_RETRY_MAX_ATTEMPTS"] == "4"
+    assert aws["GLS_GATEWAY_RATE_LIMITS"] == "GetStreamSession=10,StartStreamSession=15"
+    assert aws["GLS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES"] == "250000"
+    assert aws["GLS_GATEWAY_WATCH_POLL_SHARE"] == "0.25"
+    assert aws["AWS_ENDPOINT_URL"] == "https://vpce.example"
+    assert aws["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
+    assert emulated["GLS_GATEWAY_EMULATOR"] == "true" and emulated["GLS_GATEWAY_EMULATOR_TIME_SCALE"] == "5"
+    assert "AWS_REGION" not in emulated
+
+
+def test_the_gateway_binary_accepts_the_rendered_environment():
+    values = merged(FULL, {"aws": {"region": ""}, "emulator": {"enabled": True}, "otel": {"endpoint": ""}})
+    env = env_of(gateway_container(deployment(values)))
+    with tempfile.TemporaryDirectory() as tmp:
+        token = pathlib.Path(tmp) / "token"
+        token.write_text("a-token-from-the-secret-volume\n")
+        env.update(
+            GLS_GATEWAY_LISTEN="127.0.0.1:0",
+            GLS_GATEWAY_HEALTH_LISTEN="127.0.0.1:0",
+            GLS_GATEWAY_METRICS_LISTEN="127.0.0.1:0",
+            GLS_GATEWAY_AUTH_TOKEN_FILE=str(token),
+        )
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("GLS_", "AWS_", "OTEL_"))}
+        proc = subprocess.Popen(
+            [os.environ["GATEWAY_BIN"], "serve"],
+            env={**clean, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            announced = [proc.stdout.readline().strip() for _ in range(4)]
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=30)
+    assert announced[0].startswith("gateway listening on 127.0.0.1:"), (announced, stderr)
+    assert announced[1].startswith("emulator listening on http://127.0.0.1:"), announced
+    assert announced[2].startswith("metrics listening on http://127.0.0.1:"), announced
+    assert announced[3].startswith("health listening on 127.0.0.1:"), announced
+    assert proc.returncode == 0, stderr
+
+
+def test_token_mode_mounts_the_secret_for_the_gateway_and_hands_it_to_the_app():
+    pod = deployment(SCENARIOS["token"])
+    sidecar = gateway_container(pod)
+    assert env_of(sidecar)["GLS_GATEWAY_AUTH_TOKEN_FILE"] == "/var/run/secrets/gamelift-streams-gateway/token"
+    assert sidecar["volumeMounts"] == [
+        {"name": "gamelift-streams-gateway-token", "mountPath": "/var/run/secrets/gamelift-streams-gateway", "readOnly": True}
+    ]
+    assert pod["volumes"] == [
+        {
+            "name": "gamelift-streams-gateway-token",
+            "secret": {"secretName": "gateway-token", "items": [{"key": "token", "path": "token"}]},
+        }
+    ]
+    app = env_of(pod["containers"][0])
+    assert app["GLS_GATEWAY_ADDR"] == "127.0.0.1:50051"
+    assert app["GLS_GATEWAY_TOKEN"] == {"secretKeyRef": {"name": "gateway-token", "key": "token"}}
+    assert "volumes" not in deployment(SCENARIOS["native"])
+
+
+def test_irsa_annotates_the_created_service_account_and_an_existing_one_is_reused():
+    docs = manifests(SCENARIOS["irsa"])
+    (account,) = [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE}
+    (workload,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert workload["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    reused = manifests({**BASE, "serviceAccount": {"create": False, "name": "game-backend"}})
+    assert [d["kind"] for d in reused] == ["Deployment"]
+    assert reused[0]["spec"]["template"]["spec"]["serviceAccountName"] == "game-backend"
+
+
+def test_the_drain_fits_in_the_termination_grace_period():
+    assert env_of(gateway_container(deployment(BASE)))["GLS_GATEWAY_DRAIN_SECONDS"] == "25"
+    classic = gateway_container(deployment({**BASE, "sidecarMode": "classic", "terminationGracePeriodSeconds": 60}))
+    assert env_of(classic)["GLS_GATEWAY_DRAIN_SECONDS"] == "50", "60 s less the 5 s delay and a 5 s margin"
+    pod = deployment({**BASE, "terminationGracePeriodSeconds": 45, "gateway": {"drainSeconds": 30}})
+    assert pod["terminationGracePeriodSeconds"] == 45
+    assert env_of(gateway_container(pod))["GLS_GATEWAY_DRAIN_SECONDS"] == "30"
+    with pytest.raises(helm.HelmError, match="must stay below terminationGracePeriodSeconds"):
+        render({**BASE, "terminationGracePeriodSeconds": 30, "gateway": {"drainSeconds": 30}})
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sidecarMode": "sidecar"},
+        {"gateway": {"port": 0}},
+        {"gateway": {"retry": {"maxAttempts": 11}}},
+        {"gateway": {"watch": {"pollShare": 1.5}}},
+        {"gateway": {"logFormat": "xml"}},
+        {"auth": {"enabled": True}},
+        {"serviceAccount": {"roleArn": "not-an-arn"}},
+        {"aws": {"region": "Oregon"}},
+        {"terminationGracePeriodSeconds": 2},
+        {"unknownSetting": True},
+    ],
+)
+def test_bad_values_fail_at_install_time(bad):
+    with helm.Chart.load(str(CHART)) as chart:
+        with pytest.raises(helm.HelmError):
+            chart.validate_schema(merged(BASE, bad))
+    with pytest.raises(helm.HelmError):
+        render(merged(BASE, bad))
+
+
+def test_notes_say_how_to_call_and_probe_the_gateway():
+    notes = render(SCENARIOS["irsa"])["gamelift-streams-gateway/templates/NOTES.txt"]
+    assert "127.0.0.1:50051" in notes and "50052" in notes and ROLE in notes
+    token_notes = render(SCENARIOS["token"])["gamelift-streams-gateway/templates/NOTES.txt"]
+    assert "authorization: Bearer <token>" in token_notes
