@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, every Rust test, and the
-# Python interop tests (boto3 against the emulator, grpcio against the gateway)
-# in a virtual environment this script creates with pinned versions.
+# The whole test suite, as CI runs it: formatting, lints, every Rust test, the
+# container image check, and the Python tests (boto3 against the emulator,
+# grpcio against the gateway, the Helm chart rendered, linted and validated) in
+# a virtual environment this script creates with pinned versions.
 # Runs from any directory; exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -14,6 +15,8 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 step "cargo test"
 cargo test
+step "container image: the release binary, built as the Dockerfile builds it, fits its runtime base"
+bash tests/image/check.sh
 step "cargo build"
 cargo build
 binary="${CARGO_TARGET_DIR:-$PWD/target}/debug/gamelift-streams-gateway"
