@@ -7,9 +7,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::env::set_var("PROTOC", protoc);
     let descriptor = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("gamelift_streams_v1_descriptor.bin");
     // BTreeMap for proto maps: encoding is then canonical, which request fingerprints rely on.
-    tonic_prost_build::configure().btree_map(".").file_descriptor_set_path(descriptor).compile_protos(
-        &["proto/gamelift/streams/v1/stream_sessions.proto"],
-        &["proto", protoc_bin_vendored::include_path()?.to_str().ok_or("include path")?],
-    )?;
+    // LeanCodec: prost with small per-call buffers (open watch streams hold theirs).
+    tonic_prost_build::configure()
+        .btree_map(".")
+        .codec_path("crate::codec::LeanCodec")
+        .file_descriptor_set_path(descriptor)
+        .compile_protos(
+            &["proto/gamelift/streams/v1/stream_sessions.proto"],
+            &["proto", protoc_bin_vendored::include_path()?.to_str().ok_or("include path")?],
+        )?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod codec;
 pub mod config;
 pub mod emulator;
 pub mod proto;
