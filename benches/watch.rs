@@ -21,13 +21,11 @@
 //!
 //! Run: `cargo bench --bench watch` (about 3 minutes).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use aws_sdk_gameliftstreams::config::retry::RetryConfig;
-use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_gameliftstreams::types::Protocol;
 use gamelift_streams_gateway::emulator::{
     self, EmulatorConfig, EmulatorHandle, SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP,
@@ -39,6 +37,8 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
+
+use support::{median, percentile, rss_kib, sdk_client, spawn_gateway};
 
 const SESSIONS: usize = 1_000;
 const WATCHERS_PER_SESSION: usize = 10;
@@ -69,33 +69,6 @@ struct Outcome {
     last_watcher_ms: Vec<f64>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS in kB")
-}
-
-fn sdk_client(endpoint_url: &str) -> aws_sdk_gameliftstreams::Client {
-    let conf = aws_sdk_gameliftstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .endpoint_url(endpoint_url)
-        .credentials_provider(Credentials::new("AKIDEMULATOR", "emulator-secret", None, None, "bench"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    aws_sdk_gameliftstreams::Client::from_conf(conf)
-}
-
 /// An emulator with room for every session, AWS's rate limits on the polled
 /// operations, and 1,000 ACTIVE sessions. Returns the sessions' ARNs.
 async fn emulator_with_sessions() -> (EmulatorHandle, Vec<String>) {
@@ -121,25 +94,6 @@ async fn emulator_with_sessions() -> (EmulatorHandle, Vec<String>) {
     }
     emulator.advance_clock(10.0);
     (emulator, arns)
-}
-
-/// The gateway binary serving on a free port over `endpoint_url`.
-fn spawn_gateway(endpoint_url: &str, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", endpoint_url, "--aws-region", "us-west-2"])
-        .args(["--rate-limit", "GetStreamSession=100"])
-        .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gateway starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("first line").expect("utf-8");
-    let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, format!("http://{addr}"))
 }
 
 /// Opens 10 watches per session; every event goes to `seen`.
@@ -184,9 +138,12 @@ async fn wait_for(rx: &mut mpsc::UnboundedReceiver<Seen>, kind: pb::StreamSessio
 
 async fn run(name: &'static str, extra: &[&str], rng: &mut rand::rngs::StdRng) -> Outcome {
     let (emulator, arns) = emulator_with_sessions().await;
-    let (mut child, url) = spawn_gateway(&emulator.endpoint_url(), extra);
+    let mut extra = extra.to_vec();
+    extra.extend(["--rate-limit", "GetStreamSession=100"]);
+    let gateway = spawn_gateway(&emulator.endpoint_url(), &extra);
+    let url = gateway.address.clone();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_idle_kib = rss_kib(child.id());
+    let rss_idle_kib = rss_kib(gateway.child.id());
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let subscribing = Instant::now();
@@ -194,7 +151,7 @@ async fn run(name: &'static str, extra: &[&str], rng: &mut rand::rngs::StdRng) -
     wait_for(&mut rx, pb::StreamSessionEventKind::Snapshot, SESSIONS * WATCHERS_PER_SESSION).await;
     let snapshot_seconds = subscribing.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_watching_kib = rss_kib(child.id());
+    let rss_watching_kib = rss_kib(gateway.child.id());
 
     let http = reqwest::Client::new();
     let before = emulator.calls();
@@ -247,8 +204,7 @@ async fn run(name: &'static str, extra: &[&str], rng: &mut rand::rngs::StdRng) -
         first_watcher_ms.push(seen.iter().map(delay).fold(f64::INFINITY, f64::min));
         last_watcher_ms.push(seen.iter().map(delay).fold(0.0, f64::max));
     }
-    child.kill().expect("kill gateway");
-    child.wait().expect("gateway exits");
+    drop(gateway);
     emulator.shutdown().await;
     Outcome {
         name,
@@ -275,11 +231,11 @@ fn report(o: &Outcome, optimum_ms: f64) {
     for (call, rate) in &o.calls_per_second {
         println!("  upstream {call}: {rate:.2}/s");
     }
-    let first = median(o.first_watcher_ms.clone());
-    let last = median(o.last_watcher_ms.clone());
+    let first = median(&o.first_watcher_ms);
+    let last = median(&o.last_watcher_ms);
     println!(
         "  delay change → event, median: first watcher {first:.0} ms, last of 10 {last:.0} ms (p90 {:.0} ms)",
-        percentile(o.last_watcher_ms.clone(), 0.9)
+        percentile(&o.last_watcher_ms, 0.9)
     );
     println!("  ratio to the optimum ({optimum_ms:.0} ms): {:.2}", last / optimum_ms);
 }

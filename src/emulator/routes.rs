@@ -46,6 +46,10 @@ pub async fn serve(listener: TcpListener, state: Arc<Emulator>, mut shutdown: on
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // Answers are written in pieces: Nagle's algorithm would delay them.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
                     let state = state.clone();
                     connections.spawn(async move {
                         let service = service_fn(move |req| handle(state.clone(), req));

@@ -19,7 +19,13 @@ pub async fn serve(addr: SocketAddr, registry: Registry) -> std::io::Result<Sock
     tokio::spawn(async move {
         loop {
             let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    // An answer written in pieces is not held back by Nagle's algorithm.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
+                    stream
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "metrics accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

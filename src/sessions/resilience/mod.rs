@@ -245,7 +245,11 @@ impl Resilience {
                 let (error, advice) = last.unwrap_or((SessionError::RateLimited, wait));
                 return Err(self.fail(op, error, attempts, GiveUp::Deadline, Some(advice.max(wait))));
             }
-            tokio::time::sleep_until(slot).await;
+            if slot > now {
+                // A slot already due is taken at once: even an elapsed timer costs a trip
+                // through tokio's timer wheel (up to a millisecond).
+                tokio::time::sleep_until(slot).await;
+            }
             attempts += 1;
             self.counters.attempt(op);
             let budget = deadline.map_or(self.policy.attempt_timeout, |d| {

@@ -153,3 +153,13 @@ async fn throttling_lowers_the_operations_send_rate() {
     assert!((20.0 * limiter::BETA..20.0).contains(&rate), "{rate}");
     assert_eq!(r.stats().counters.throttles["GetStreamSession"], 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_due_slot_is_taken_without_a_trip_through_the_timer() {
+    use futures_util::FutureExt;
+    let r = Resilience::with_seed(RetryPolicy::default(), 1);
+    let first = r.call("GetStreamSession", None, || async { Ok::<_, SessionError>(()) }).now_or_never();
+    assert!(matches!(first, Some(Ok(()))), "the first call of an idle limiter completes on its first poll");
+    let second = r.call("GetStreamSession", None, || async { Ok::<_, SessionError>(()) }).now_or_never();
+    assert!(second.is_none(), "the next slot is 50 ms away at 20/s: that call waits");
+}

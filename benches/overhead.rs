@@ -1,0 +1,526 @@
+//! What the sidecar costs on every call and in every pod, in one table whose
+//! figures all come from the same run.
+//!
+//! GetStreamSession on a started session, against the bundled emulator (a
+//! child process, AWS's rate limits off), four ways:
+//! (a) `aws-sdk-gameliftstreams` in this process, built as the gateway builds
+//!     its client (`sessions::client::connect`);
+//! (b) the gateway binary over gRPC, with a tonic client (its ceiling for
+//!     GetStreamSession lifted, so pacing does not decide the result);
+//! (c) a bare tonic pass-through: a child process that forwards the same call
+//!     through the same SDK client and nothing else (no validation, retry
+//!     layer, idempotency, telemetry): the floor the gateway is held to;
+//! (d) a bare tonic server answering the same message from memory: the cost
+//!     of gRPC on loopback on this machine.
+//! Latency at concurrency 1 (p50/p90/p99 over every round's calls) and
+//! calls/s at concurrency 16 and 64 (median of the rounds), the variants
+//! interleaved round by round so drift on a noisy machine hits all of them.
+//!
+//! Then the gateway's footprint: idle RSS with and without the embedded
+//! emulator, RSS after 10,000 calls, memory per open watch, binary size, and
+//! the median time from exec to `grpc.health.v1` SERVING over 10 starts.
+//!
+//! Run: `cargo bench --bench overhead` (about 2 minutes).
+
+mod support;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use aws_sdk_gameliftstreams::types::Protocol;
+use aws_sdk_gameliftstreams::Client;
+use futures_util::future::BoxFuture;
+use gamelift_streams_gateway::codec::LeanCodec;
+use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP};
+use gamelift_streams_gateway::proto::v1 as pb;
+use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use gamelift_streams_gateway::sessions::client::{self, AwsSettings};
+use tonic::server::NamedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic::Status;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+use support::{announced, median, percentile, rss_kib, spawn_gateway, Announced, GATEWAY_BIN};
+
+/// Which server this process is, when the benchmark starts itself as a child.
+const ROLE: &str = "OVERHEAD_BENCH_ROLE";
+/// The emulator's URL, for a child.
+const ENDPOINT: &str = "OVERHEAD_BENCH_ENDPOINT";
+/// The session the from-memory child reads once.
+const SESSION: &str = "OVERHEAD_BENCH_SESSION";
+const REGION: &str = "us-west-2";
+
+const ROUNDS: usize = 3;
+const WARMUP_CALLS: usize = 300;
+const LATENCY_CALLS: usize = 1_000;
+const WINDOW: Duration = Duration::from_secs(2);
+const CONCURRENCY: [usize; 2] = [16, 64];
+const FOOTPRINT_CALLS: usize = 10_000;
+const WATCH_SESSIONS: usize = 200;
+const WATCHERS_PER_SESSION: usize = 25;
+const WATCH_CONNECTIONS: usize = 10;
+const STARTS: usize = 10;
+/// The gateway's GetStreamSession ceiling in this benchmark: out of the way.
+const LIFTED: &str = "GetStreamSession=1000000";
+
+fn main() {
+    // Before any thread exists: every process here reads the same credentials.
+    std::env::set_var("AWS_ACCESS_KEY_ID", support::ACCESS_KEY_ID);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", support::SECRET_ACCESS_KEY);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match std::env::var(ROLE).as_deref() {
+        Ok("passthrough") => runtime.block_on(serve_passthrough()),
+        Ok("memory") => runtime.block_on(serve_from_memory()),
+        _ => runtime.block_on(bench()),
+    }
+}
+
+/// The SDK client exactly as the gateway builds it for `endpoint`.
+async fn gateway_sdk(endpoint: &str) -> Client {
+    let settings =
+        AwsSettings { endpoint_url: Some(endpoint.into()), region: Some(REGION.into()), dummy_credentials: false };
+    client::connect(&settings).await.expect("SDK client")
+}
+
+fn get_request(arn: &str) -> pb::GetStreamSessionRequest {
+    pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn.into() }
+}
+
+// ----- the two bare servers, run as children of the benchmark -----
+
+/// StreamSessions with GetStreamSession alone, answered by `F`, over the
+/// gateway's codec: what tonic's generated server does for one method.
+#[derive(Clone)]
+struct GetOnly<F>(F);
+
+impl<F> NamedService for GetOnly<F> {
+    const NAME: &'static str = "gamelift.streams.v1.StreamSessions";
+}
+
+type Answer = Result<pb::GetStreamSessionResponse, Status>;
+
+impl<F, Fut> tower::Service<http::Request<tonic::body::Body>> for GetOnly<F>
+where
+    F: Fn(pb::GetStreamSessionRequest) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Answer> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let answer = self.0.clone();
+        Box::pin(async move {
+            if req.uri().path() != "/gamelift.streams.v1.StreamSessions/GetStreamSession" {
+                return Ok(Status::unimplemented("GetStreamSession only").into_http());
+            }
+            let codec = LeanCodec::<pb::GetStreamSessionResponse, pb::GetStreamSessionRequest>::default();
+            Ok(tonic::server::Grpc::new(codec).unary(Unary(answer), req).await)
+        })
+    }
+}
+
+struct Unary<F>(F);
+
+impl<F, Fut> tonic::server::UnaryService<pb::GetStreamSessionRequest> for Unary<F>
+where
+    F: Fn(pb::GetStreamSessionRequest) -> Fut,
+    Fut: Future<Output = Answer> + Send + 'static,
+{
+    type Response = pb::GetStreamSessionResponse;
+    type Future = BoxFuture<'static, Result<tonic::Response<Self::Response>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<pb::GetStreamSessionRequest>) -> Self::Future {
+        let answer = (self.0)(request.into_inner());
+        Box::pin(async move { answer.await.map(tonic::Response::new) })
+    }
+}
+
+/// Serves `service` on a free loopback port with TCP_NODELAY (as the gateway
+/// does), after announcing the port on stdout.
+async fn serve_announced<F, Fut>(service: GetOnly<F>)
+where
+    F: Fn(pb::GetStreamSessionRequest) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Answer> + Send + 'static,
+{
+    let incoming = TcpIncoming::bind("127.0.0.1:0".parse().expect("address")).expect("bind").with_nodelay(Some(true));
+    println!("listening on {}", incoming.local_addr().expect("bound address"));
+    Server::builder().add_service(service).serve_with_incoming(incoming).await.expect("serve");
+}
+
+async fn forward(client: Client, request: pb::GetStreamSessionRequest) -> Answer {
+    let output = client
+        .get_stream_session()
+        .identifier(request.stream_group_identifier)
+        .stream_session_identifier(request.stream_session_identifier)
+        .send()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    Ok(pb::GetStreamSessionResponse { stream_session: Some(output.into()) })
+}
+
+/// (c): every call forwarded through the gateway's SDK client.
+async fn serve_passthrough() {
+    let client = gateway_sdk(&std::env::var(ENDPOINT).expect(ENDPOINT)).await;
+    serve_announced(GetOnly(move |request| forward(client.clone(), request))).await;
+}
+
+/// (d): the session read once, then answered from memory.
+async fn serve_from_memory() {
+    let client = gateway_sdk(&std::env::var(ENDPOINT).expect(ENDPOINT)).await;
+    let answer = forward(client, get_request(&std::env::var(SESSION).expect(SESSION))).await.expect("first read");
+    serve_announced(GetOnly(move |_| std::future::ready(Ok(answer.clone())))).await;
+}
+
+fn spawn_role(role: &str, endpoint: &str, session: &str) -> Announced {
+    let mut command = Command::new(std::env::current_exe().expect("this benchmark's path"));
+    command.env(ROLE, role).env(ENDPOINT, endpoint).env(SESSION, session);
+    let mut child = announced(command, "listening on ");
+    child.address = format!("http://{}", child.address);
+    child
+}
+
+// ----- the measuring side -----
+
+/// One way of making the call.
+#[derive(Clone)]
+enum Target {
+    Sdk(Client),
+    Grpc(StreamSessionsClient<Channel>),
+}
+
+impl Target {
+    async fn grpc(url: &str) -> Self {
+        let channel = Endpoint::from_shared(url.to_string()).expect("URI").connect().await.expect("connect");
+        Self::Grpc(StreamSessionsClient::new(channel))
+    }
+
+    async fn get(&self, arn: &str) {
+        match self {
+            Self::Sdk(client) => {
+                let read = client.get_stream_session().identifier(GROUP).stream_session_identifier(arn).send();
+                read.await.expect("GetStreamSession through the SDK");
+            }
+            Self::Grpc(client) => {
+                client.clone().get_stream_session(get_request(arn)).await.expect("GetStreamSession over gRPC");
+            }
+        }
+    }
+
+    /// Milliseconds of each of `n` back-to-back calls.
+    async fn latencies(&self, arn: &str, n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let started = Instant::now();
+            self.get(arn).await;
+            out.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        out
+    }
+
+    /// Calls per second that `concurrency` callers complete in `window`.
+    async fn throughput(&self, arn: &str, concurrency: usize, window: Duration) -> f64 {
+        let started = Instant::now();
+        let stop = started + window;
+        let done = Arc::new(AtomicUsize::new(0));
+        let callers: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (target, arn, done) = (self.clone(), arn.to_string(), done.clone());
+                tokio::spawn(async move {
+                    while Instant::now() < stop {
+                        target.get(&arn).await;
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.expect("caller");
+        }
+        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    }
+}
+
+/// What one variant measured over every round.
+struct Measured {
+    name: &'static str,
+    latencies_ms: Vec<f64>,
+    /// Calls/s per round, per entry of [`CONCURRENCY`].
+    rates: [Vec<f64>; 2],
+}
+
+impl Measured {
+    fn p(&self, q: f64) -> f64 {
+        percentile(&self.latencies_ms, q)
+    }
+
+    fn rate(&self, i: usize) -> f64 {
+        median(&self.rates[i])
+    }
+}
+
+async fn start_session(client: &Client) -> String {
+    let started = client
+        .start_stream_session()
+        .identifier(GROUP)
+        .application_identifier(APP)
+        .protocol(Protocol::Webrtc)
+        .signal_request("offer")
+        .connection_timeout_seconds(3600)
+        .send()
+        .await
+        .expect("StartStreamSession");
+    started.arn.expect("ARN")
+}
+
+async fn bench() {
+    let mut command = Command::new(GATEWAY_BIN);
+    let capacity = format!("{REGION}={}", WATCH_SESSIONS + 1);
+    command.args(["emulator", "--listen", "127.0.0.1:0", "--no-rate-limits", "--capacity", &capacity]);
+    command.args(["--activation-seconds", "1"]);
+    let emulator = announced(command, "emulator listening on ");
+    let endpoint = emulator.address.clone();
+    let sdk = gateway_sdk(&endpoint).await;
+    let arn = start_session(&sdk).await;
+
+    let gateway = spawn_gateway(&endpoint, &["--rate-limit", LIFTED]);
+    let passthrough = spawn_role("passthrough", &endpoint, &arn);
+    let memory = spawn_role("memory", &endpoint, &arn);
+    let targets = [
+        ("(a) SDK in-process", Target::Sdk(sdk.clone())),
+        ("(b) gateway", Target::grpc(&gateway.address).await),
+        ("(c) bare pass-through", Target::grpc(&passthrough.address).await),
+        ("(d) gRPC from memory", Target::grpc(&memory.address).await),
+    ];
+    let mut measured: Vec<Measured> = targets
+        .iter()
+        .map(|(name, _)| Measured { name, latencies_ms: Vec::new(), rates: [Vec::new(), Vec::new()] })
+        .collect();
+    for (_, target) in &targets {
+        target.latencies(&arn, WARMUP_CALLS).await;
+    }
+    for round in 1..=ROUNDS {
+        eprintln!("round {round} of {ROUNDS}");
+        for ((_, target), m) in targets.iter().zip(&mut measured) {
+            m.latencies_ms.extend(target.latencies(&arn, LATENCY_CALLS).await);
+            for (i, concurrency) in CONCURRENCY.iter().enumerate() {
+                m.rates[i].push(target.throughput(&arn, *concurrency, WINDOW).await);
+            }
+        }
+    }
+    drop((gateway, passthrough, memory));
+    report_calls(&measured);
+
+    let footprint = footprint(&endpoint, &sdk, &arn).await;
+    let serving = time_to_serving(&endpoint).await;
+    report_footprint(&footprint, &serving);
+}
+
+fn report_calls(m: &[Measured]) {
+    println!("\nGetStreamSession against the emulator (AWS rate limits off), {ROUNDS} rounds:");
+    println!("{LATENCY_CALLS} calls back to back and {} s at each concurrency per round", WINDOW.as_secs());
+    println!("{:<24} {:>8} {:>8} {:>8} {:>12} {:>12}", "", "p50 ms", "p90 ms", "p99 ms", "c16 calls/s", "c64 calls/s");
+    for v in m {
+        println!(
+            "{:<24} {:>8.3} {:>8.3} {:>8.3} {:>12.0} {:>12.0}",
+            v.name,
+            v.p(0.5),
+            v.p(0.9),
+            v.p(0.99),
+            v.rate(0),
+            v.rate(1)
+        );
+    }
+    let (sdk, gateway, passthrough) = (&m[0], &m[1], &m[2]);
+    let added = |v: &Measured, q: f64| v.p(q) - sdk.p(q);
+    println!("\nadded over (a), ms          p50      p99");
+    println!("  gateway (b - a)      {:>8.3} {:>8.3}", added(gateway, 0.5), added(gateway, 0.99));
+    println!("  pass-through (c - a) {:>8.3} {:>8.3}", added(passthrough, 0.5), added(passthrough, 0.99));
+    for (q, name) in [(0.5, "p50"), (0.99, "p99")] {
+        let ratio = added(gateway, q) / added(passthrough, q);
+        println!("gateway's added {name} / pass-through's: {ratio:.2} (target <= 1.25) {}", verdict(ratio <= 1.25));
+    }
+    for (i, concurrency) in CONCURRENCY.iter().enumerate() {
+        let to_sdk = gateway.rate(i) / sdk.rate(i);
+        let to_passthrough = gateway.rate(i) / passthrough.rate(i);
+        println!(
+            "throughput at c{concurrency}: gateway / SDK {to_sdk:.2}, gateway / pass-through {to_passthrough:.2} \
+             (target >= 0.90) {}",
+            verdict(to_passthrough >= 0.9)
+        );
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+/// The gateway's memory and size.
+struct Footprint {
+    idle_kib: u64,
+    idle_embedded_kib: u64,
+    after_calls_kib: u64,
+    watching_kib: u64,
+    watches: usize,
+    binary_bytes: u64,
+}
+
+async fn footprint(endpoint: &str, sdk: &Client, arn: &str) -> Footprint {
+    let embedded = {
+        let mut command = Command::new(GATEWAY_BIN);
+        command.args(["serve", "--emulator", "--listen", "127.0.0.1:0"]);
+        announced(command, "gateway listening on ")
+    };
+    let gateway = spawn_gateway(endpoint, &["--rate-limit", LIFTED]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_embedded_kib = rss_kib(embedded.child.id());
+    let idle_kib = rss_kib(gateway.child.id());
+    drop(embedded);
+
+    let target = Target::grpc(&gateway.address).await;
+    let per_caller = FOOTPRINT_CALLS / CONCURRENCY[0];
+    let callers: Vec<_> = (0..CONCURRENCY[0])
+        .map(|_| {
+            let (target, arn) = (target.clone(), arn.to_string());
+            tokio::spawn(async move {
+                for _ in 0..per_caller {
+                    target.get(&arn).await;
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.expect("caller");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_calls_kib = rss_kib(gateway.child.id());
+
+    let mut sessions = Vec::with_capacity(WATCH_SESSIONS);
+    for _ in 0..WATCH_SESSIONS {
+        sessions.push(start_session(sdk).await);
+    }
+    let watches = WATCH_SESSIONS * WATCHERS_PER_SESSION;
+    let snapshots = open_watches(&gateway.address, &sessions).await;
+    while snapshots.load(Ordering::Relaxed) < watches {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let watching_kib = rss_kib(gateway.child.id());
+    let binary_bytes = std::fs::metadata(GATEWAY_BIN).expect("gateway binary").len();
+    Footprint { idle_kib, idle_embedded_kib, after_calls_kib, watching_kib, watches, binary_bytes }
+}
+
+/// Opens [`WATCHERS_PER_SESSION`] watches of each session; counts the
+/// streams that received their first event.
+async fn open_watches(url: &str, sessions: &[String]) -> Arc<AtomicUsize> {
+    let mut channels = Vec::with_capacity(WATCH_CONNECTIONS);
+    for _ in 0..WATCH_CONNECTIONS {
+        channels.push(Endpoint::from_shared(url.to_string()).expect("URI").connect().await.expect("connect"));
+    }
+    let first_events = Arc::new(AtomicUsize::new(0));
+    for (i, arn) in sessions.iter().enumerate() {
+        for w in 0..WATCHERS_PER_SESSION {
+            let channel = channels[(i * WATCHERS_PER_SESSION + w) % WATCH_CONNECTIONS].clone();
+            let request = pb::WatchStreamSessionRequest {
+                stream_group_identifier: GROUP.into(),
+                stream_session_identifier: arn.clone(),
+                resume_token: String::new(),
+            };
+            let first_events = first_events.clone();
+            tokio::spawn(async move {
+                let mut client = StreamSessionsClient::new(channel);
+                let mut events = client.watch_stream_session(request).await.expect("watch").into_inner();
+                if let Ok(Some(_)) = events.message().await {
+                    first_events.fetch_add(1, Ordering::Relaxed);
+                }
+                while let Ok(Some(_)) = events.message().await {}
+            });
+        }
+    }
+    first_events
+}
+
+/// Milliseconds from exec to a SERVING answer of `grpc.health.v1`, per start
+/// (the gateway over `endpoint`, as in production: no emulator inside).
+async fn time_to_serving(endpoint: &str) -> Vec<f64> {
+    let mut out = Vec::with_capacity(STARTS);
+    for _ in 0..STARTS {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("port").port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = Command::new(GATEWAY_BIN);
+        command.args(["serve", "--listen", &listen, "--aws-endpoint-url", endpoint, "--aws-region", REGION]);
+        let started = Instant::now();
+        let gateway = announced_later(command);
+        let url = format!("http://{listen}");
+        loop {
+            if let Ok(channel) = Endpoint::from_shared(url.clone()).expect("URI").connect().await {
+                let answer = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await;
+                if answer.is_ok_and(|a| a.into_inner().status == 1) {
+                    break;
+                }
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "the gateway never answered SERVING");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        out.push(started.elapsed().as_secs_f64() * 1000.0);
+        drop(gateway);
+    }
+    out
+}
+
+/// A child started without waiting for its announcement; killed when dropped.
+struct Started(std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn announced_later(mut command: Command) -> Started {
+    let child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn();
+    Started(child.expect("gateway starts"))
+}
+
+fn report_footprint(f: &Footprint, serving: &[f64]) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!("\ngateway footprint");
+    println!(
+        "  idle RSS: {:.1} MiB (target < 25 MB) {}; with the embedded emulator {:.1} MiB",
+        mib(f.idle_kib),
+        verdict(f.idle_kib * 1024 < 25_000_000),
+        mib(f.idle_embedded_kib)
+    );
+    println!("  RSS after {FOOTPRINT_CALLS} calls: {:.1} MiB", mib(f.after_calls_kib));
+    let per_watch = f.watching_kib.saturating_sub(f.after_calls_kib) as f64 / f.watches as f64;
+    println!(
+        "  RSS with {} open watches: {:.1} MiB, {per_watch:.2} KiB per watch (target < 4 KiB) {}",
+        f.watches,
+        mib(f.watching_kib),
+        verdict(per_watch < 4.0)
+    );
+    println!("  binary: {:.1} MiB", f.binary_bytes as f64 / (1024.0 * 1024.0));
+    let serving_ms = median(serving);
+    println!(
+        "  exec to SERVING, median of {STARTS} starts: {serving_ms:.1} ms (min {:.1}, max {:.1}; target < 100 ms) {}",
+        percentile(serving, 0.0),
+        percentile(serving, 1.0),
+        verdict(serving_ms < 100.0)
+    );
+}

@@ -1,0 +1,95 @@
+//! What the benchmarks share: the gateway binary as a child process (started
+//! and read up to its announcement), its resident memory, the SDK client as
+//! the tests configure it, and the statistics the reports quote.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use aws_sdk_gameliftstreams::config::retry::RetryConfig;
+use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
+
+/// The gateway binary cargo built for this benchmark.
+pub const GATEWAY_BIN: &str = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
+
+/// Credentials every benchmark process uses against the emulator.
+pub const ACCESS_KEY_ID: &str = "AKIDEMULATOR";
+/// The matching secret.
+pub const SECRET_ACCESS_KEY: &str = "emulator-secret";
+
+/// A child process that announced an address on its first stdout line; killed
+/// when dropped.
+pub struct Announced {
+    pub child: Child,
+    /// What followed `prefix` on the first line.
+    pub address: String,
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `command` with AWS credentials for the emulator and waits for its
+/// first stdout line, which must start with `prefix`; the rest of its output
+/// is read and dropped so it never blocks.
+pub fn announced(mut command: Command, prefix: &str) -> Announced {
+    let mut child = command
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("child starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("first line").expect("utf-8");
+    let address = first.strip_prefix(prefix).unwrap_or_else(|| panic!("expected '{prefix}…', got '{first}'")).into();
+    std::thread::spawn(move || lines.for_each(drop));
+    Announced { child, address }
+}
+
+/// `gamelift-streams-gateway serve` on a free loopback port over
+/// `endpoint_url`, with `extra` flags; its address is an `http://` URL.
+pub fn spawn_gateway(endpoint_url: &str, extra: &[&str]) -> Announced {
+    let mut command = Command::new(GATEWAY_BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", endpoint_url, "--aws-region", "us-west-2"])
+        .args(extra);
+    let mut gateway = announced(command, "gateway listening on ");
+    gateway.address = format!("http://{}", gateway.address);
+    gateway
+}
+
+/// Resident memory of process `pid`, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS in kB")
+}
+
+/// The real SDK client for the emulator, its own retries off.
+pub fn sdk_client(endpoint_url: &str) -> aws_sdk_gameliftstreams::Client {
+    let conf = aws_sdk_gameliftstreams::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-west-2"))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "bench"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    aws_sdk_gameliftstreams::Client::from_conf(conf)
+}
+
+/// The value below which a fraction `p` of `values` lies (nearest rank).
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The median of `values`.
+pub fn median(values: &[f64]) -> f64 {
+    percentile(values, 0.5)
+}
