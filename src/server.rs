@@ -201,3 +201,20 @@ impl RunningGateway {
         finished
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_have_tcp_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let mut incoming = no_delay(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let accepted = incoming.next().await.expect("a connection").expect("accepted");
+        assert!(accepted.nodelay().expect("socket option"), "TCP_NODELAY is set on the accepted socket");
+    }
+}

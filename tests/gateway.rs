@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use gamelift_streams_gateway::emulator::FaultRule;
 use gamelift_streams_gateway::proto::v1 as pb;
-use gamelift_streams_gateway::server::{self, Access, ListenAddr};
-use gamelift_streams_gateway::sessions::idempotency::StoreLimits;
-use gamelift_streams_gateway::sessions::Sessions;
 use reqwest::Method;
 use support::{gateway, GatewayHarness, APP, GROUP};
 use tonic::Code;
@@ -320,59 +317,6 @@ async fn health_serves_and_reflection_lists_the_service() {
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.contains(&"gamelift.streams.v1.StreamSessions".to_string()), "{names:?}");
     assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
-}
-
-/// The median of `n` back-to-back calls of `call`, in milliseconds.
-async fn median_ms<F, Fut>(n: usize, mut call: F) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let mut took = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = std::time::Instant::now();
-        call().await;
-        took.push(started.elapsed());
-    }
-    took.sort();
-    took[n / 2].as_secs_f64() * 1000.0
-}
-
-/// gRPC answers in several small writes (headers, message, trailers); without
-/// TCP_NODELAY, Nagle's algorithm holds the later ones until the client's
-/// delayed ACK, and every call takes 40 ms or more.
-#[tokio::test]
-async fn unary_calls_over_loopback_answer_in_well_under_10_ms_on_every_listener() {
-    let mut g = gateway().await;
-    let arn = start(&mut g).await.arn;
-    let client = g.client.clone();
-    let get_ms = median_ms(21, || {
-        let (mut client, arn) = (client.clone(), arn.clone());
-        async move {
-            let req = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
-            client.get_stream_session(req).await.expect("get");
-        }
-    })
-    .await;
-    assert!(get_ms < 10.0, "GetStreamSession through the gateway: median {get_ms:.1} ms");
-
-    let sessions = Sessions::new(g.emulator.client.clone(), support::resilience());
-    let access = Access { token: None, health_listen: Some("127.0.0.1:0".parse().expect("address")) };
-    let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("address"));
-    let probed = server::start_with(&listen, support::gateway_over(sessions, StoreLimits::default()), access)
-        .await
-        .expect("gateway with a health listener");
-    let url = format!("http://{}", probed.health_addr().expect("health listener"));
-    let channel = tonic::transport::Channel::from_shared(url).expect("URI").connect().await.expect("health listener");
-    let health = tonic_health::pb::health_client::HealthClient::new(channel);
-    let check_ms = median_ms(21, || {
-        let mut health = health.clone();
-        async move {
-            health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.expect("check");
-        }
-    })
-    .await;
-    assert!(check_ms < 10.0, "health check on the health listener: median {check_ms:.1} ms");
 }
 
 #[tokio::test]

@@ -133,3 +133,71 @@ fn with_a_shutdown_delay_the_gateway_serves_on_after_sigterm_until_a_second_sign
     assert!(logs.any(|l| l.expect("utf-8").contains("second signal: draining now")));
     assert!(child.wait().expect("exit").success());
 }
+
+/// The median of `n` back-to-back calls of `call`, in milliseconds.
+async fn median_ms<F, Fut>(n: usize, mut call: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut took = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = std::time::Instant::now();
+        call().await;
+        took.push(started.elapsed());
+    }
+    took.sort();
+    took[n / 2].as_secs_f64() * 1000.0
+}
+
+/// gRPC answers in several small writes (headers, message, trailers); without
+/// TCP_NODELAY, Nagle's algorithm holds the later ones until the client's
+/// delayed ACK, and every call takes 40 ms or more.
+#[tokio::test(flavor = "multi_thread")]
+async fn unary_calls_over_loopback_answer_in_well_under_10_ms_on_every_listener() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
+        .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--health-listen", "127.0.0.1:0"])
+        // No ceiling in the way: the rate limiter would space the calls 50 ms apart.
+        .args(["--rate-limit", "GetStreamSession=100000"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let lines: Vec<String> =
+        BufReader::new(child.stdout.take().expect("stdout")).lines().take(3).map(|l| l.expect("utf-8")).collect();
+    let address = |prefix: &str| {
+        let line = lines.iter().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{lines:?}"));
+        format!("http://{line}")
+    };
+    let api = Endpoint::from_shared(address("gateway listening on ")).expect("URI").connect().await.expect("API");
+    let probes = Endpoint::from_shared(address("health listening on ")).expect("URI").connect().await.expect("health");
+    let mut client = StreamSessionsClient::new(api);
+    let start = pb::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: support::APP.into(),
+        signal_request: "offer".into(),
+        ..Default::default()
+    };
+    let arn = client.start_stream_session(start).await.expect("start").into_inner().stream_session.expect("session").arn;
+    let get_ms = median_ms(21, || {
+        let (mut client, arn) = (client.clone(), arn.clone());
+        async move {
+            let req = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
+            client.get_stream_session(req).await.expect("get");
+        }
+    })
+    .await;
+    let health = tonic_health::pb::health_client::HealthClient::new(probes);
+    let check_ms = median_ms(21, || {
+        let mut health = health.clone();
+        async move {
+            health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.expect("check");
+        }
+    })
+    .await;
+    child.kill().expect("kill");
+    child.wait().expect("exit");
+    assert!(get_ms < 10.0, "GetStreamSession through the gateway: median {get_ms:.1} ms");
+    assert!(check_ms < 10.0, "health check on the health listener: median {check_ms:.1} ms");
+}

@@ -5,7 +5,8 @@
 //!
 //! Spans: [`rpc`] makes one server span per StreamSessions call; the SDK
 //! calls in `sessions` make one client span per HTTP attempt (watch polls make
-//! none, so pollers never flood traces). Only this crate's spans are exported.
+//! none, so pollers never flood traces). Only this crate's spans are exported,
+//! and OpenTelemetry span data is built only when traces are exported.
 
 pub mod metrics;
 pub mod prometheus;
@@ -124,9 +125,14 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
             .with_writer(std::io::stderr)
             .boxed(),
     };
-    let spans = tracing_opentelemetry::layer()
-        .with_tracer(tracer.tracer(SCOPE))
-        .with_filter(Targets::new().with_target(env!("CARGO_CRATE_NAME"), tracing::Level::INFO));
+    // Span data for OpenTelemetry only when spans go somewhere: building it costs
+    // every call (and every open watch) memory and time. The AWS attempt spans are
+    // at debug level, so only this layer (or RUST_LOG=debug) asks for them.
+    let spans = config.otlp_traces.then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer.tracer(SCOPE))
+            .with_filter(Targets::new().with_target(env!("CARGO_CRATE_NAME"), tracing::Level::DEBUG))
+    });
     tracing_subscriber::registry().with(logs.with_filter(filter)).with(spans).try_init()?;
     Ok(Telemetry { tracer, meter, registry })
 }

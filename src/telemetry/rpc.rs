@@ -14,7 +14,7 @@ use std::time::Instant;
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::metrics::Histogram;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{TraceContextExt, TraceId};
 use opentelemetry::KeyValue;
 use tower::{Layer, Service};
 use tracing::field::Empty;
@@ -109,51 +109,72 @@ impl Extractor for HeaderExtractor<'_> {
     }
 }
 
+/// The methods the gateway serves: only these name spans and metric series
+/// (any other path is `_OTHER`, so callers cannot mint label values).
+const KNOWN_METHODS: &[(&str, &str)] = &[
+    (TRACED_SERVICE, "StartStreamSession"),
+    (TRACED_SERVICE, "GetStreamSession"),
+    (TRACED_SERVICE, "ListStreamSessions"),
+    (TRACED_SERVICE, "ListStreamSessionsByAccount"),
+    (TRACED_SERVICE, "TerminateStreamSession"),
+    (TRACED_SERVICE, "CreateStreamSessionConnection"),
+    (TRACED_SERVICE, "ExportStreamSessionFiles"),
+    (TRACED_SERVICE, "WatchStreamSession"),
+    (TRACED_SERVICE, "WatchStreamSessions"),
+    ("grpc.health.v1.Health", "Check"),
+    ("grpc.health.v1.Health", "Watch"),
+    ("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo"),
+];
+
+/// The label of anything that is not one of [`KNOWN_METHODS`].
+const OTHER: &str = "_OTHER";
+
+/// The service and method a request path names, if the gateway serves it.
+fn known_method(path: &str) -> Option<(&'static str, &'static str)> {
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    KNOWN_METHODS.iter().copied().find(|(s, m)| *s == service && *m == method)
+}
+
 /// One call being served.
 struct Call {
     span: Span,
     started: Instant,
-    service: String,
-    method: String,
+    service: &'static str,
+    method: &'static str,
     duration: Histogram<f64>,
     done: bool,
 }
 
 impl Call {
     fn start(path: &str, headers: &http::HeaderMap, duration: Histogram<f64>) -> Self {
-        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+        let (service, method) = known_method(path).unwrap_or((OTHER, OTHER));
         let span = if service == TRACED_SERVICE {
             let span = tracing::info_span!(
                 "rpc",
-                otel.name = %format!("{service}/{method}"),
+                otel.name = %path.trim_start_matches('/'),
                 otel.kind = "server",
                 otel.status_code = Empty,
                 rpc.system = "grpc",
-                rpc.service = %service,
-                rpc.method = %method,
+                rpc.service = service,
+                rpc.method = method,
                 rpc.grpc.status_code = Empty,
                 trace_id = Empty,
             );
             let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
-            // Without a tracer (telemetry not set up) there is no span to parent.
+            let callers = parent.span().span_context().trace_id();
+            // Without trace export there is no OpenTelemetry span to parent, and
+            // the caller's trace id is the one logs carry.
             let _ = span.set_parent(parent);
-            let context = span.context();
-            let trace_id = context.span().span_context().trace_id();
-            if trace_id != opentelemetry::trace::TraceId::INVALID {
+            let own = span.context().span().span_context().trace_id();
+            let trace_id = if own == TraceId::INVALID { callers } else { own };
+            if trace_id != TraceId::INVALID {
                 span.record("trace_id", tracing::field::display(trace_id));
             }
             span
         } else {
             Span::none()
         };
-        Self {
-            span,
-            started: Instant::now(),
-            service: service.to_string(),
-            method: method.to_string(),
-            duration,
-            done: false,
-        }
+        Self { span, started: Instant::now(), service, method, duration, done: false }
     }
 
     /// Records the call's status once.
@@ -162,11 +183,7 @@ impl Call {
             return;
         }
         let elapsed = self.started.elapsed().as_secs_f64();
-        let (service, method) = if code == UNIMPLEMENTED {
-            ("_OTHER".to_string(), "_OTHER".to_string())
-        } else {
-            (std::mem::take(&mut self.service), std::mem::take(&mut self.method))
-        };
+        let (service, method) = if code == UNIMPLEMENTED { (OTHER, OTHER) } else { (self.service, self.method) };
         self.duration.record(
             elapsed,
             &[
@@ -234,5 +251,39 @@ impl<B: Body> Body for RpcBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn every_stream_sessions_method_of_the_proto_is_known_and_nothing_else() {
+        let set = prost_types::FileDescriptorSet::decode(crate::proto::v1::FILE_DESCRIPTOR_SET).expect("descriptor");
+        let mut served: Vec<String> = set
+            .file
+            .iter()
+            .flat_map(|f| f.service.iter().map(move |s| (f.package(), s)))
+            .flat_map(|(package, s)| s.method.iter().map(move |m| format!("{package}.{}/{}", s.name(), m.name())))
+            .collect();
+        served.sort();
+        let mut known: Vec<String> = KNOWN_METHODS
+            .iter()
+            .filter(|(service, _)| *service == TRACED_SERVICE)
+            .map(|(service, method)| format!("{service}/{method}"))
+            .collect();
+        known.sort();
+        assert_eq!(known, served);
+    }
+
+    #[test]
+    fn only_served_paths_name_a_method() {
+        assert_eq!(known_method("/grpc.health.v1.Health/Check"), Some(("grpc.health.v1.Health", "Check")));
+        assert_eq!(known_method(&format!("/{TRACED_SERVICE}/GetStreamSession")), Some((TRACED_SERVICE, "GetStreamSession")));
+        for junk in ["/", "", "/x/y", &format!("/{TRACED_SERVICE}/Nope"), &format!("{TRACED_SERVICE}/GetStreamSession")] {
+            assert_eq!(known_method(junk), None, "{junk}");
+        }
     }
 }
