@@ -47,7 +47,7 @@ use tonic::Status;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use support::{announced, median, percentile, rss_kib, spawn_gateway, Announced, GATEWAY_BIN};
+use support::{announced, cpu_seconds, median, percentile, rss_kib, spawn_gateway, spawn_silent, ChildProcess, GATEWAY_BIN};
 
 /// Which server this process is, when the benchmark starts itself as a child.
 const ROLE: &str = "OVERHEAD_BENCH_ROLE";
@@ -183,7 +183,7 @@ async fn serve_from_memory() {
     serve_announced(GetOnly(move |_| std::future::ready(Ok(answer.clone())))).await;
 }
 
-fn spawn_role(role: &str, endpoint: &str, session: &str) -> Announced {
+fn spawn_role(role: &str, endpoint: &str, session: &str) -> ChildProcess {
     let mut command = Command::new(std::env::current_exe().expect("this benchmark's path"));
     command.env(ROLE, role).env(ENDPOINT, endpoint).env(SESSION, session);
     let mut child = announced(command, "listening on ");
@@ -229,8 +229,9 @@ impl Target {
         out
     }
 
-    /// Calls per second that `concurrency` callers complete in `window`.
-    async fn throughput(&self, arn: &str, concurrency: usize, window: Duration) -> f64 {
+    /// Calls per second that `concurrency` callers complete in `window`, and
+    /// how many calls that was.
+    async fn throughput(&self, arn: &str, concurrency: usize, window: Duration) -> (f64, usize) {
         let started = Instant::now();
         let stop = started + window;
         let done = Arc::new(AtomicUsize::new(0));
@@ -248,7 +249,8 @@ impl Target {
         for caller in callers {
             caller.await.expect("caller");
         }
-        done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+        let done = done.load(Ordering::Relaxed);
+        (done as f64 / started.elapsed().as_secs_f64(), done)
     }
 }
 
@@ -258,6 +260,8 @@ struct Measured {
     latencies_ms: Vec<f64>,
     /// Calls/s per round, per entry of [`CONCURRENCY`].
     rates: [Vec<f64>; 2],
+    /// The serving process's CPU time per call, microseconds (none in-process).
+    cpu_us_per_call: Option<f64>,
 }
 
 impl Measured {
@@ -298,26 +302,42 @@ async fn bench() {
     let passthrough = spawn_role("passthrough", &endpoint, &arn);
     let memory = spawn_role("memory", &endpoint, &arn);
     let targets = [
-        ("(a) SDK in-process", Target::Sdk(sdk.clone())),
-        ("(b) gateway", Target::grpc(&gateway.address).await),
-        ("(c) bare pass-through", Target::grpc(&passthrough.address).await),
-        ("(d) gRPC from memory", Target::grpc(&memory.address).await),
+        ("(a) SDK in-process", Target::Sdk(sdk.clone()), None),
+        ("(b) gateway", Target::grpc(&gateway.address).await, Some(gateway.child.id())),
+        ("(c) bare pass-through", Target::grpc(&passthrough.address).await, Some(passthrough.child.id())),
+        ("(d) gRPC from memory", Target::grpc(&memory.address).await, Some(memory.child.id())),
     ];
     let mut measured: Vec<Measured> = targets
         .iter()
-        .map(|(name, _)| Measured { name, latencies_ms: Vec::new(), rates: [Vec::new(), Vec::new()] })
+        .map(|(name, _, _)| Measured {
+            name,
+            latencies_ms: Vec::new(),
+            rates: [Vec::new(), Vec::new()],
+            cpu_us_per_call: None,
+        })
         .collect();
-    for (_, target) in &targets {
+    for (_, target, _) in &targets {
         target.latencies(&arn, WARMUP_CALLS).await;
     }
+    let mut cpu = vec![(0.0, 0usize); targets.len()];
     for round in 1..=ROUNDS {
         eprintln!("round {round} of {ROUNDS}");
-        for ((_, target), m) in targets.iter().zip(&mut measured) {
+        for (((_, target, pid), m), cpu) in targets.iter().zip(&mut measured).zip(&mut cpu) {
+            let cpu_before = pid.map(cpu_seconds);
             m.latencies_ms.extend(target.latencies(&arn, LATENCY_CALLS).await);
+            let mut calls = LATENCY_CALLS;
             for (i, concurrency) in CONCURRENCY.iter().enumerate() {
-                m.rates[i].push(target.throughput(&arn, *concurrency, WINDOW).await);
+                let (rate, done) = target.throughput(&arn, *concurrency, WINDOW).await;
+                m.rates[i].push(rate);
+                calls += done;
+            }
+            if let (Some(pid), Some(before)) = (pid, cpu_before) {
+                *cpu = (cpu.0 + cpu_seconds(*pid) - before, cpu.1 + calls);
             }
         }
+    }
+    for (m, (seconds, calls)) in measured.iter_mut().zip(cpu) {
+        m.cpu_us_per_call = (calls > 0).then(|| seconds / calls as f64 * 1e6);
     }
     drop((gateway, passthrough, memory));
     report_calls(&measured);
@@ -330,16 +350,21 @@ async fn bench() {
 fn report_calls(m: &[Measured]) {
     println!("\nGetStreamSession against the emulator (AWS rate limits off), {ROUNDS} rounds:");
     println!("{LATENCY_CALLS} calls back to back and {} s at each concurrency per round", WINDOW.as_secs());
-    println!("{:<24} {:>8} {:>8} {:>8} {:>12} {:>12}", "", "p50 ms", "p90 ms", "p99 ms", "c16 calls/s", "c64 calls/s");
+    println!(
+        "{:<24} {:>8} {:>8} {:>8} {:>12} {:>12} {:>12}",
+        "", "p50 ms", "p90 ms", "p99 ms", "c16 calls/s", "c64 calls/s", "CPU us/call"
+    );
     for v in m {
+        let cpu = v.cpu_us_per_call.map_or_else(|| "-".to_string(), |us| format!("{us:.0}"));
         println!(
-            "{:<24} {:>8.3} {:>8.3} {:>8.3} {:>12.0} {:>12.0}",
+            "{:<24} {:>8.3} {:>8.3} {:>8.3} {:>12.0} {:>12.0} {:>12}",
             v.name,
             v.p(0.5),
             v.p(0.9),
             v.p(0.99),
             v.rate(0),
-            v.rate(1)
+            v.rate(1),
+            cpu
         );
     }
     let (sdk, gateway, passthrough) = (&m[0], &m[1], &m[2]);
@@ -465,7 +490,7 @@ async fn time_to_serving(endpoint: &str) -> Vec<f64> {
         let mut command = Command::new(GATEWAY_BIN);
         command.args(["serve", "--listen", &listen, "--aws-endpoint-url", endpoint, "--aws-region", REGION]);
         let started = Instant::now();
-        let gateway = announced_later(command);
+        let gateway = spawn_silent(command);
         let url = format!("http://{listen}");
         loop {
             if let Ok(channel) = Endpoint::from_shared(url.clone()).expect("URI").connect().await {
@@ -481,21 +506,6 @@ async fn time_to_serving(endpoint: &str) -> Vec<f64> {
         drop(gateway);
     }
     out
-}
-
-/// A child started without waiting for its announcement; killed when dropped.
-struct Started(std::process::Child);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn announced_later(mut command: Command) -> Started {
-    let child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn();
-    Started(child.expect("gateway starts"))
 }
 
 fn report_footprint(f: &Footprint, serving: &[f64]) {

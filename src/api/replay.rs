@@ -2,13 +2,15 @@
 //! (in its own task, so a caller that hangs up does not abandon it), calls with
 //! the same key and parameters join it or replay its final outcome, and the same
 //! key with other parameters is refused. Transient failures are not kept, so a
-//! retry can succeed. Responses are kept encoded, to keep entries small.
+//! retry can succeed. Responses are kept encoded, to keep entries small; the
+//! first caller gets its answer as it is, never encoded and decoded again.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use prost::Message;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -35,6 +37,10 @@ fn is_final(err: &ApiError) -> bool {
             matches!(f.error, SessionError::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. })
         }
     }
+}
+
+fn vanished() -> ApiError {
+    ApiError::Internal("the first call with this request_id ended without an answer; retry".into())
 }
 
 fn decode<T: Message + Default>(stored: Stored) -> Result<T, ApiError> {
@@ -73,7 +79,7 @@ impl Idempotency {
         prepare: impl FnOnce(String) -> Result<F, ApiError>,
     ) -> Result<T, ApiError>
     where
-        T: Message + Default + 'static,
+        T: Message + Default + Send + 'static,
         F: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
         let key = self.key(operation, request_id);
@@ -86,7 +92,7 @@ impl Idempotency {
     /// nothing is kept.
     pub async fn run<T, F>(&self, key: Key, has_request_id: bool, params: &impl Message, work: F) -> Result<T, ApiError>
     where
-        T: Message + Default + 'static,
+        T: Message + Default + Send + 'static,
         F: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
         if !has_request_id {
@@ -98,21 +104,21 @@ impl Idempotency {
             Begin::Reused => return Err(ApiError::KeyReused),
             Begin::Join(waiter) => waiter,
             Begin::Lead(leader) => {
-                let waiter = leader.waiter();
+                // The first caller takes the outcome as it is; only the stored copy is encoded.
+                let (first, outcome) = oneshot::channel();
                 tokio::spawn(
                     async move {
                         let outcome = work.await;
                         let keep = outcome.as_ref().map_or_else(is_final, |_| true);
-                        leader.finish(outcome.map(|t| Bytes::from(t.encode_to_vec())), keep, Instant::now());
+                        let stored = outcome.as_ref().map(|t| Bytes::from(t.encode_to_vec())).map_err(Clone::clone);
+                        leader.finish(stored, keep, Instant::now());
+                        let _ = first.send(outcome);
                     }
                     .in_current_span(),
                 );
-                waiter
+                return outcome.await.unwrap_or_else(|_| Err(vanished()));
             }
         };
-        let outcome = waiter.outcome().await.unwrap_or_else(|| {
-            Err(ApiError::Internal("the first call with this request_id ended without an answer; retry".into()))
-        });
-        decode(outcome)
+        decode(waiter.outcome().await.unwrap_or_else(|| Err(vanished())))
     }
 }

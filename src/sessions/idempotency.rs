@@ -218,11 +218,6 @@ fn remove_if<V>(entries: &mut HashMap<Key, Entry<V>>, key: Key, generation: u64)
 }
 
 impl<V: Clone> Leader<V> {
-    /// A wait for this leader's outcome.
-    pub fn waiter(&self) -> Waiter<V> {
-        Waiter(self.tx.subscribe())
-    }
-
     /// Publishes the outcome to every waiter; keeps it for replay when `keep`
     /// (a final outcome), forgets the key otherwise (so a retry runs again).
     pub fn finish(mut self, outcome: V, keep: bool, now: Instant) {
@@ -292,10 +287,8 @@ mod tests {
         let now = Instant::now();
         let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("first call leads") };
         let Begin::Join(joiner) = s.begin(key("k"), fp, now) else { panic!("second call joins") };
-        let mine = leader.waiter();
         leader.finish("arn-1".to_string(), true, now);
         assert_eq!(joiner.outcome().await.as_deref(), Some("arn-1"));
-        assert_eq!(mine.outcome().await.as_deref(), Some("arn-1"));
         assert!(matches!(s.begin(key("k"), fp, now), Begin::Replay(v) if v == "arn-1"));
         assert!(matches!(s.begin(key("k"), Fingerprint::of(b"other"), now), Begin::Reused));
         assert_eq!(s.stats(), StoreStats { entries: 1, joins: 1, replays: 1, conflicts: 1 });
