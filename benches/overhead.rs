@@ -20,7 +20,9 @@
 //! emulator, RSS after 10,000 calls, memory per open watch, binary size, and
 //! the median time from exec to `grpc.health.v1` SERVING over 10 starts.
 //!
-//! Run: `cargo bench --bench overhead` (about 2 minutes).
+//! Run: `cargo bench --bench overhead` (about 2 minutes). `BENCH_GATEWAY_BIN`
+//! measures another build of the gateway (e.g. `target/profiling/…`, to
+//! attach a profiler to it).
 
 mod support;
 
@@ -47,7 +49,9 @@ use tonic::Status;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use support::{announced, cpu_seconds, median, percentile, rss_kib, spawn_gateway, spawn_silent, ChildProcess, GATEWAY_BIN};
+use support::{
+    announced, cpu_seconds, median, percentile, rss_kib, spawn_gateway, spawn_silent, ChildProcess, GATEWAY_BIN,
+};
 
 /// Which server this process is, when the benchmark starts itself as a child.
 const ROLE: &str = "OVERHEAD_BENCH_ROLE";
@@ -407,7 +411,7 @@ struct Footprint {
 
 async fn footprint(endpoint: &str, sdk: &Client, arn: &str) -> Footprint {
     let embedded = {
-        let mut command = Command::new(GATEWAY_BIN);
+        let mut command = Command::new(support::measured_gateway());
         command.args(["serve", "--emulator", "--listen", "127.0.0.1:0"]);
         announced(command, "gateway listening on ")
     };
@@ -446,7 +450,7 @@ async fn footprint(endpoint: &str, sdk: &Client, arn: &str) -> Footprint {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let watching_kib = rss_kib(gateway.child.id());
-    let binary_bytes = std::fs::metadata(GATEWAY_BIN).expect("gateway binary").len();
+    let binary_bytes = std::fs::metadata(support::measured_gateway()).expect("gateway binary").len();
     Footprint { idle_kib, idle_embedded_kib, after_calls_kib, watching_kib, watches, binary_bytes }
 }
 
@@ -487,7 +491,7 @@ async fn time_to_serving(endpoint: &str) -> Vec<f64> {
     for _ in 0..STARTS {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("port").port();
         let listen = format!("127.0.0.1:{port}");
-        let mut command = Command::new(GATEWAY_BIN);
+        let mut command = Command::new(support::measured_gateway());
         command.args(["serve", "--listen", &listen, "--aws-endpoint-url", endpoint, "--aws-region", REGION]);
         let started = Instant::now();
         let gateway = spawn_silent(command);

@@ -179,11 +179,13 @@ async fn unary_calls_over_loopback_answer_in_well_under_10_ms_on_every_listener(
         signal_request: "offer".into(),
         ..Default::default()
     };
-    let arn = client.start_stream_session(start).await.expect("start").into_inner().stream_session.expect("session").arn;
+    let arn =
+        client.start_stream_session(start).await.expect("start").into_inner().stream_session.expect("session").arn;
     let get_ms = median_ms(21, || {
         let (mut client, arn) = (client.clone(), arn.clone());
         async move {
-            let req = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
+            let req =
+                pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
             client.get_stream_session(req).await.expect("get");
         }
     })

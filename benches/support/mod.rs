@@ -13,6 +13,12 @@ use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
 /// The gateway binary cargo built for this benchmark.
 pub const GATEWAY_BIN: &str = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
 
+/// The gateway the benchmarks measure: [`GATEWAY_BIN`], or the binary
+/// `BENCH_GATEWAY_BIN` names (for example a build with symbols, to profile).
+pub fn measured_gateway() -> String {
+    std::env::var("BENCH_GATEWAY_BIN").unwrap_or_else(|_| GATEWAY_BIN.to_string())
+}
+
 /// Credentials every benchmark process uses against the emulator.
 pub const ACCESS_KEY_ID: &str = "AKIDEMULATOR";
 /// The matching secret.
@@ -59,7 +65,7 @@ pub fn spawn_silent(mut command: Command) -> ChildProcess {
 /// `gamelift-streams-gateway serve` on a free loopback port over
 /// `endpoint_url`, with `extra` flags; its address is an `http://` URL.
 pub fn spawn_gateway(endpoint_url: &str, extra: &[&str]) -> ChildProcess {
-    let mut command = Command::new(GATEWAY_BIN);
+    let mut command = Command::new(measured_gateway());
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", endpoint_url, "--aws-region", "us-west-2"])
         .args(extra);

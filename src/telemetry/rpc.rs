@@ -1,9 +1,9 @@
 //! A tower layer around the gRPC server: per call, a server span with the
 //! OpenTelemetry RPC conventions (continuing the caller's W3C `traceparent`),
 //! the `rpc.server.call.duration` histogram by method and status code, and
-//! one access-log line. The status is read where gRPC puts it: the response
-//! headers of a trailers-only answer, else the trailers at the end of the
-//! body; a body dropped before its trailers (the client went away) counts as
+//! one access-log line (at info for failures, debug for successes). The
+//! status is read where gRPC puts it: the response headers of a trailers-only
+//! answer, else the trailers at the end of the body; a body dropped before its trailers (the client went away) counts as
 //! CANCELLED. Health checks and reflection are measured but not traced.
 
 use std::future::Future;
@@ -202,7 +202,13 @@ impl Call {
             self.span.record("otel.status_code", "ERROR");
         }
         let _inside = self.span.enter();
-        tracing::info!(grpc.code = ?code, duration_ms = elapsed * 1000.0, "rpc finished");
+        // A line per successful call would cost every call more than its span
+        // (benchmarks/profile in docs/performance.md): successes at debug.
+        if code == tonic::Code::Ok {
+            tracing::debug!(grpc.code = ?code, duration_ms = elapsed * 1000.0, "rpc finished");
+        } else {
+            tracing::info!(grpc.code = ?code, duration_ms = elapsed * 1000.0, "rpc finished");
+        }
     }
 }
 
@@ -281,8 +287,12 @@ mod tests {
     #[test]
     fn only_served_paths_name_a_method() {
         assert_eq!(known_method("/grpc.health.v1.Health/Check"), Some(("grpc.health.v1.Health", "Check")));
-        assert_eq!(known_method(&format!("/{TRACED_SERVICE}/GetStreamSession")), Some((TRACED_SERVICE, "GetStreamSession")));
-        for junk in ["/", "", "/x/y", &format!("/{TRACED_SERVICE}/Nope"), &format!("{TRACED_SERVICE}/GetStreamSession")] {
+        assert_eq!(
+            known_method(&format!("/{TRACED_SERVICE}/GetStreamSession")),
+            Some((TRACED_SERVICE, "GetStreamSession"))
+        );
+        for junk in ["/", "", "/x/y", &format!("/{TRACED_SERVICE}/Nope"), &format!("{TRACED_SERVICE}/GetStreamSession")]
+        {
             assert_eq!(known_method(junk), None, "{junk}");
         }
     }
