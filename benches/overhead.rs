@@ -34,11 +34,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use aws_sdk_gameliftstreams::types::Protocol;
 use aws_sdk_gameliftstreams::Client;
 use futures_util::future::BoxFuture;
 use gamelift_streams_gateway::codec::LeanCodec;
-use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP};
+use gamelift_streams_gateway::emulator::SEEDED_STREAM_GROUP_ID as GROUP;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use gamelift_streams_gateway::sessions::client::{self, AwsSettings};
@@ -276,20 +275,6 @@ impl Measured {
     fn rate(&self, i: usize) -> f64 {
         median(&self.rates[i])
     }
-}
-
-async fn start_session(client: &Client) -> String {
-    let started = client
-        .start_stream_session()
-        .identifier(GROUP)
-        .application_identifier(APP)
-        .protocol(Protocol::Webrtc)
-        .signal_request("offer")
-        .connection_timeout_seconds(3600)
-        .send()
-        .await
-        .expect("StartStreamSession");
-    started.arn.expect("ARN")
 }
 
 async fn bench() {

@@ -26,10 +26,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_gameliftstreams::types::Protocol;
-use gamelift_streams_gateway::emulator::{
-    self, EmulatorConfig, EmulatorHandle, SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP,
-};
+use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle, SEEDED_STREAM_GROUP_ID as GROUP};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use rand::seq::SliceRandom;
@@ -38,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 
-use support::{median, percentile, rss_kib, sdk_client, spawn_gateway};
+use support::{median, percentile, rss_kib, sdk_client, spawn_gateway, start_session};
 
 const SESSIONS: usize = 1_000;
 const WATCHERS_PER_SESSION: usize = 10;
@@ -80,17 +77,7 @@ async fn emulator_with_sessions() -> (EmulatorHandle, Vec<String>) {
     let client = sdk_client(&emulator.endpoint_url());
     let mut arns = Vec::with_capacity(SESSIONS);
     for _ in 0..SESSIONS {
-        let started = client
-            .start_stream_session()
-            .identifier(GROUP)
-            .application_identifier(APP)
-            .protocol(Protocol::Webrtc)
-            .signal_request("offer")
-            .connection_timeout_seconds(3600)
-            .send()
-            .await
-            .expect("StartStreamSession");
-        arns.push(started.arn.expect("ARN"));
+        arns.push(start_session(&client).await);
     }
     emulator.advance_clock(10.0);
     (emulator, arns)

@@ -103,6 +103,23 @@ pub fn sdk_client(endpoint_url: &str) -> aws_sdk_gameliftstreams::Client {
     aws_sdk_gameliftstreams::Client::from_conf(conf)
 }
 
+/// Starts a session in the emulator's seeded stream group that waits an hour
+/// for its client; returns its ARN.
+pub async fn start_session(client: &aws_sdk_gameliftstreams::Client) -> String {
+    use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID, SEEDED_STREAM_GROUP_ID};
+    let started = client
+        .start_stream_session()
+        .identifier(SEEDED_STREAM_GROUP_ID)
+        .application_identifier(SEEDED_APPLICATION_ID)
+        .protocol(aws_sdk_gameliftstreams::types::Protocol::Webrtc)
+        .signal_request("offer")
+        .connection_timeout_seconds(3600)
+        .send()
+        .await
+        .expect("StartStreamSession");
+    started.arn.expect("ARN")
+}
+
 /// The value below which a fraction `p` of `values` lies (nearest rank).
 pub fn percentile(values: &[f64], p: f64) -> f64 {
     let mut sorted = values.to_vec();

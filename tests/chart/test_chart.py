@@ -158,8 +158,8 @@ def test_the_gateway_runs_locked_down_with_resources():
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert sidecar["resources"]["requests"] == {"cpu": "50m", "memory": "64Mi"}
-    assert sidecar["resources"]["limits"] == {"memory": "256Mi"}
+    assert sidecar["resources"]["requests"] == {"cpu": "50m", "memory": "32Mi"}
+    assert sidecar["resources"]["limits"] == {"memory": "128Mi"}
 
 
 def declared_env_vars():
