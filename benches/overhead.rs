@@ -49,7 +49,8 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 use support::{
-    announced, cpu_seconds, median, percentile, rss_kib, spawn_gateway, spawn_silent, ChildProcess, GATEWAY_BIN,
+    announced, cpu_seconds, median, percentile, rss_kib, spawn_gateway, spawn_silent, start_session, ChildProcess,
+    GATEWAY_BIN,
 };
 
 /// Which server this process is, when the benchmark starts itself as a child.
