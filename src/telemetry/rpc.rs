@@ -3,8 +3,9 @@
 //! the `rpc.server.call.duration` histogram by method and status code, and
 //! one access-log line (at info for failures, debug for successes). The
 //! status is read where gRPC puts it: the response headers of a trailers-only
-//! answer, else the trailers at the end of the body; a body dropped before its trailers (the client went away) counts as
-//! CANCELLED. Health checks and reflection are measured but not traced.
+//! answer, else the trailers at the end of the body; a body dropped before its
+//! trailers (the client went away) counts as CANCELLED. Health checks and
+//! reflection are measured but not traced.
 
 use std::future::Future;
 use std::pin::Pin;
