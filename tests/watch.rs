@@ -168,7 +168,8 @@ async fn a_quiet_session_gets_heartbeats_with_its_state() {
 #[tokio::test]
 async fn an_unknown_session_is_not_found_before_any_event() {
     let mut g = watched().await;
-    let status = g.client.watch_stream_session(watch_request("ABCDEFGHI", "")).await.expect_err("NOT_FOUND");
+    let mut stream = g.client.watch_stream_session(watch_request("ABCDEFGHI", "")).await.expect("stream").into_inner();
+    let status = tokio::time::timeout(EVENT_WAIT, stream.message()).await.expect("answers").expect_err("NOT_FOUND");
     assert_eq!((status.code(), reason(&status)), (Code::NotFound, "NOT_FOUND".to_string()));
     assert_eq!(g.emulator.emulator.call_count("GetStreamSession", "ResourceNotFoundException"), 1);
 }

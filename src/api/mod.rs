@@ -345,8 +345,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             };
             let rx = self.watches.watch_session(&r.stream_group_identifier, &r.stream_session_identifier);
             let heartbeat = self.watches.config().heartbeat;
-            let mut watch = SessionWatch::new(rx, &r.stream_session_identifier, heartbeat, resume);
-            watch.ready().await?;
+            let watch = SessionWatch::new(rx, &r.stream_session_identifier, heartbeat, resume);
             Ok(event_stream(watch.into_stream(), ctx))
         })
         .await
@@ -364,8 +363,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             let unknown = r.statuses.iter().any(|s| !known::<pb::StreamSessionStatus>(*s));
             check("ListStreamSessionsInput", &validate::watch_group_members(&r), None, &[("statuses", !unknown)])?;
             let rx = self.watches.watch_group(&r.stream_group_identifier);
-            let mut watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);
-            watch.ready().await?;
+            let watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);
             Ok(event_stream(watch.into_stream(), ctx))
         })
         .await

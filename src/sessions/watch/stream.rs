@@ -70,16 +70,6 @@ impl SessionWatch {
         Self { sub, tag, heartbeat, resume, last: None, floor: 0, closed: false, done: false }
     }
 
-    /// Waits until the feed has a first state; fails as the first read did.
-    pub async fn ready(&mut self) -> Result<(), WatchError> {
-        let feed = self.sub.rx.wait_for(|f| f.observed.is_some() || f.failure.is_some()).await;
-        match feed.map(|f| f.failure.clone()) {
-            Ok(None) => Ok(()),
-            Ok(Some(failure)) => Err(WatchError::Failed(failure)),
-            Err(_) => Err(WatchError::Closed),
-        }
-    }
-
     /// The events, ending after the terminal state.
     pub fn into_stream(self) -> impl Stream<Item = Result<pb::StreamSessionEvent, WatchError>> + Send {
         futures_util::stream::unfold(self, |mut w| async move { w.next().await.map(|e| (e, w)) })
@@ -200,16 +190,6 @@ impl GroupWatch {
             floor: 0,
             closed: false,
             done: false,
-        }
-    }
-
-    /// Waits until the first listing; fails as it did.
-    pub async fn ready(&mut self) -> Result<(), WatchError> {
-        let feed = self.sub.rx.wait_for(|f| f.synced || f.failure.is_some()).await;
-        match feed.map(|f| f.failure.clone()) {
-            Ok(None) => Ok(()),
-            Ok(Some(failure)) => Err(WatchError::Failed(failure)),
-            Err(_) => Err(WatchError::Closed),
         }
     }
 
