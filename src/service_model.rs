@@ -285,6 +285,17 @@ impl ServiceModel {
         }
     }
 
+    /// The most elements a list or map member of a structure may have, if the
+    /// model bounds it.
+    pub fn max_items(&self, structure: &str, member: &str) -> Option<i64> {
+        let Some(Shape::Structure { members, .. }) = self.shapes.get(structure) else { return None };
+        let shape = &members.iter().find(|m| m.name == member)?.shape;
+        match self.shapes.get(shape)? {
+            Shape::List { max, .. } | Shape::Map { max, .. } => *max,
+            _ => None,
+        }
+    }
+
     /// The names of a structure's members, in model order.
     pub fn member_names(&self, structure: &str) -> Vec<&str> {
         match self.shapes.get(structure) {
@@ -358,8 +369,12 @@ impl ServiceModel {
                 let Some(items) = value.as_array() else {
                     return push(&path, None, Constraint::Type("a list"));
                 };
+                let too_many = max.is_some_and(|m| items.len() as i64 > m);
                 for c in length_violations(items.len(), *min, *max) {
                     push(&path, None, c);
+                }
+                if too_many {
+                    return;
                 }
                 for (i, item) in items.iter().enumerate() {
                     let mut item_path = path.clone();
@@ -371,8 +386,12 @@ impl ServiceModel {
                 let Some(entries) = value.as_object() else {
                     return push(&path, None, Constraint::Type("a map"));
                 };
+                let too_many = max.is_some_and(|m| entries.len() as i64 > m);
                 for c in length_violations(entries.len(), *min, *max) {
                     push(&path, None, c);
+                }
+                if too_many {
+                    return;
                 }
                 for (k, v) in entries {
                     let mut key_path = path.clone();

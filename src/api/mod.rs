@@ -130,7 +130,7 @@ async fn respond<T>(
         Ok(out) => Ok(Response::new(out)),
         Err(err) => {
             let status = to_status(&err, &ctx);
-            tracing::info!(operation = ctx.operation, code = ?status.code(), error = %err, "call failed");
+            tracing::info!(operation = ctx.operation, code = ?status.code(), error = %status.message(), "call failed");
             Err(status)
         }
     }
@@ -147,7 +147,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = group_ctx("StartStreamSession", &r.stream_group_identifier);
         respond(ctx, async {
             let enums = [("protocol", known::<pb::Protocol>(r.protocol))];
-            check("StartStreamSessionInput", &validate::start_members(&r), Some(&r.request_id), &enums)?;
+            validate::check_start(&r, &enums)?;
             let params =
                 pb::StartStreamSessionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
             let (group, wait, signal_request) =

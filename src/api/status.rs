@@ -90,9 +90,77 @@ impl From<Vec<FieldViolation>> for ApiError {
     }
 }
 
+/// Field violations listed in a status's BadRequest: at most this many...
+pub const MAX_LISTED_VIOLATIONS: usize = 20;
+/// ...and at most this many bytes of field paths and descriptions, so that
+/// the whole status (message and details, base64 in a header) stays well
+/// under gRPC C-core's 8 KiB metadata limit. The rest are counted.
+const MAX_VIOLATION_BYTES: usize = 2048;
+/// Violations named in `grpc-message` (and log lines); BadRequest has more.
+const MESSAGE_VIOLATIONS: usize = 3;
+/// Longest field path and description listed, in bytes.
+const MAX_FIELD_BYTES: usize = 128;
+const MAX_DESCRIPTION_BYTES: usize = 256;
+/// Longest violation named in a message, in bytes.
+const MAX_MESSAGE_ITEM_BYTES: usize = 200;
+/// Longest `grpc-message`, in bytes.
+const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes at a character boundary, marked with `…`.
+pub fn truncate(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end]).into()
+}
+
+/// The violations a status lists (bounded in number and bytes, each field and
+/// description truncated), and how many are left out.
+fn listed(violations: &[FieldViolation]) -> (Vec<(String, String)>, usize) {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for v in violations.iter().take(MAX_LISTED_VIOLATIONS) {
+        let field = truncate(&v.field, MAX_FIELD_BYTES).into_owned();
+        let description = truncate(&v.description, MAX_DESCRIPTION_BYTES).into_owned();
+        bytes += field.len() + description.len();
+        if bytes > MAX_VIOLATION_BYTES {
+            break;
+        }
+        out.push((field, description));
+    }
+    let omitted = violations.len() - out.len();
+    (out, omitted)
+}
+
+/// The first violations and a count of the others, for messages and logs.
 fn describe(violations: &[FieldViolation]) -> String {
-    let parts: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect();
+    let (listed, _) = listed(violations);
+    let shown = listed.len().min(MESSAGE_VIOLATIONS);
+    let mut parts: Vec<String> = listed[..shown]
+        .iter()
+        .map(|(f, d)| truncate(&format!("{f}: {d}"), MAX_MESSAGE_ITEM_BYTES).into_owned())
+        .collect();
+    if violations.len() > shown {
+        parts.push(format!("and {} more", violations.len() - shown));
+    }
     parts.join("; ")
+}
+
+/// Adds `violations` to `details` as BadRequest, bounded, with a last entry
+/// (empty field) saying how many were left out.
+fn add_violations(details: &mut ErrorDetails, violations: &[FieldViolation], meta: &mut HashMap<String, String>) {
+    let (listed, omitted) = listed(violations);
+    for (field, description) in listed {
+        details.add_bad_request_violation(field, description);
+    }
+    if omitted > 0 {
+        details.add_bad_request_violation("", format!("and {omitted} more"));
+        meta.insert("violations".into(), violations.len().to_string());
+    }
 }
 
 /// What an RPC was about, for ErrorInfo metadata and ResourceInfo.
@@ -112,9 +180,7 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
     let mut details = ErrorDetails::new();
     let (code, reason) = match err {
         ApiError::InvalidArgument(violations) => {
-            for v in violations {
-                details.add_bad_request_violation(v.field.clone(), v.description.clone());
-            }
+            add_violations(&mut details, violations, &mut meta);
             (Code::InvalidArgument, "INVALID_FIELD")
         }
         ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
@@ -145,7 +211,12 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
         }
     };
     details.set_error_info(reason, DOMAIN, meta);
-    Status::with_error_details(code, err.to_string(), details)
+    Status::with_error_details(code, summary(err), details)
+}
+
+/// `err` in one bounded line: the status message and what logs carry.
+pub fn summary(err: &ApiError) -> String {
+    truncate(&err.to_string(), MAX_MESSAGE_BYTES).into_owned()
 }
 
 /// A session that ended while the caller waited for it to be ACTIVE: no
@@ -194,19 +265,24 @@ fn session_code(
             meta.insert("aws_error_code".into(), code.clone());
             match kind {
                 UpstreamKind::Validation => {
-                    for field in upstream_fields(message) {
-                        details.add_bad_request_violation(field, message.clone());
-                    }
+                    let fields = upstream_fields(message);
+                    let violations: Vec<FieldViolation> = fields
+                        .into_iter()
+                        .map(|field| FieldViolation { field, description: message.clone() })
+                        .collect();
+                    add_violations(details, &violations, meta);
                     (Code::InvalidArgument, "UPSTREAM_VALIDATION")
                 }
                 UpstreamKind::AccessDenied => (Code::PermissionDenied, "ACCESS_DENIED"),
                 UpstreamKind::NotFound => {
-                    details.set_resource_info(ctx.resource_type, ctx.resource_name.clone(), "", message.clone());
+                    let name = truncate(&ctx.resource_name, MAX_FIELD_BYTES);
+                    let description = truncate(message, MAX_DESCRIPTION_BYTES);
+                    details.set_resource_info(ctx.resource_type, name, "", description);
                     (Code::NotFound, "NOT_FOUND")
                 }
                 UpstreamKind::Conflict => (Code::FailedPrecondition, "CONFLICT"),
                 UpstreamKind::QuotaExceeded => {
-                    details.add_quota_failure_violation(ctx.operation, message.clone());
+                    details.add_quota_failure_violation(ctx.operation, truncate(message, MAX_DESCRIPTION_BYTES));
                     (Code::ResourceExhausted, "QUOTA_EXCEEDED")
                 }
                 UpstreamKind::Throttling => transient(details, Code::Unavailable, "THROTTLED"),
@@ -251,6 +327,59 @@ mod tests {
     fn upstream_validation_messages_name_proto_fields() {
         let msg = "2 validation errors detected: Value '0' at 'connectionTimeoutSeconds' failed; Value null at 'identifier' failed";
         assert_eq!(upstream_fields(msg), ["connection_timeout_seconds", "stream_group_identifier"]);
+    }
+
+    fn header_bytes(status: &Status) -> usize {
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).expect("headers");
+        headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum()
+    }
+
+    #[test]
+    fn a_flood_of_violations_makes_a_bounded_status_and_message() {
+        let ctx =
+            CallContext { operation: "StartStreamSession", resource_type: "StreamGroup", resource_name: "sg-1".into() };
+        let violations: Vec<FieldViolation> = (0..1000)
+            .map(|i| FieldViolation {
+                field: format!("additional_environment_variables[\"{}-{i}\"]", "é".repeat(300)),
+                description: format!("the key must match the pattern {}", "[a-z]".repeat(200)),
+            })
+            .collect();
+        let err = ApiError::InvalidArgument(violations);
+        let status = to_status(&err, &ctx);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(header_bytes(&status) < 6 * 1024, "{} bytes of headers", header_bytes(&status));
+        let details = status.get_error_details();
+        let listed = &details.bad_request().expect("BadRequest").field_violations;
+        assert!(listed.len() <= MAX_LISTED_VIOLATIONS + 1, "{}", listed.len());
+        let last = listed.last().expect("a last entry");
+        assert_eq!(last.field, "");
+        assert_eq!(last.description, format!("and {} more", 1000 - (listed.len() - 1)));
+        assert_eq!(
+            details.error_info().expect("ErrorInfo").metadata.get("violations").map(String::as_str),
+            Some("1000")
+        );
+        assert!(status.message().ends_with("; and 997 more"), "{}", status.message());
+        assert!(summary(&err).len() <= MAX_MESSAGE_BYTES);
+    }
+
+    #[test]
+    fn a_few_violations_are_listed_whole() {
+        let ctx =
+            CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "x".into() };
+        let v = |field: &str| FieldViolation { field: field.into(), description: "required".into() };
+        let status = to_status(&ApiError::InvalidArgument(vec![v("a"), v("b")]), &ctx);
+        assert_eq!(status.message(), "invalid request: a: required; b: required");
+        let details = status.get_error_details();
+        assert_eq!(details.bad_request().expect("BadRequest").field_violations.len(), 2);
+        assert!(!details.error_info().expect("ErrorInfo").metadata.contains_key("violations"));
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("ééééé", 7), "éé…");
+        assert!(truncate(&"x".repeat(5000), 100).len() <= 100);
     }
 
     #[test]

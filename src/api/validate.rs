@@ -143,6 +143,43 @@ pub fn list_by_account_members(r: &pb::ListStreamSessionsByAccountRequest) -> Ve
     list_filters(r.status, r.export_files_status, r.page_size, &r.page_token)
 }
 
+/// Most locations a StartStreamSession may name. The model sets no maximum;
+/// GameLift Streams has far fewer locations than this.
+pub const MAX_LOCATIONS: usize = 100;
+
+/// Longest map key a field path quotes (the key is the caller's text).
+const MAX_QUOTED_KEY_CHARS: usize = 32;
+
+/// Checks a StartStreamSession: its repeated and map fields are counted
+/// first, and one that is too long fails the request before any per-element
+/// work (so a request of a million junk locations costs one comparison).
+pub fn check_start(r: &pb::StartStreamSessionRequest, enums: &[(&str, bool)]) -> Result<(), Vec<FieldViolation>> {
+    let model = service_model::model();
+    let max = |member| model.max_items("StartStreamSessionInput", member).and_then(|m| usize::try_from(m).ok());
+    let counts = [
+        ("locations", r.locations.len(), Some(MAX_LOCATIONS)),
+        ("additional_launch_args", r.additional_launch_args.len(), max("AdditionalLaunchArgs")),
+        (
+            "additional_environment_variables",
+            r.additional_environment_variables.len(),
+            max("AdditionalEnvironmentVariables"),
+        ),
+    ];
+    let too_many: Vec<FieldViolation> = counts
+        .into_iter()
+        .filter_map(|(field, len, max)| {
+            max.filter(|max| len > *max).map(|max| FieldViolation {
+                field: field.into(),
+                description: format!("must have at most {max} elements (got {len})"),
+            })
+        })
+        .collect();
+    if !too_many.is_empty() {
+        return Err(too_many);
+    }
+    check("StartStreamSessionInput", &start_members(r), Some(&r.request_id), enums)
+}
+
 /// Checks `members` against the model's `input` structure, plus the request's
 /// `request_id` and enum fields.
 pub fn check(
@@ -188,10 +225,18 @@ fn proto_path(root: &str, v: &Violation) -> String {
                 out.push_str(&snake_case(name));
             }
             PathPart::Index(i) => out.push_str(&format!("[{i}]")),
-            PathPart::Key(k) | PathPart::Value(k) => out.push_str(&format!("[{k:?}]")),
+            PathPart::Key(k) | PathPart::Value(k) => out.push_str(&format!("[{:?}]", quoted_key(k))),
         }
     }
     out
+}
+
+/// A map key as a field path quotes it: at most [`MAX_QUOTED_KEY_CHARS`].
+fn quoted_key(key: &str) -> String {
+    match key.char_indices().nth(MAX_QUOTED_KEY_CHARS) {
+        Some((end, _)) => format!("{}…", &key[..end]),
+        None => key.to_string(),
+    }
 }
 
 fn describe(v: &Violation) -> String {
@@ -281,6 +326,38 @@ mod tests {
         );
         assert_eq!(err[2].description, "must be at least 320");
         assert!(err[1].description.starts_with("the key must match"), "{}", err[1].description);
+    }
+
+    #[test]
+    fn oversized_repeated_fields_fail_before_any_element_is_checked() {
+        let req = pb::StartStreamSessionRequest {
+            locations: vec!["not a location!".into(); 1_000_000],
+            additional_launch_args: vec![String::new(); 101],
+            additional_environment_variables: (0..51).map(|i| (format!("bad-{i}"), String::new())).collect(),
+            ..Default::default()
+        };
+        let err = check_start(&req, &[]).unwrap_err();
+        let found: Vec<(&str, &str)> = err.iter().map(|v| (v.field.as_str(), v.description.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("locations", "must have at most 100 elements (got 1000000)"),
+                ("additional_launch_args", "must have at most 100 elements (got 101)"),
+                ("additional_environment_variables", "must have at most 50 elements (got 51)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_map_key_is_quoted_cut_short() {
+        let key = "K-".repeat(500);
+        let req = pb::StartStreamSessionRequest {
+            additional_environment_variables: [(key, "v".to_string())].into(),
+            ..Default::default()
+        };
+        let err = check_start(&req, &[]).unwrap_err();
+        let quoted = err.iter().find(|v| v.field.starts_with("additional_environment_variables[")).expect("the key");
+        assert_eq!(quoted.field, format!("additional_environment_variables[\"{}…\"]", "K-".repeat(16)));
     }
 
     #[test]
