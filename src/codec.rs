@@ -7,8 +7,9 @@
 
 use std::marker::PhantomData;
 
-use tonic::codec::{BufferSettings, Codec};
-use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+use tonic::Status;
+use tonic_prost::{ProstCodec, ProstEncoder};
 
 /// First size of a call's encode and decode buffers.
 const BUFFER_SIZE: usize = 1024;
@@ -33,13 +34,32 @@ where
     type Encode = T;
     type Decode = U;
     type Encoder = ProstEncoder<T>;
-    type Decoder = ProstDecoder<U>;
+    type Decoder = LeanDecoder<U>;
 
     fn encoder(&mut self) -> Self::Encoder {
         ProstCodec::<T, U>::raw_encoder(BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD))
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        ProstCodec::<T, U>::raw_decoder(BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD))
+        LeanDecoder(PhantomData)
+    }
+}
+
+/// Prost decoding with [`BUFFER_SIZE`] buffers; a message that does not
+/// decode (invalid UTF-8, a wrong wire type, cut short) is INVALID_ARGUMENT
+/// `MALFORMED_REQUEST`, not tonic's INTERNAL.
+#[derive(Debug)]
+pub struct LeanDecoder<U>(PhantomData<U>);
+
+impl<U: prost::Message + Default> Decoder for LeanDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        U::decode(buf).map(Some).map_err(crate::wire::malformed)
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(BUFFER_SIZE, YIELD_THRESHOLD)
     }
 }

@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand};
 use std::time::Duration;
 
 use crate::auth::AuthToken;
+use crate::connections::ConnectionLimits;
 use crate::emulator::{self, EmulatorConfig, Timings, WorldConfig};
-use crate::server::{Access, ListenAddr};
+use crate::server::{Access, Limits, ListenAddr};
 use crate::sessions::client::AwsSettings;
 use crate::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
 use crate::sessions::resilience::{RetryPolicy, PUBLISHED_LIMITS};
@@ -213,6 +214,24 @@ pub struct ServeArgs {
     /// a free port). Off when unset.
     #[arg(long, env = "GLS_GATEWAY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Largest request message accepted, in bytes; a larger one is
+    /// RESOURCE_EXHAUSTED before it is read. The default leaves room for a
+    /// WebRTC offer of several kilobytes.
+    #[arg(long, env = "GLS_GATEWAY_MAX_REQUEST_BYTES", default_value_t = Limits::default().max_request_bytes)]
+    pub max_request_bytes: usize,
+    /// Connections open at once on each listener; at the limit new ones wait
+    /// in the kernel's backlog.
+    #[arg(long, env = "GLS_GATEWAY_MAX_CONNECTIONS", default_value_t = Limits::default().connections.max_connections)]
+    pub max_connections: usize,
+    /// Seconds a new connection has to send the HTTP/2 preface before it is closed.
+    #[arg(long, env = "GLS_GATEWAY_HANDSHAKE_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    pub handshake_timeout_seconds: f64,
+    /// Seconds of silence after which a connection is pinged (HTTP/2 PING).
+    #[arg(long, env = "GLS_GATEWAY_KEEPALIVE_INTERVAL_SECONDS", default_value_t = 30.0)]
+    pub keepalive_interval_seconds: f64,
+    /// Seconds a ping has to be answered before the connection is closed.
+    #[arg(long, env = "GLS_GATEWAY_KEEPALIVE_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    pub keepalive_timeout_seconds: f64,
     /// Start the GameLift Streams emulator on a loopback port and use it
     /// instead of AWS (no AWS account or credentials needed).
     #[arg(long, env = "GLS_GATEWAY_EMULATOR")]
@@ -245,6 +264,8 @@ pub struct ServeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Who may call, and where health is also served.
     pub access: Access,
+    /// What callers can make the server hold.
+    pub limits: Limits,
     /// The embedded emulator, when asked for.
     pub emulator: Option<EmulatorConfig>,
 }
@@ -291,6 +312,7 @@ impl ServeArgs {
             shutdown_delay: Duration::from_secs_f64(seconds("shutdown-delay-seconds", self.shutdown_delay_seconds)?),
             metrics_listen: self.metrics_listen,
             access: Access { token: self.auth_token()?, health_listen: self.health_listen },
+            limits: self.limits()?,
             emulator,
         })
     }
@@ -304,6 +326,24 @@ impl ServeArgs {
         };
         let flag = if self.auth_token_file.is_some() { "auth-token-file" } else { "auth-token" };
         AuthToken::new(&raw).map(Some).map_err(|reason| invalid(flag, reason))
+    }
+
+    fn limits(&self) -> Result<Limits, ConfigError> {
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_request_bytes) {
+            return Err(invalid("max-request-bytes", "must be 1024 to 67108864"));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max-connections", "must be at least 1"));
+        }
+        Ok(Limits {
+            max_request_bytes: self.max_request_bytes,
+            connections: ConnectionLimits {
+                max_connections: self.max_connections,
+                handshake_timeout: positive_duration("handshake-timeout-seconds", self.handshake_timeout_seconds)?,
+            },
+            keepalive_interval: positive_duration("keepalive-interval-seconds", self.keepalive_interval_seconds)?,
+            keepalive_timeout: positive_duration("keepalive-timeout-seconds", self.keepalive_timeout_seconds)?,
+        })
     }
 
     fn watch_config(&self) -> Result<WatchConfig, ConfigError> {
@@ -550,6 +590,42 @@ mod tests {
         match cli.command {
             Command::Serve(args) => args.to_config().map_err(|e| e.to_string()),
             Command::Emulator(_) => Err("not serve".into()),
+        }
+    }
+
+    #[test]
+    fn limits_have_defaults_flags_and_bounds() {
+        assert_eq!(serve(&[]).expect("valid").limits, Limits::default());
+        let set = serve(&[
+            "--max-request-bytes",
+            "2048",
+            "--max-connections",
+            "8",
+            "--handshake-timeout-seconds",
+            "2",
+            "--keepalive-interval-seconds",
+            "5",
+            "--keepalive-timeout-seconds",
+            "1",
+        ])
+        .expect("valid")
+        .limits;
+        let expected = Limits {
+            max_request_bytes: 2048,
+            connections: ConnectionLimits { max_connections: 8, handshake_timeout: Duration::from_secs(2) },
+            keepalive_interval: Duration::from_secs(5),
+            keepalive_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(set, expected);
+        for (flag, value) in [
+            ("--max-request-bytes", "10"),
+            ("--max-connections", "0"),
+            ("--handshake-timeout-seconds", "0"),
+            ("--keepalive-interval-seconds", "0"),
+            ("--keepalive-timeout-seconds", "NaN"),
+        ] {
+            let err = serve(&[flag, value]).expect_err("refused");
+            assert!(err.contains(flag), "{flag} {value}: {err}");
         }
     }
 

@@ -52,7 +52,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let watches = Watches::new(sessions.clone(), config.watch.clone());
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
     let gateway_service = Gateway::new(sessions, idempotency, watches);
-    let gateway = server::start_with(&config.listen, gateway_service, config.access.clone())
+    let gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;

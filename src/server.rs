@@ -12,17 +12,17 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::UnixListenerStream;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use crate::api::Gateway;
 use crate::auth::{AuthLayer, AuthToken};
+use crate::connections::{incoming, ConnectionLimits};
 use crate::proto::v1 as pb;
 use crate::sessions::watch::Watches;
 use crate::telemetry::rpc::RpcLayer;
+use crate::wire::WireLayer;
 
 type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
 
@@ -87,29 +87,72 @@ pub struct Access {
 /// watches thousands of sessions over one channel.
 const MAX_CONCURRENT_STREAMS: u32 = 16_384;
 
+/// Bounds on what callers can make the server hold (the README's Limits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Largest request message decoded; larger is RESOURCE_EXHAUSTED.
+    pub max_request_bytes: usize,
+    /// Connections open at once, and the time each has for its handshake.
+    pub connections: ConnectionLimits,
+    /// Idle time after which a connection is pinged.
+    pub keepalive_interval: Duration,
+    /// Time a ping has to be answered before the connection is closed.
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 64 * 1024,
+            connections: ConnectionLimits { max_connections: 1024, handshake_timeout: Duration::from_secs(10) },
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Limits {
+    /// A server with these limits' HTTP/2 settings and the wire's statuses.
+    fn server(&self) -> Server {
+        Server::builder()
+            .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+            .http2_keepalive_interval(Some(self.keepalive_interval))
+            .http2_keepalive_timeout(Some(self.keepalive_timeout))
+    }
+}
+
 /// Binds `listen` and serves `gateway` to anyone who can connect, until drained.
 pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<RunningGateway> {
-    start_with(listen, gateway, Access::default()).await
+    start_with(listen, gateway, Access::default(), Limits::default()).await
 }
 
 /// Binds `listen` (and the health listener of `access`) and serves `gateway`
-/// to callers `access` admits, until drained.
-pub async fn start_with(listen: &ListenAddr, gateway: Gateway, access: Access) -> std::io::Result<RunningGateway> {
+/// to callers `access` admits, within `limits`, until drained.
+pub async fn start_with(
+    listen: &ListenAddr,
+    gateway: Gateway,
+    access: Access,
+    limits: Limits,
+) -> std::io::Result<RunningGateway> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StreamSessionsServer>().await;
+    let max = limits.max_request_bytes;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
-        .map_err(std::io::Error::other)?;
+        .map_err(std::io::Error::other)?
+        .max_decoding_message_size(max);
+    let health_service = health_service.max_decoding_message_size(max);
     let watches = gateway.watches().clone();
-    let router = Server::builder()
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+    let router = limits
+        .server()
         .layer(RpcLayer::default())
+        .layer(WireLayer::new(max))
         .layer(AuthLayer::new(access.token))
         .add_service(health_service.clone())
         .add_service(reflection)
-        .add_service(StreamSessionsServer::new(gateway));
+        .add_service(StreamSessionsServer::new(gateway).max_decoding_message_size(max));
     let (tx, rx) = oneshot::channel::<()>();
     let signal = async {
         let _ = rx.await;
@@ -118,13 +161,13 @@ pub async fn start_with(listen: &ListenAddr, gateway: Gateway, access: Access) -
         ListenAddr::Tcp(addr) => {
             let listener = TcpListener::bind(addr).await?;
             let local = ListenAddr::Tcp(listener.local_addr()?);
-            (local, tokio::spawn(router.serve_with_incoming_shutdown(no_delay(listener), signal)))
+            let accepted = incoming(listener, limits.connections);
+            (local, tokio::spawn(router.serve_with_incoming_shutdown(accepted, signal)))
         }
         ListenAddr::Unix(path) => {
             remove_stale_socket(path)?;
-            let listener = UnixListener::bind(path)?;
-            let incoming = UnixListenerStream::new(listener);
-            (listen.clone(), tokio::spawn(router.serve_with_incoming_shutdown(incoming, signal)))
+            let accepted = incoming(UnixListener::bind(path)?, limits.connections);
+            (listen.clone(), tokio::spawn(router.serve_with_incoming_shutdown(accepted, signal)))
         }
     };
     let probes = match access.health_listen {
@@ -132,8 +175,9 @@ pub async fn start_with(listen: &ListenAddr, gateway: Gateway, access: Access) -
             let listener = TcpListener::bind(addr).await?;
             let addr = listener.local_addr()?;
             let (shutdown, rx) = oneshot::channel::<()>();
-            let router = Server::builder().layer(RpcLayer::default()).add_service(health_service);
-            let serve = router.serve_with_incoming_shutdown(no_delay(listener), async {
+            let router =
+                limits.server().layer(RpcLayer::default()).layer(WireLayer::new(max)).add_service(health_service);
+            let serve = router.serve_with_incoming_shutdown(incoming(listener, limits.connections), async {
                 let _ = rx.await;
             });
             Some(HealthListener { addr, shutdown, task: tokio::spawn(serve) })
@@ -141,14 +185,6 @@ pub async fn start_with(listen: &ListenAddr, gateway: Gateway, access: Access) -
         None => None,
     };
     Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task, watches, probes })
-}
-
-/// The connections `listener` accepts, with TCP_NODELAY: gRPC writes headers,
-/// messages and trailers as separate small writes, and Nagle's algorithm would
-/// hold each one back until the client's delayed ACK (about 40 ms a call).
-/// Unix sockets have no such delay.
-fn no_delay(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// A socket file left by an earlier run is removed; any other file is an error.
@@ -199,22 +235,5 @@ impl RunningGateway {
             let _ = probes.task.await;
         }
         finished
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use futures_util::StreamExt;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn accepted_connections_have_tcp_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let mut incoming = no_delay(listener);
-        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let accepted = incoming.next().await.expect("a connection").expect("accepted");
-        assert!(accepted.nodelay().expect("socket option"), "TCP_NODELAY is set on the accepted socket");
     }
 }

@@ -42,7 +42,7 @@ async fn guarded() -> Guarded {
         health_listen: Some("127.0.0.1:0".parse().expect("address")),
     };
     let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
-    let gateway = server::start_with(&listen, service, access).await.expect("gateway starts");
+    let gateway = server::start_with(&listen, service, access, Default::default()).await.expect("gateway starts");
     let channel = channel(&format!("{}", gateway.local_addr())).await;
     Guarded { emulator, gateway, channel }
 }

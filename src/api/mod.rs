@@ -11,7 +11,6 @@ pub mod validate;
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInput;
 use futures_util::{Stream, StreamExt};
@@ -50,8 +49,7 @@ impl Gateway {
         &self.watches
     }
 
-    /// Waits until the session is in a state `ready` takes; answers a little
-    /// before the caller's deadline so the caller gets the details.
+    /// Waits until the session is in a state `ready` takes, until `deadline`.
     async fn wait_ready(
         &self,
         group: &str,
@@ -60,7 +58,7 @@ impl Gateway {
         ready: impl Fn(&pb::StreamSession) -> bool,
     ) -> Result<pb::StreamSession, ApiError> {
         let subscription = self.watches.watch_session(group, session);
-        match wait_for(subscription, deadline.map(answer_before), ready).await {
+        match wait_for(subscription, deadline, ready).await {
             Ok(observed) => Ok(observed.session.clone()),
             Err(WaitError::Ended(observed)) => Err(ApiError::SessionEnded(Box::new(observed.session.clone()))),
             Err(WaitError::TimedOut(latest)) => Err(ApiError::NotReady {
@@ -76,13 +74,6 @@ impl Gateway {
 fn is_ready(session: &pb::StreamSession) -> bool {
     use pb::StreamSessionStatus as S;
     matches!(session.status(), S::Active | S::Connected | S::PendingClientReconnection)
-}
-
-/// When to give up waiting so that the answer reaches the caller before its
-/// deadline: 5% of the time left, between 10 ms and 250 ms, before it.
-fn answer_before(deadline: Instant) -> Instant {
-    let left = deadline.saturating_duration_since(Instant::now());
-    deadline - (left / 20).clamp(Duration::from_millis(10), Duration::from_millis(250)).min(left)
 }
 
 /// The session read right after CreateStreamSessionConnection; `None` if the
@@ -142,7 +133,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::StartStreamSessionRequest>,
     ) -> Result<Response<pb::StartStreamSessionResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = group_ctx("StartStreamSession", &r.stream_group_identifier);
         respond(ctx, async {
@@ -179,7 +170,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::GetStreamSessionRequest>,
     ) -> Result<Response<pb::GetStreamSessionResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("GetStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
@@ -197,7 +188,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::ListStreamSessionsRequest>,
     ) -> Result<Response<pb::ListStreamSessionsResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = group_ctx("ListStreamSessions", &r.stream_group_identifier);
         respond(ctx, async {
@@ -219,7 +210,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::ListStreamSessionsByAccountRequest>,
     ) -> Result<Response<pb::ListStreamSessionsByAccountResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = group_ctx("ListStreamSessionsByAccount", "");
         respond(ctx, async {
@@ -241,7 +232,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::TerminateStreamSessionRequest>,
     ) -> Result<Response<pb::TerminateStreamSessionResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("TerminateStreamSession", &r.stream_session_identifier);
         respond(ctx, async {
@@ -265,7 +256,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::CreateStreamSessionConnectionRequest>,
     ) -> Result<Response<pb::CreateStreamSessionConnectionResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("CreateStreamSessionConnection", &r.stream_session_identifier);
         respond(ctx, async {
@@ -308,7 +299,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::ExportStreamSessionFilesRequest>,
     ) -> Result<Response<pb::ExportStreamSessionFilesResponse>, Status> {
-        let deadline = deadline::deadline(request.metadata(), tokio::time::Instant::now());
+        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
         let r = request.into_inner();
         let ctx = session_ctx("ExportStreamSessionFiles", &r.stream_session_identifier);
         respond(ctx, async {

@@ -206,8 +206,13 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
             if failure.gave_up != GiveUp::NotRetryable {
                 meta.insert("gave_up".into(), failure.gave_up.as_str().into());
             }
-            let delay = failure.retry_after.unwrap_or(DEFAULT_RETRY_DELAY);
-            session_code(&failure.error, ctx, delay, &mut details, &mut meta)
+            if failure.gave_up == GiveUp::Deadline && matches!(failure.error, SessionError::Timeout) {
+                // The caller's deadline, not GameLift Streams, cut the attempt short.
+                (Code::DeadlineExceeded, "UPSTREAM_TIMEOUT")
+            } else {
+                let delay = failure.retry_after.unwrap_or(DEFAULT_RETRY_DELAY);
+                session_code(&failure.error, ctx, delay, &mut details, &mut meta)
+            }
         }
     };
     details.set_error_info(reason, DOMAIN, meta);

@@ -1,0 +1,299 @@
+//! A buggy or hostile caller against the in-process gateway: huge and
+//! malformed requests, unanswerable deadlines and connections that never
+//! speak each get a bounded, typed answer (see the README's Limits).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut};
+use gamelift_streams_gateway::emulator::FaultRule;
+use gamelift_streams_gateway::proto::v1 as pb;
+use gamelift_streams_gateway::server::{self, Access, Limits, ListenAddr, RunningGateway};
+use support::{APP, GROUP};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+const SERVICE: &str = "/gamelift.streams.v1.StreamSessions/";
+
+/// Sends bytes as they are and ignores what comes back: for requests no
+/// generated client would make.
+#[derive(Debug, Clone, Copy, Default)]
+struct Raw;
+
+impl Codec for Raw {
+    type Encode = Vec<u8>;
+    type Decode = ();
+    type Encoder = Raw;
+    type Decoder = Raw;
+
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = ();
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
+
+async fn raw_call(channel: &Channel, method: &str, body: Vec<u8>) -> Result<(), Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone()).max_encoding_message_size(usize::MAX);
+    grpc.ready().await.map_err(|e| Status::unavailable(e.to_string()))?;
+    let path = format!("{SERVICE}{method}").parse().expect("a path");
+    grpc.unary(tonic::Request::new(body), path, Raw).await.map(|_| ())
+}
+
+/// Calls of `operation` the emulator received, whatever their outcome.
+fn calls(emulator: &support::Harness, operation: &str) -> u64 {
+    emulator.emulator.calls().get(operation).map_or(0, |outcomes| outcomes.values().sum())
+}
+
+fn reason(status: &Status) -> String {
+    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
+}
+
+/// The gateway over the emulator, within `limits`.
+async fn gateway_within(limits: Limits) -> (support::Harness, RunningGateway, Channel) {
+    let emulator = support::harness_with(support::unlimited()).await;
+    let sessions = gamelift_streams_gateway::sessions::Sessions::new(emulator.client.clone(), support::resilience());
+    let service = support::gateway_over(sessions, Default::default());
+    let listen = ListenAddr::Tcp("127.0.0.1:0".parse().expect("loopback"));
+    let gateway = server::start_with(&listen, service, Access::default(), limits).await.expect("gateway starts");
+    let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
+        .expect("URI")
+        .connect()
+        .await
+        .expect("gateway reachable");
+    (emulator, gateway, channel)
+}
+
+#[tokio::test]
+async fn a_request_over_the_size_limit_is_resource_exhausted_at_once() {
+    let (emulator, _gateway, channel) = gateway_within(Limits::default()).await;
+    let request = pb::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: APP.into(),
+        signal_request: "offer".into(),
+        locations: vec!["x".into(); 1_300_000],
+        ..Default::default()
+    };
+    let body = prost::Message::encode_to_vec(&request);
+    assert!(body.len() > 3 * 1024 * 1024, "{} bytes", body.len());
+    let started = Instant::now();
+    let status = raw_call(&channel, "StartStreamSession", body).await.expect_err("too large");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!((status.code(), reason(&status)), (Code::ResourceExhausted, "REQUEST_TOO_LARGE".into()));
+    assert!(status.message().contains("65536"), "{}", status.message());
+    assert_eq!(calls(&emulator, "StartStreamSession"), 0);
+}
+
+#[tokio::test]
+async fn junk_repeated_fields_under_the_limit_fail_by_count_with_a_small_status() {
+    let (emulator, _gateway, channel) = gateway_within(Limits::default()).await;
+    let mut client = pb::stream_sessions_client::StreamSessionsClient::new(channel);
+    let request = pb::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: APP.into(),
+        signal_request: "offer".into(),
+        locations: vec!["?".into(); 20_000],
+        ..Default::default()
+    };
+    let status = client.start_stream_session(request).await.expect_err("too many locations");
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_FIELD".into()));
+    let violations = status.get_error_details().bad_request().expect("BadRequest").field_violations.clone();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].description, "must have at most 100 elements (got 20000)");
+    assert_eq!(calls(&emulator, "StartStreamSession"), 0);
+}
+
+#[tokio::test]
+async fn thirty_bad_environment_variable_names_make_a_status_under_8_kib_with_its_details() {
+    let (_emulator, _gateway, channel) = gateway_within(Limits::default()).await;
+    let mut client = pb::stream_sessions_client::StreamSessionsClient::new(channel);
+    let request = pb::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: APP.into(),
+        signal_request: "offer".into(),
+        additional_environment_variables: (0..30).map(|i| (format!("MY-SETTING-{i}"), "on".to_string())).collect(),
+        ..Default::default()
+    };
+    let status = client.start_stream_session(request).await.expect_err("bad names");
+    let mut headers = http::HeaderMap::new();
+    status.add_header(&mut headers).expect("headers");
+    let size: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    assert!(size < 6 * 1024, "{size} bytes of status headers");
+    let details = status.get_error_details();
+    let listed = &details.bad_request().expect("BadRequest").field_violations;
+    assert_eq!(listed.len(), 21, "twenty violations and the count of the rest");
+    assert_eq!(listed[20].description, "and 10 more");
+    assert!(status.message().ends_with("and 27 more"), "{}", status.message());
+}
+
+#[tokio::test]
+async fn malformed_protobuf_is_invalid_argument_malformed_request() {
+    let (emulator, _gateway, channel) = gateway_within(Limits::default()).await;
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("invalid UTF-8", vec![0x0a, 0x02, 0xff, 0xfe]),
+        ("a wrong wire type", vec![0x08, 0x01]),
+        ("cut short", vec![0x0a, 0x32, b's', b'g']),
+    ];
+    for (what, body) in cases {
+        let status = raw_call(&channel, "GetStreamSession", body).await.expect_err(what);
+        assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "MALFORMED_REQUEST".into()), "{what}");
+    }
+    assert_eq!(calls(&emulator, "GetStreamSession"), 0);
+}
+
+/// One gRPC call over a bare HTTP/2 connection, with `headers` (a client
+/// library would enforce `grpc-timeout` itself); the status it ends with.
+async fn bare_call(gateway: &RunningGateway, method: &str, headers: &[(&str, &str)], frame: Vec<u8>) -> Status {
+    let tcp = tokio::net::TcpStream::connect(gateway.local_addr().to_string()).await.expect("connect");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2");
+    tokio::spawn(connection);
+    let mut request = http::Request::post(format!("http://{}{SERVICE}{method}", gateway.local_addr()))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut client = client.ready().await.expect("ready");
+    let (response, mut send) = client.send_request(request.body(()).expect("request"), false).expect("sent");
+    send.send_data(frame.into(), true).expect("body");
+    let (parts, mut body) = response.await.expect("response").into_parts();
+    if parts.headers.contains_key("grpc-status") {
+        return Status::from_header_map(&parts.headers).expect("status");
+    }
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("data");
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await.expect("trailers").expect("a status");
+    Status::from_header_map(&trailers).expect("status")
+}
+
+/// `message` framed as gRPC: uncompressed, its length first.
+fn framed(message: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&u32::try_from(message.len()).expect("small").to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+#[tokio::test]
+async fn a_message_cut_short_in_its_frame_is_malformed_request() {
+    let (_emulator, gateway, _channel) = gateway_within(Limits::default()).await;
+    let mut frame = framed(&[0x0a, 0x04, b's', b'g', b'-', b'1']);
+    frame.truncate(frame.len() - 3);
+    let status = bare_call(&gateway, "GetStreamSession", &[], frame).await;
+    assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "MALFORMED_REQUEST".into()));
+}
+
+#[tokio::test]
+async fn a_call_unanswered_at_its_deadline_is_deadline_exceeded_not_cancelled() {
+    let (emulator, gateway, _channel) = gateway_within(Limits::default()).await;
+    let arn = emulator.start_session().await;
+    let slow = FaultRule { operation: Some("GetStreamSession".into()), latency_ms: 3000, ..FaultRule::default() };
+    emulator.emulator.add_fault(slow).expect("fault added");
+    let request = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
+    // The deadline goes to the server, but this bare client does not enforce
+    // it: what comes back is the gateway's own answer.
+    let started = Instant::now();
+    let frame = framed(&prost::Message::encode_to_vec(&request));
+    let status = bare_call(&gateway, "GetStreamSession", &[("grpc-timeout", "300m")], frame).await;
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!((status.code(), reason(&status)), (Code::DeadlineExceeded, "UPSTREAM_TIMEOUT".into()), "{status:?}");
+    let info = status.get_error_details().error_info().cloned().expect("ErrorInfo");
+    assert_eq!(info.metadata.get("gave_up").map(String::as_str), Some("deadline"));
+}
+
+/// Reads until the server closes the connection; how long that took.
+async fn closed_within(mut stream: tokio::net::TcpStream, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0; 1024];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await.expect("the server closes the connection") {
+            Ok(0) | Err(_) => return started.elapsed(),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_never_speaks_is_closed_after_the_handshake_timeout() {
+    let mut limits = Limits::default();
+    limits.connections.handshake_timeout = Duration::from_millis(300);
+    let (_emulator, gateway, channel) = gateway_within(limits).await;
+    let silent = tokio::net::TcpStream::connect(gateway.local_addr().to_string()).await.expect("connect");
+    let waited = closed_within(silent, Duration::from_secs(10)).await;
+    assert!(waited >= Duration::from_millis(250), "closed after {waited:?}");
+    // A connection that spoke stays open past the handshake timeout.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut client = pb::stream_sessions_client::StreamSessionsClient::new(channel);
+    let missing = client.get_stream_session(pb::GetStreamSessionRequest::default()).await.expect_err("invalid");
+    assert_eq!(missing.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_pings_is_disconnected() {
+    let limits = Limits {
+        keepalive_interval: Duration::from_millis(200),
+        keepalive_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let (_emulator, gateway, _channel) = gateway_within(limits).await;
+    let mut peer = tokio::net::TcpStream::connect(gateway.local_addr().to_string()).await.expect("connect");
+    // The preface and an empty SETTINGS frame: a handshake, then silence
+    // (never an ACK, never a PING answer).
+    peer.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.expect("preface");
+    peer.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.expect("settings");
+    closed_within(peer, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn each_listener_admits_at_most_max_connections() {
+    let mut limits = Limits::default();
+    limits.connections.max_connections = 1;
+    let (_emulator, gateway, channel) = gateway_within(limits).await;
+    let mut client = pb::stream_sessions_client::StreamSessionsClient::new(channel.clone());
+    let answered = client.get_stream_session(pb::GetStreamSessionRequest::default()).await.expect_err("invalid");
+    assert_eq!(answered.code(), Code::InvalidArgument, "the first connection is served");
+    let second = Channel::from_shared(format!("http://{}", gateway.local_addr()))
+        .expect("URI")
+        .timeout(Duration::from_millis(500))
+        .connect_lazy();
+    let mut waiting = pb::stream_sessions_client::StreamSessionsClient::new(second);
+    let refused = waiting.get_stream_session(pb::GetStreamSessionRequest::default()).await.expect_err("waits");
+    assert_eq!(refused.code(), Code::Cancelled, "{refused:?}");
+    drop((client, channel));
+    let later = tokio::time::timeout(
+        Duration::from_secs(5),
+        waiting.get_stream_session(pb::GetStreamSessionRequest::default()),
+    )
+    .await
+    .expect("served once the first connection closed")
+    .expect_err("invalid");
+    assert_eq!(later.code(), Code::InvalidArgument);
+}
