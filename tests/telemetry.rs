@@ -289,6 +289,62 @@ fn rpcs(scrape: &Scrape, method: &str, code: &str) -> f64 {
     value(scrape, "rpc_server_call_duration_seconds_count", &[("rpc_method", method), ("rpc_grpc_status_code", code)])
 }
 
+/// The RPC duration series of a scrape, as (service, method, code).
+fn rpc_series(scrape: &Scrape) -> std::collections::BTreeSet<(String, String, String)> {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "rpc_server_call_duration_seconds_count")
+        .map(|s| {
+            let label = |name: &str| s.labels.get(name).unwrap_or_default().to_string();
+            (label("rpc_service"), label("rpc_method"), label("rpc_grpc_status_code"))
+        })
+        .collect()
+}
+
+/// One unary call of `path` (any path) with a GetStreamSession request.
+async fn call_path(channel: &Channel, path: &str) -> tonic::Code {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready().await.expect("ready");
+    let codec = tonic_prost::ProstCodec::<pb::GetStreamSessionRequest, pb::GetStreamSessionResponse>::default();
+    let path = path.parse().expect("a path");
+    let request = tonic::Request::new(pb::GetStreamSessionRequest::default());
+    grpc.unary(request, path, codec).await.map_or_else(|s| s.code(), |_| tonic::Code::Ok)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callers_without_the_token_or_a_served_method_cannot_add_metric_series() {
+    let token = "a-token-of-at-least-16-characters";
+    let gateway = Gateway::spawn(&["--metrics-listen", "127.0.0.1:0", "--auth-token", token], &[]);
+    let url = gateway.metrics.clone().expect("metrics address");
+    let channel = Channel::from_shared(gateway.grpc.clone()).expect("URI").connect().await.expect("reachable");
+    let service = "/gamelift.streams.v1.StreamSessions/";
+    assert_eq!(call_path(&channel, &format!("{service}GetStreamSession")).await, tonic::Code::Unauthenticated);
+    assert_eq!(call_path(&channel, "/junk.Service/Nothing").await, tonic::Code::Unauthenticated);
+    let before = rpc_series(&scrape(&url).await);
+    assert_eq!(
+        before,
+        [("_OTHER".to_string(), "_OTHER".to_string(), "16".to_string())].into(),
+        "unauthenticated calls have one series"
+    );
+
+    let methods = ["StartStreamSession", "ListStreamSessions", "TerminateStreamSession", "WatchStreamSession"];
+    for i in 0..300 {
+        let path = match i % 3 {
+            0 => format!("/junk{i}.Service/Method{i}"),
+            1 => format!("{service}{}", methods[i % methods.len()]),
+            _ => format!("/{}/{i}", "x".repeat(12_000)),
+        };
+        assert_eq!(call_path(&channel, &path).await, tonic::Code::Unauthenticated, "{}", &path[..40.min(path.len())]);
+    }
+    let body = reqwest::get(&url).await.expect("scrape").text().await.expect("text");
+    assert!(body.len() < 64 * 1024, "a scrape of {} bytes", body.len());
+    let after = rpc_series(&Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text"));
+    assert_eq!(after, before, "the flood added series");
+    drop(channel);
+    gateway.stop();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
     let gateway = Gateway::spawn(

@@ -29,6 +29,7 @@ const TRACED_SERVICE: &str = "gamelift.streams.v1.StreamSessions";
 const CANCELLED: i32 = 1;
 const UNKNOWN: i32 = 2;
 const UNIMPLEMENTED: i32 = 12;
+const UNAUTHENTICATED: i32 = 16;
 
 /// Adds spans and RPC metrics to a gRPC server.
 #[derive(Clone)]
@@ -184,7 +185,9 @@ impl Call {
             return;
         }
         let elapsed = self.started.elapsed().as_secs_f64();
-        let (service, method) = if code == UNIMPLEMENTED { (OTHER, OTHER) } else { (self.service, self.method) };
+        // Callers who are not let in (or call nothing served) choose no labels.
+        let anonymous = code == UNIMPLEMENTED || code == UNAUTHENTICATED;
+        let (service, method) = if anonymous { (OTHER, OTHER) } else { (self.service, self.method) };
         self.duration.record(
             elapsed,
             &[
