@@ -26,6 +26,11 @@ pub struct Cli {
     /// Log lines as human-readable text or as JSON objects (one per line).
     #[arg(long, global = true, env = "GLS_GATEWAY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Let RUST_LOG open the SDK's, HTTP's and gRPC's own debug logs, which
+    /// carry request bodies (signal requests, IP addresses) and the AWS access
+    /// key id. For debugging only; a warning is logged at start.
+    #[arg(long, global = true, env = "GLS_GATEWAY_LOG_WIRE_UNSAFE")]
+    pub log_wire_unsafe: bool,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -74,6 +79,8 @@ pub struct TelemetryConfig {
     pub metrics_tls: bool,
     /// `OTEL_SERVICE_NAME` is unset: the service is called gamelift-streams-gateway.
     pub default_service_name: bool,
+    /// The wire's own logs are not held at info (`--log-wire-unsafe`).
+    pub wire_logs: bool,
 }
 
 impl TelemetryConfig {
@@ -112,6 +119,7 @@ impl TelemetryConfig {
             traces_tls: tls("TRACES"),
             metrics_tls: tls("METRICS"),
             default_service_name: var("OTEL_SERVICE_NAME").is_none(),
+            wire_logs: false,
         })
     }
 }

@@ -15,7 +15,8 @@ use gamelift_streams_gateway::{emulator, server};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let telemetry = telemetry::init(&TelemetryConfig::from_env(cli.log_format, |name| std::env::var(name).ok())?)?;
+    let from_env = TelemetryConfig::from_env(cli.log_format, |name| std::env::var(name).ok())?;
+    let telemetry = telemetry::init(&TelemetryConfig { wire_logs: cli.log_wire_unsafe, ..from_env })?;
     match cli.command {
         Command::Serve(args) => serve(args.to_config()?, &telemetry).await?,
         Command::Emulator(args) => {

@@ -34,6 +34,8 @@ const SIGNAL_MARKER: &str = "198.51.100.77";
 /// The gateway binary with the embedded emulator, and what it announced.
 struct Gateway {
     child: Child,
+    /// Its stderr, read as it comes (a full pipe would block the gateway).
+    stderr: std::thread::JoinHandle<String>,
     grpc: String,
     emulator: String,
     metrics: Option<String>,
@@ -61,7 +63,13 @@ impl Gateway {
         let grpc = format!("http://{}", next("gateway listening on "));
         let emulator = next("emulator listening on ");
         let metrics = args.contains(&"--metrics-listen").then(|| next("metrics listening on "));
-        Self { child, grpc, emulator, metrics }
+        let mut pipe: ChildStderr = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).expect("stderr");
+            text
+        });
+        Self { child, stderr, grpc, emulator, metrics }
     }
 
     async fn client(&self) -> StreamSessionsClient<Channel> {
@@ -72,10 +80,9 @@ impl Gateway {
     fn stop(mut self) -> String {
         let kill = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
         assert!(kill.success());
-        let mut stderr = String::new();
-        let mut pipe: ChildStderr = self.child.stderr.take().expect("stderr");
-        pipe.read_to_string(&mut stderr).expect("stderr");
-        assert!(self.child.wait().expect("exit").success(), "{stderr}");
+        let exit = self.child.wait().expect("exit");
+        let stderr = self.stderr.join().expect("stderr read");
+        assert!(exit.success(), "{stderr}");
         stderr
     }
 }
@@ -187,7 +194,7 @@ fn hex(bytes: &[u8]) -> String {
 async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span_per_attempt_and_metrics() {
     let (collector, endpoint) = collector().await;
     let gateway = Gateway::spawn(
-        &["--watch-fast-interval-seconds", "0.05"],
+        &["--watch-fast-interval-seconds", "0.05", "--metrics-listen", "127.0.0.1:0"],
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_SERVICE_NAME", "gateway-under-test"),
@@ -216,6 +223,14 @@ async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span
     let first = events.message().await.expect("an event").expect("a snapshot");
     assert_eq!(first.kind(), pb::StreamSessionEventKind::Snapshot);
     drop((events, client));
+    // The watch's span ends when the gateway has seen the client go, at the
+    // moment its call is counted: wait for that, then stop (and flush).
+    let url = gateway.metrics.clone().expect("metrics address");
+    let started = std::time::Instant::now();
+    while rpcs(&scrape(&url).await, "WatchStreamSession", "1") < 1.0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "the watch never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let stderr = gateway.stop();
 
     let spans = collector.spans.lock().expect("lock").clone();
@@ -415,9 +430,10 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
 
 // ----- logs -----
 
-#[tokio::test(flavor = "multi_thread")]
-async fn json_logs_carry_the_trace_id_and_never_a_signal_or_a_credential_even_at_trace_level() {
-    let gateway = Gateway::spawn(&["--log-format", "json"], &[("RUST_LOG", "trace")]);
+/// The JSON log lines of a gateway (its `args`, `RUST_LOG` as given) that
+/// served a Start (with a traceparent) and a refused CreateStreamSessionConnection.
+async fn logs_of_a_start_and_a_connection(rust_log: &str, args: &[&str]) -> String {
+    let gateway = Gateway::spawn(&[&["--log-format", "json"], args].concat(), &[("RUST_LOG", rust_log)]);
     let mut client = gateway.client().await;
     let started = client.start_stream_session(traced(start_request(""))).await.expect("start");
     let session = started.into_inner().stream_session.expect("session");
@@ -430,7 +446,21 @@ async fn json_logs_carry_the_trace_id_and_never_a_signal_or_a_credential_even_at
     // Rejected (the session is still ACTIVATING), after the signal request went upstream.
     client.create_stream_session_connection(connection).await.expect_err("ACTIVATING");
     drop(client);
-    let stderr = gateway.stop();
+    gateway.stop()
+}
+
+/// What a log must never carry: a signal request or response, a request
+/// signature, the access key id (`EMULATOR` with the embedded emulator).
+fn assert_no_secrets(stderr: &str) {
+    assert!(!stderr.contains(SIGNAL_MARKER), "a signal request reached the logs");
+    assert!(!stderr.contains("IN IP4 127.0.0.1"), "a signal response reached the logs");
+    assert!(!stderr.contains("Signature="), "a request signature reached the logs");
+    assert!(!stderr.contains("EMULATOR"), "the access key id reached the logs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_the_trace_id_and_never_a_signal_or_a_credential_even_at_trace_level() {
+    let stderr = logs_of_a_start_and_a_connection("trace", &[]).await;
 
     let lines: Vec<serde_json::Value> =
         stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
@@ -448,9 +478,33 @@ async fn json_logs_carry_the_trace_id_and_never_a_signal_or_a_credential_even_at
         counts.get("TRACE").copied().unwrap_or(0) + counts.get("DEBUG").copied().unwrap_or(0) > 0,
         "trace level is on"
     );
-    assert!(!stderr.contains(SIGNAL_MARKER), "a signal request reached the logs");
-    assert!(!stderr.contains("IN IP4 127.0.0.1"), "a signal response reached the logs");
-    assert!(!stderr.contains("Signature="), "a request signature reached the logs");
+    assert_no_secrets(&stderr);
+}
+
+/// Directives more specific than the hold, for every layer that sees bodies or headers.
+const WIRE_DIRECTIVES: &str = "trace,aws_smithy_runtime::client=trace,aws_smithy_runtime::client::orchestrator=trace,\
+    aws_smithy_runtime_api=trace,aws_smithy_http_client::hyper_legacy=trace,aws_sigv4::http_request=trace,\
+    aws_config::meta=trace,hyper_util::client::legacy=trace,h2::codec=trace,tonic::codec=trace,tower::buffer=trace";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_most_specific_rust_log_directives_cannot_open_the_wire_logs() {
+    let stderr = logs_of_a_start_and_a_connection(WIRE_DIRECTIVES, &[]).await;
+    assert!(stderr.contains("\"level\":\"TRACE\""), "trace level is on");
+    let wire_debug = stderr.lines().filter(|l| {
+        (l.contains("\"level\":\"DEBUG\"") || l.contains("\"level\":\"TRACE\""))
+            && ["aws_smithy", "aws_sigv4", "aws_config", "hyper", "h2::", "tonic::", "tower::"]
+                .iter()
+                .any(|t| l.contains(&format!("\"target\":\"{t}")))
+    });
+    assert_eq!(wire_debug.count(), 0, "wire debug lines: {}", grep(&stderr, "aws_smithy"));
+    assert_no_secrets(&stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_wire_unsafe_opens_the_wire_logs_with_a_warning() {
+    let stderr = logs_of_a_start_and_a_connection("info,aws_smithy_runtime=trace", &["--log-wire-unsafe"]).await;
+    assert!(stderr.contains("--log-wire-unsafe: SDK, HTTP and gRPC logs are not held back"), "no warning");
+    assert!(stderr.contains("\"target\":\"aws_smithy_runtime"), "the SDK's own logs are open");
 }
 
 fn grep(text: &str, needle: &str) -> String {

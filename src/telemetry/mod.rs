@@ -20,7 +20,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer as _;
@@ -31,8 +31,10 @@ use crate::config::{LogFormat, TelemetryConfig};
 pub const SCOPE: &str = "gamelift-streams-gateway";
 
 /// Targets whose debug and trace logs would carry request and response
-/// bodies (signal requests, IP addresses) or headers: held at `info` whatever
-/// `RUST_LOG` says.
+/// bodies (signal requests, IP addresses), headers or credentials: held at
+/// `info` by a filter `RUST_LOG` cannot widen (even with more specific
+/// directives such as `aws_smithy_runtime::client=trace`); only
+/// `--log-wire-unsafe` opens them.
 const WIRE_TARGETS: &[&str] = &[
     "aws_smithy_runtime",
     "aws_smithy_runtime_api",
@@ -112,10 +114,14 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
     opentelemetry::global::set_tracer_provider(tracer.clone());
     opentelemetry::global::set_meter_provider(meter.clone());
 
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    for target in WIRE_TARGETS {
-        filter = filter.add_directive(format!("{target}=info").parse()?);
-    }
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let hold = if config.wire_logs {
+        Targets::new().with_default(LevelFilter::TRACE)
+    } else {
+        Targets::new()
+            .with_default(LevelFilter::TRACE)
+            .with_targets(WIRE_TARGETS.iter().map(|t| (*t, LevelFilter::INFO)))
+    };
     let logs = match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -133,7 +139,13 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
             .with_tracer(tracer.tracer(SCOPE))
             .with_filter(Targets::new().with_target(env!("CARGO_CRATE_NAME"), tracing::Level::DEBUG))
     });
-    tracing_subscriber::registry().with(logs.with_filter(filter)).with(spans).try_init()?;
+    tracing_subscriber::registry().with(logs.with_filter(filter.and(hold))).with(spans).try_init()?;
+    if config.wire_logs {
+        tracing::warn!(
+            "--log-wire-unsafe: SDK, HTTP and gRPC logs are not held back; at debug they carry request bodies \
+             (signal requests with IP addresses), headers and the AWS access key id"
+        );
+    }
     Ok(Telemetry { tracer, meter, registry })
 }
 
