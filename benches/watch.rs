@@ -79,7 +79,7 @@ async fn emulator_with_sessions() -> (EmulatorHandle, Vec<String>) {
     for _ in 0..SESSIONS {
         arns.push(start_session(&client).await);
     }
-    emulator.advance_clock(10.0);
+    emulator.advance_clock(10.0).expect("clock advanced");
     (emulator, arns)
 }
 

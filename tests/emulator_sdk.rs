@@ -51,7 +51,7 @@ async fn a_whole_session_life_through_the_sdk() {
     assert!(s.signal_response.is_none());
     assert!(s.created_at.is_some());
 
-    h.emulator.advance_clock(5.0);
+    h.emulator.advance_clock(5.0).expect("clock advanced");
     let ready = h
         .client
         .wait_until_stream_session_active()
@@ -80,7 +80,7 @@ async fn a_whole_session_life_through_the_sdk() {
         .expect("CreateStreamSessionConnection");
     assert!(conn.signal_response.is_some());
     assert_eq!(get().await.expect("get").status, Some(StreamSessionStatus::Reconnecting));
-    h.emulator.advance_clock(1.0);
+    h.emulator.advance_clock(1.0).expect("clock advanced");
     assert_eq!(get().await.expect("get").status, Some(StreamSessionStatus::Active));
 
     h.client
@@ -91,7 +91,7 @@ async fn a_whole_session_life_through_the_sdk() {
         .await
         .expect("TerminateStreamSession (204)");
     assert_eq!(get().await.expect("get").status, Some(StreamSessionStatus::Terminating));
-    h.emulator.advance_clock(2.0);
+    h.emulator.advance_clock(2.0).expect("clock advanced");
     let ended = get().await.expect("get");
     assert_eq!(ended.status, Some(StreamSessionStatus::Terminated));
     assert_eq!(ended.status_reason, Some(StreamSessionStatusReason::ApiTerminated));
@@ -196,7 +196,7 @@ async fn paging_and_filters_walk_every_session_once() {
     for _ in 0..5 {
         arns.push(h.start_session().await);
     }
-    h.emulator.advance_clock(5.0);
+    h.emulator.advance_clock(5.0).expect("clock advanced");
     h.client
         .terminate_stream_session()
         .identifier(GROUP)
@@ -239,7 +239,7 @@ async fn paging_and_filters_walk_every_session_once() {
 async fn exports_are_listed_by_status_and_succeed_when_the_session_ends() {
     let h = harness().await;
     let arn = h.start_session().await;
-    h.emulator.advance_clock(5.0);
+    h.emulator.advance_clock(5.0).expect("clock advanced");
     h.client
         .export_stream_session_files()
         .identifier(GROUP)
@@ -264,7 +264,7 @@ async fn exports_are_listed_by_status_and_succeed_when_the_session_ends() {
         .send()
         .await
         .expect("terminate");
-    h.emulator.advance_clock(2.0);
+    h.emulator.advance_clock(2.0).expect("clock advanced");
     let s = h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&arn).send().await.expect("get");
     let export = s.export_files_metadata.expect("export metadata");
     assert_eq!(export.status, Some(ExportFilesStatus::Succeeded));
@@ -299,7 +299,7 @@ async fn no_free_capacity_ends_in_placement_timeout() {
     let h = harness_with(config).await;
     let _holder = h.start_session().await;
     let waiting = h.start_session().await;
-    h.emulator.advance_clock(75.0);
+    h.emulator.advance_clock(75.0).expect("clock advanced");
     let s =
         h.client.get_stream_session().identifier(GROUP).stream_session_identifier(&waiting).send().await.expect("get");
     assert_eq!(s.status, Some(StreamSessionStatus::Error));
@@ -337,7 +337,7 @@ async fn new_applications_and_stream_groups_provision_then_host_sessions() {
         .await
         .expect("CreateStreamGroup (201)");
     assert_eq!(group.status.as_ref().map(|s| s.as_str().to_string()).as_deref(), Some("ACTIVATING"));
-    h.emulator.advance_clock(30.0);
+    h.emulator.advance_clock(30.0).expect("clock advanced");
     let app_now = h.client.get_application().identifier(&app.arn).send().await.expect("GetApplication");
     assert_eq!(app_now.status.map(|s| s.as_str().to_string()).as_deref(), Some("READY"));
     let assoc = h

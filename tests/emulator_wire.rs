@@ -38,7 +38,7 @@ async fn status_codes_request_ids_and_epoch_timestamps_follow_the_model() {
     let path = format!("/streamgroups/{GROUP}/streamsessions/{encoded}");
     let got = call(&h, Method::GET, &path, None).await;
     assert_eq!(got.status(), 200);
-    h.emulator.advance_clock(5.0);
+    h.emulator.advance_clock(5.0).expect("clock advanced");
     let terminated = call(&h, Method::DELETE, &path, None).await;
     assert_eq!(terminated.status(), 204);
     assert!(header(&terminated, "x-amzn-RequestId").is_some());

@@ -53,7 +53,7 @@ async fn a_whole_session_life_through_the_gateway() {
     assert_eq!(started.status(), pb::StreamSessionStatus::Activating);
     assert_eq!(started.protocol(), pb::Protocol::Webrtc);
     assert!(started.created_at.is_some());
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     let active = get(&mut g, &started.arn).await.expect("get");
     assert_eq!(active.status(), pb::StreamSessionStatus::Active);
     assert!(!active.signal_response.is_empty());
@@ -81,7 +81,7 @@ async fn a_whole_session_life_through_the_gateway() {
     assert_eq!(session.status(), pb::StreamSessionStatus::Reconnecting);
     assert_eq!(session.signal_response, conn.signal_response);
 
-    g.emulator.emulator.advance_clock(1.0);
+    g.emulator.emulator.advance_clock(1.0).expect("clock advanced");
     g.client
         .export_stream_session_files(pb::ExportStreamSessionFilesRequest {
             stream_group_identifier: GROUP.into(),
@@ -99,7 +99,7 @@ async fn a_whole_session_life_through_the_gateway() {
         })
         .await
         .expect("TerminateStreamSession");
-    g.emulator.emulator.advance_clock(2.0);
+    g.emulator.emulator.advance_clock(2.0).expect("clock advanced");
     let ended = get(&mut g, &id).await.expect("get");
     assert_eq!(ended.status(), pb::StreamSessionStatus::Terminated);
     assert_eq!(ended.status_reason(), pb::StreamSessionStatusReason::ApiTerminated);

@@ -195,7 +195,7 @@ async fn connections_and_exports_run_once_per_request_id() {
     let h = emulator().await;
     let (_gateway, mut client) = gateway_client(&h, StoreLimits::default(), RetryPolicy::default()).await;
     let arn = start(&mut client, "launch-conn").await.expect("started");
-    h.emulator.advance_clock(5.0);
+    h.emulator.advance_clock(5.0).expect("clock advanced");
     let id = arn.rsplit('/').next().expect("id").to_string();
     let (status, _) = h.admin(Method::POST, &format!("sessions/{id}/connect"), None).await;
     assert_eq!(status, 200);

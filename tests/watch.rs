@@ -111,7 +111,7 @@ async fn one_watcher_sees_a_whole_lifecycle_in_order() {
         assert_eq!((event.kind(), status_of(&event)), (Kind::Change, want));
         events.push(event);
     };
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     step(&mut events, S::Active).await;
     client_action(&g, &started.arn, "connect").await;
     step(&mut events, S::Connected).await;
@@ -125,7 +125,7 @@ async fn one_watcher_sees_a_whole_lifecycle_in_order() {
     };
     let connection = g.client.create_stream_session_connection(reconnect).await.expect("connection").into_inner();
     step(&mut events, S::Reconnecting).await;
-    g.emulator.emulator.advance_clock(1.0);
+    g.emulator.emulator.advance_clock(1.0).expect("clock advanced");
     step(&mut events, S::Active).await;
     let terminate = pb::TerminateStreamSessionRequest {
         stream_group_identifier: GROUP.into(),
@@ -134,7 +134,7 @@ async fn one_watcher_sees_a_whole_lifecycle_in_order() {
     };
     g.client.terminate_stream_session(terminate).await.expect("terminate");
     step(&mut events, S::Terminating).await;
-    g.emulator.emulator.advance_clock(2.0);
+    g.emulator.emulator.advance_clock(2.0).expect("clock advanced");
     step(&mut events, S::Terminated).await;
     assert_eq!(next(&mut stream).await, None, "the stream ends with OK after TERMINATED");
 
@@ -206,7 +206,7 @@ async fn resuming_an_unchanged_session_sends_no_snapshot() {
     let beat = next(&mut resumed).await.expect("heartbeat");
     assert_eq!(beat.kind(), Kind::Heartbeat, "no snapshot of an unchanged session");
     assert!(beat.revision >= snapshot.revision);
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     let change = next_change(&mut resumed).await.expect("change");
     assert_eq!((change.kind(), change.previous_status(), status_of(&change)), (Kind::Change, S::Activating, S::Active));
     assert!(change.revision > beat.revision);
@@ -220,7 +220,7 @@ async fn resuming_after_a_change_starts_with_that_change() {
     let mut first = watch(&mut g.client, &started.arn).await;
     let snapshot = next(&mut first).await.expect("snapshot");
     drop(first);
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
 
     let request = watch_request(&started.arn, &snapshot.resume_token);
     let mut resumed = g.client.watch_stream_session(request).await.expect("resumed").into_inner();
@@ -272,7 +272,7 @@ async fn poll_calls_for(per_session: usize) -> (u64, u64) {
         assert!(seen.iter().all(|s| *s == Some(want)), "every watcher sees {want:?}");
     };
     expect_all(&mut streams, S::Activating).await;
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     g.watches.refresh_group(GROUP);
     expect_all(&mut streams, S::Active).await;
     for arn in &arns {
@@ -290,7 +290,7 @@ async fn poll_calls_for(per_session: usize) -> (u64, u64) {
             .await
             .expect("terminate");
     }
-    g.emulator.emulator.advance_clock(2.0);
+    g.emulator.emulator.advance_clock(2.0).expect("clock advanced");
     g.watches.refresh_group(GROUP);
     expect_all(&mut streams, S::Terminated).await;
     for stream in &mut streams {
@@ -319,7 +319,7 @@ async fn a_stalled_consumer_delays_nobody_and_still_gets_the_terminal_state() {
     let mut live = watch(&mut g.client, &started.arn).await;
     let mut seen = vec![status_of(&next(&mut live).await.expect("snapshot"))];
 
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     seen.push(status_of(&next_change(&mut live).await.expect("ACTIVE")));
     client_action(&g, &started.arn, "connect").await;
     seen.push(status_of(&next_change(&mut live).await.expect("CONNECTED")));
@@ -327,7 +327,7 @@ async fn a_stalled_consumer_delays_nobody_and_still_gets_the_terminal_state() {
         g.emulator.client.terminate_stream_session().identifier(GROUP).stream_session_identifier(&started.arn);
     session.send().await.expect("terminate");
     seen.push(status_of(&next_change(&mut live).await.expect("TERMINATING")));
-    g.emulator.emulator.advance_clock(2.0);
+    g.emulator.emulator.advance_clock(2.0).expect("clock advanced");
     seen.push(status_of(&next_change(&mut live).await.expect("TERMINATED")));
     assert_eq!(seen, [S::Activating, S::Active, S::Connected, S::Terminating, S::Terminated]);
     assert_eq!(next(&mut live).await, None);
@@ -369,7 +369,7 @@ async fn throttled_polls_are_retried_by_the_next_round_without_ending_the_watch(
     let throttle =
         FaultRule { operation: Some("GetStreamSession".into()), throttle: 1.0, count: Some(3), ..Default::default() };
     g.emulator.emulator.add_fault(throttle).expect("fault");
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     let change = next_change(&mut stream).await.expect("ACTIVE after the throttling");
     assert_eq!(status_of(&change), S::Active);
     assert_eq!(g.emulator.emulator.call_count("GetStreamSession", "ThrottlingException"), 3);
@@ -403,7 +403,7 @@ async fn a_group_watch_sends_every_session_then_synced_then_changes() {
     expected.sort();
     assert_eq!(snapshot, expected);
 
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     let mut active = Vec::new();
     for _ in 0..2 {
         let event = next_change(&mut stream).await.expect("change");
@@ -422,7 +422,7 @@ async fn a_group_watch_with_a_filter_reports_sessions_leaving_it_once() {
     let mut g = watched().await;
     let a = start(&mut g.client).await;
     let b = start(&mut g.client).await;
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     client_action(&g, &a.arn, "connect").await;
     let request = group_request(vec![S::Connected]);
     let mut stream = g.client.watch_stream_sessions(request).await.expect("watch").into_inner();
@@ -484,7 +484,7 @@ async fn start_and_wait_answers_before_the_deadline_with_the_session_arn() {
 async fn connection_and_wait_answers_once_active_with_the_new_signal_response() {
     let mut g = watched().await;
     let started = start(&mut g.client).await;
-    g.emulator.emulator.advance_clock(5.0);
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
     let request = pb::CreateStreamSessionConnectionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: started.arn.clone(),
@@ -497,7 +497,7 @@ async fn connection_and_wait_answers_once_active_with_the_new_signal_response() 
     let mut stream = watch(&mut g.client, &started.arn).await;
     while next_change(&mut stream).await.map(|e| status_of(&e)) != Some(S::Reconnecting) {}
     assert!(!call.is_finished(), "still RECONNECTING");
-    g.emulator.emulator.advance_clock(1.0);
+    g.emulator.emulator.advance_clock(1.0).expect("clock advanced");
     let response = call.await.expect("task").expect("ACTIVE again").into_inner();
     let session = response.stream_session.expect("session");
     assert_eq!(session.status(), S::Active);

@@ -116,8 +116,19 @@ fn export_from_aws(export: aws::ExportFilesMetadata) -> pb::ExportFilesMetadata 
     }
 }
 
+/// The range of `google.protobuf.Timestamp`: 0001-01-01T00:00:00Z to
+/// 9999-12-31T23:59:59.999999999Z.
+const MIN_TIMESTAMP_SECONDS: i64 = -62_135_596_800;
+const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
+
+/// A time as a valid `google.protobuf.Timestamp`: one outside its range (no
+/// real session has one) is clamped to the range's ends.
 fn timestamp(t: Option<DateTime>) -> Option<prost_types::Timestamp> {
-    t.map(|t| prost_types::Timestamp { seconds: t.secs(), nanos: i32::try_from(t.subsec_nanos()).unwrap_or(0) })
+    t.map(|t| match t.secs() {
+        s if s > MAX_TIMESTAMP_SECONDS => prost_types::Timestamp { seconds: MAX_TIMESTAMP_SECONDS, nanos: 999_999_999 },
+        s if s < MIN_TIMESTAMP_SECONDS => prost_types::Timestamp { seconds: MIN_TIMESTAMP_SECONDS, nanos: 0 },
+        seconds => prost_types::Timestamp { seconds, nanos: i32::try_from(t.subsec_nanos()).unwrap_or(0) },
+    })
 }
 
 /// Both outputs carry GetStreamSession's members under the same names.
@@ -286,4 +297,23 @@ pub fn list_by_account_input(
         .set_max_results(r.page_size)
         .set_next_token(non_empty(r.page_token))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_outside_the_timestamp_range_are_clamped_to_it() {
+        let far = timestamp(Some(DateTime::from_secs(i64::MAX / 2))).expect("a timestamp");
+        assert_eq!((far.seconds, far.nanos), (MAX_TIMESTAMP_SECONDS, 999_999_999));
+        let early = timestamp(Some(DateTime::from_secs(i64::MIN / 2))).expect("a timestamp");
+        assert_eq!((early.seconds, early.nanos), (MIN_TIMESTAMP_SECONDS, 0));
+        let now = timestamp(Some(DateTime::from_fractional_secs(1_764_000_000, 0.5))).expect("a timestamp");
+        assert_eq!((now.seconds, now.nanos), (1_764_000_000, 500_000_000));
+        for t in [far, early, now] {
+            assert!(std::time::SystemTime::try_from(t).is_ok() || t.seconds < 0, "{t:?}");
+        }
+        assert_eq!(timestamp(None), None);
+    }
 }

@@ -60,9 +60,9 @@ fn route(state: &Emulator, method: &str, segments: &[&str], body: &[u8]) -> Resu
             let seconds = body_json::<Value>(body)?
                 .get("seconds")
                 .and_then(Value::as_f64)
-                .filter(|s| s.is_finite() && *s >= 0.0)
                 .ok_or_else(|| ApiError::Validation("seconds must be a number >= 0".into()))?;
-            Ok((200, json!({ "now": state.clock.advance(seconds) })))
+            let now = state.clock.advance(seconds).map_err(ApiError::Validation)?;
+            Ok((200, json!({ "now": now })))
         }
         ("POST", ["sessions", id, action @ ("connect" | "disconnect")]) => {
             let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy().into_owned();

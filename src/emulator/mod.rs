@@ -130,9 +130,10 @@ impl EmulatorHandle {
         self.state.faults.clear();
     }
 
-    /// Moves the simulated clock forward.
-    pub fn advance_clock(&self, seconds: f64) {
-        self.state.clock.advance(seconds);
+    /// Moves the simulated clock forward; returns the new time, or why it
+    /// cannot move that far.
+    pub fn advance_clock(&self, seconds: f64) -> Result<f64, String> {
+        self.state.clock.advance(seconds)
     }
 
     /// Stops accepting, closes open connections, and waits for the server to end.

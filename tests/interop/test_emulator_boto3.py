@@ -842,6 +842,16 @@ def test_admin_connect_is_refused_unless_active(emulator):
     assert status == 400
 
 
+def test_the_clock_cannot_be_advanced_past_the_year_9999(emulator):
+    gls, admin = emulator
+    arn = start(gls)["Arn"]
+    for seconds in (1e308, 253402300799):
+        status, body = admin.call("POST", "clock/advance", {"seconds": seconds})
+        assert status == 400 and "9999-12-31T23:59:59Z" in body["Message"], body
+    session = gls.get_stream_session(Identifier=GROUP, StreamSessionIdentifier=arn)
+    assert session["LastUpdatedAt"].year < 9999
+
+
 # --- emulator flags ------------------------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 time, runs one whole session life through the gateway and its embedded
 emulator."""
 
+import re
+
 import grpc
 import pytest
 
@@ -109,6 +111,34 @@ def test_errors_reach_python_as_grpc_codes(gateway, stubs):
                 timeout=10,
             )
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_request_with_many_bad_fields_reaches_c_core_as_invalid_argument_with_details(gateway, stubs):
+    """30 environment variable names with dashes once made a status larger
+    than C-core's 8 KiB metadata limit (RESOURCE_EXHAUSTED "Stream removed")."""
+    target, admin = gateway
+    pb, pb_grpc = stubs
+    with grpc.insecure_channel(target) as channel:
+        client = pb_grpc.StreamSessionsStub(channel)
+        names = {f"MY-SETTING-{i}-{'X' * 40}": "on" for i in range(30)}
+        with pytest.raises(grpc.RpcError) as bad:
+            client.StartStreamSession(
+                pb.StartStreamSessionRequest(
+                    stream_group_identifier=GROUP,
+                    application_identifier=APP,
+                    signal_request="offer",
+                    additional_environment_variables=names,
+                ),
+                timeout=10,
+            )
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad.value.details()
+        assert bad.value.details().endswith("and 27 more")
+        details = dict(bad.value.trailing_metadata())["grpc-status-details-bin"]
+        assert b"type.googleapis.com/google.rpc.BadRequest" in details
+        assert b"additional_environment_variables" in details
+        assert re.search(rb"and \d+ more", details), "the violations not listed are counted"
+        assert len(details) < 6 * 1024
+        assert "StartStreamSession" not in admin.calls(), "nothing reached the service"
 
 
 def test_python_consumes_a_watch_stream(gateway, stubs):
