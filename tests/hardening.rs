@@ -297,3 +297,76 @@ async fn each_listener_admits_at_most_max_connections() {
     .expect_err("invalid");
     assert_eq!(later.code(), Code::InvalidArgument);
 }
+
+/// User and system CPU seconds `pid` has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("comm").1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
+    ticks / String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().expect("ticks per second")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_file_descriptors_the_gateway_logs_backs_off_and_recovers() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let binary = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
+    let script =
+        format!("ulimit -n 48 && exec {binary} serve --emulator --listen 127.0.0.1:0 --handshake-timeout-seconds 120");
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gateway starts");
+    let mut announced = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = announced.next().expect("a first line").expect("utf-8");
+    let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().expect("log").push_str(&(line + "\n"));
+        }
+    });
+    let failures = |log: &str| log.lines().filter(|l| l.contains("accept failed")).count();
+
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.expect("connect (queued when not accepted)"));
+    }
+    let waited = Instant::now();
+    while failures(&log.lock().expect("log")) == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no accept failure logged:\n{}", log.lock().expect("log"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (cpu_before, logged_before) = (cpu_seconds(child.id()), failures(&log.lock().expect("log")));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu, logged) = (cpu_seconds(child.id()) - cpu_before, failures(&log.lock().expect("log")) - logged_before);
+    assert!(cpu < 0.5, "{cpu:.2} s of CPU in 2 s without a free file descriptor: the accept loop spins");
+    assert!(logged <= 3, "{logged} accept-failure lines in 2 s: not rate-limited");
+
+    drop(held);
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("URI");
+    let recovered = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(channel) = channel.connect().await {
+                let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+                let check = tonic_health::pb::HealthCheckRequest { service: String::new() };
+                if health.check(check).await.is_ok() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(recovered.is_ok(), "the gateway did not serve again once descriptors were free");
+}
