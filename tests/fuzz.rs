@@ -1,0 +1,120 @@
+//! Property tests over what a caller controls: any bytes as any request
+//! (decoding, then validation) and any StartStreamSession field values never
+//! panic, and every refusal is a status small enough for every gRPC client
+//! (well under C-core's 8 KiB of metadata). A few seconds in the suite;
+//! `PROPTEST_CASES=100000 cargo test --test fuzz` for a longer run.
+
+use gamelift_streams_gateway::api::status::{to_status, ApiError, CallContext};
+use gamelift_streams_gateway::api::validate::{self, FieldViolation};
+use gamelift_streams_gateway::proto::v1 as pb;
+use proptest::prelude::*;
+use prost::Message;
+use tonic_types::StatusExt;
+
+/// Status headers (message and details) above this size fail the property.
+const MAX_STATUS_BYTES: usize = 6 * 1024;
+
+fn ctx() -> CallContext {
+    CallContext { operation: "StartStreamSession", resource_type: "StreamGroup", resource_name: "sg-1".into() }
+}
+
+/// The refusal of `violations` is small and lists at most 21 entries.
+fn assert_bounded(violations: Vec<FieldViolation>) -> Result<(), TestCaseError> {
+    let status = to_status(&ApiError::InvalidArgument(violations), &ctx());
+    let mut headers = http::HeaderMap::new();
+    prop_assert!(status.add_header(&mut headers).is_ok());
+    let size: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    prop_assert!(size < MAX_STATUS_BYTES, "{} bytes of status", size);
+    let listed = status.get_error_details().bad_request().map_or(0, |b| b.field_violations.len());
+    prop_assert!(listed <= 21, "{} violations listed", listed);
+    Ok(())
+}
+
+/// Validates `bytes` as each request type it decodes to, as the handlers do.
+fn validate_as_every_request(bytes: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(r) = pb::StartStreamSessionRequest::decode(bytes) {
+        if let Err(v) = validate::check_start(&r, &[]) {
+            assert_bounded(v)?;
+        }
+    }
+    if let Ok(r) = pb::GetStreamSessionRequest::decode(bytes) {
+        if let Err(v) = validate::check("GetStreamSessionInput", &validate::get_members(&r), None, &[]) {
+            assert_bounded(v)?;
+        }
+    }
+    if let Ok(r) = pb::ListStreamSessionsRequest::decode(bytes) {
+        if let Err(v) = validate::check("ListStreamSessionsInput", &validate::list_members(&r), None, &[]) {
+            assert_bounded(v)?;
+        }
+    }
+    if let Ok(r) = pb::CreateStreamSessionConnectionRequest::decode(bytes) {
+        let members = validate::connection_members(&r);
+        if let Err(v) = validate::check("CreateStreamSessionConnectionInput", &members, Some(&r.request_id), &[]) {
+            assert_bounded(v)?;
+        }
+    }
+    Ok(())
+}
+
+/// Text a caller might send: anything, including long and non-ASCII.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[a-zA-Z0-9-]{1,30}",
+        ".{0,64}",
+        "[\\PC]{0,64}",
+        (1usize..4_000).prop_map(|n| "é".repeat(n)),
+    ]
+}
+
+fn start_request() -> impl Strategy<Value = pb::StartStreamSessionRequest> {
+    (
+        (text(), text(), text(), text(), text()),
+        prop::collection::vec(text(), 0..150),
+        prop::collection::vec(text(), 0..120),
+        prop::collection::btree_map(text(), text(), 0..60),
+        (any::<Option<i32>>(), any::<Option<i32>>(), any::<i32>()),
+    )
+        .prop_map(
+            |((group, app, signal, description, user), locations, args, env, (timeout, length, protocol))| {
+                pb::StartStreamSessionRequest {
+                    stream_group_identifier: group,
+                    application_identifier: app,
+                    signal_request: signal,
+                    description,
+                    user_id: user,
+                    locations,
+                    additional_launch_args: args,
+                    additional_environment_variables: env,
+                    connection_timeout_seconds: timeout,
+                    session_length_seconds: length,
+                    protocol,
+                    ..Default::default()
+                }
+            },
+        )
+}
+
+/// Cases per property: `PROPTEST_CASES`, else a few seconds' worth.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(128)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_decode_and_validate_without_panic(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
+        validate_as_every_request(&bytes)?;
+    }
+
+    #[test]
+    fn any_start_request_is_answered_with_a_bounded_status(request in start_request()) {
+        let bytes = request.encode_to_vec();
+        let decoded = pb::StartStreamSessionRequest::decode(bytes.as_slice());
+        prop_assert_eq!(decoded.ok(), Some(request.clone()));
+        if let Err(violations) = validate::check_start(&request, &[]) {
+            assert_bounded(violations)?;
+        }
+    }
+}
