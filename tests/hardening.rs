@@ -307,52 +307,109 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().expect("ticks per second")
 }
 
+/// The gateway binary with its embedded emulator, started by `sh -c` after
+/// `limits` (shell commands such as `ulimit -n 48`); its address, and its
+/// stderr as it comes.
+struct Binary {
+    child: std::process::Child,
+    addr: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Binary {
+    fn spawn(limits: &str, args: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+
+        let binary = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
+        let script = format!("{limits} exec {binary} serve --emulator --listen 127.0.0.1:0 {args}");
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("gateway starts");
+        let mut announced = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = announced.next().expect("a first line").expect("utf-8");
+        let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log").push_str(&(line + "\n"));
+            }
+        });
+        Self { child, addr, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// Resident memory, KiB.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+        line.split_whitespace().nth(1).expect("a number").parse().expect("KiB")
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_4_mib_junk_request_costs_the_binary_little_memory_and_time() {
+    let gateway = Binary::spawn("", "");
+    let channel = Channel::from_shared(format!("http://{}", gateway.addr)).expect("URI").connect().await.expect("up");
+    let before = gateway.rss_kib();
+    let request = pb::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: APP.into(),
+        signal_request: "offer".into(),
+        locations: vec!["x".into(); 1_300_000],
+        ..Default::default()
+    };
+    let body = prost::Message::encode_to_vec(&request);
+    assert!(body.len() >= 3 * 1024 * 1024, "{} bytes", body.len());
+    for _ in 0..3 {
+        let started = Instant::now();
+        let status = raw_call(&channel, "StartStreamSession", body.clone()).await.expect_err("too large");
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+    let grown = gateway.rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
+    assert!(gateway.log().len() < 64 * 1024, "{} bytes of logs", gateway.log().len());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_file_descriptors_the_gateway_logs_backs_off_and_recovers() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    let binary = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
-    let script =
-        format!("ulimit -n 48 && exec {binary} serve --emulator --listen 127.0.0.1:0 --handshake-timeout-seconds 120");
-    let mut child = Command::new("sh")
-        .args(["-c", &script])
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gateway starts");
-    let mut announced = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = announced.next().expect("a first line").expect("utf-8");
-    let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = log.clone();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().expect("log").push_str(&(line + "\n"));
-        }
-    });
+    let gateway = Binary::spawn("ulimit -n 48 &&", "--handshake-timeout-seconds 120");
     let failures = |log: &str| log.lines().filter(|l| l.contains("accept failed")).count();
-
     let mut held = Vec::new();
     for _ in 0..80 {
-        held.push(tokio::net::TcpStream::connect(&addr).await.expect("connect (queued when not accepted)"));
+        held.push(tokio::net::TcpStream::connect(&gateway.addr).await.expect("connect (queued when not accepted)"));
     }
     let waited = Instant::now();
-    while failures(&log.lock().expect("log")) == 0 {
-        assert!(waited.elapsed() < Duration::from_secs(10), "no accept failure logged:\n{}", log.lock().expect("log"));
+    while failures(&gateway.log()) == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no accept failure logged:\n{}", gateway.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (cpu_before, logged_before) = (cpu_seconds(child.id()), failures(&log.lock().expect("log")));
+    let (cpu_before, logged_before) = (cpu_seconds(gateway.child.id()), failures(&gateway.log()));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu, logged) = (cpu_seconds(child.id()) - cpu_before, failures(&log.lock().expect("log")) - logged_before);
+    let (cpu, logged) = (cpu_seconds(gateway.child.id()) - cpu_before, failures(&gateway.log()) - logged_before);
     assert!(cpu < 0.5, "{cpu:.2} s of CPU in 2 s without a free file descriptor: the accept loop spins");
     assert!(logged <= 3, "{logged} accept-failure lines in 2 s: not rate-limited");
 
     drop(held);
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("URI");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gateway.addr)).expect("URI");
     let recovered = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if let Ok(channel) = channel.connect().await {
@@ -366,7 +423,5 @@ async fn out_of_file_descriptors_the_gateway_logs_backs_off_and_recovers() {
         }
     })
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(recovered.is_ok(), "the gateway did not serve again once descriptors were free");
 }
