@@ -8,18 +8,9 @@ use std::time::Duration;
 use gamelift_streams_gateway::emulator::FaultRule;
 use gamelift_streams_gateway::proto::v1 as pb;
 use reqwest::Method;
-use support::{gateway, GatewayHarness, APP, GROUP};
+use support::{gateway, start_request, GatewayHarness, GROUP};
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn start_request() -> pb::StartStreamSessionRequest {
-    pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        ..Default::default()
-    }
-}
 
 async fn start(g: &mut GatewayHarness) -> pb::StreamSession {
     g.client

@@ -10,7 +10,7 @@ use bytes::{Buf, BufMut};
 use gamelift_streams_gateway::emulator::FaultRule;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::server::{self, Access, Limits, ListenAddr, RunningGateway};
-use support::{APP, GROUP};
+use support::{start_request, GROUP};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
@@ -75,6 +75,21 @@ fn reason(status: &Status) -> String {
     status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
+/// A StartStreamSession of 1.3 million one-letter locations: about 4 MiB.
+fn four_mib_of_locations() -> Vec<u8> {
+    let request = pb::StartStreamSessionRequest { locations: vec!["x".into(); 1_300_000], ..start_request() };
+    let body = prost::Message::encode_to_vec(&request);
+    assert!(body.len() > 3 * 1024 * 1024, "{} bytes", body.len());
+    body
+}
+
+/// Bytes of the headers that carry `status` (`grpc-message`, details).
+fn status_bytes(status: &Status) -> usize {
+    let mut headers = http::HeaderMap::new();
+    status.add_header(&mut headers).expect("headers");
+    headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum()
+}
+
 /// The gateway over the emulator, within `limits`.
 async fn gateway_within(limits: Limits) -> (support::Harness, RunningGateway, Channel) {
     let emulator = support::harness_with(support::unlimited()).await;
@@ -93,17 +108,8 @@ async fn gateway_within(limits: Limits) -> (support::Harness, RunningGateway, Ch
 #[tokio::test]
 async fn a_request_over_the_size_limit_is_resource_exhausted_at_once() {
     let (emulator, _gateway, channel) = gateway_within(Limits::default()).await;
-    let request = pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        locations: vec!["x".into(); 1_300_000],
-        ..Default::default()
-    };
-    let body = prost::Message::encode_to_vec(&request);
-    assert!(body.len() > 3 * 1024 * 1024, "{} bytes", body.len());
     let started = Instant::now();
-    let status = raw_call(&channel, "StartStreamSession", body).await.expect_err("too large");
+    let status = raw_call(&channel, "StartStreamSession", four_mib_of_locations()).await.expect_err("too large");
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!((status.code(), reason(&status)), (Code::ResourceExhausted, "REQUEST_TOO_LARGE".into()));
     assert!(status.message().contains("65536"), "{}", status.message());
@@ -114,13 +120,7 @@ async fn a_request_over_the_size_limit_is_resource_exhausted_at_once() {
 async fn junk_repeated_fields_under_the_limit_fail_by_count_with_a_small_status() {
     let (emulator, _gateway, channel) = gateway_within(Limits::default()).await;
     let mut client = pb::stream_sessions_client::StreamSessionsClient::new(channel);
-    let request = pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        locations: vec!["?".into(); 20_000],
-        ..Default::default()
-    };
+    let request = pb::StartStreamSessionRequest { locations: vec!["?".into(); 20_000], ..start_request() };
     let status = client.start_stream_session(request).await.expect_err("too many locations");
     assert_eq!((status.code(), reason(&status)), (Code::InvalidArgument, "INVALID_FIELD".into()));
     let violations = status.get_error_details().bad_request().expect("BadRequest").field_violations.clone();
@@ -133,18 +133,10 @@ async fn junk_repeated_fields_under_the_limit_fail_by_count_with_a_small_status(
 async fn thirty_bad_environment_variable_names_make_a_status_under_8_kib_with_its_details() {
     let (_emulator, _gateway, channel) = gateway_within(Limits::default()).await;
     let mut client = pb::stream_sessions_client::StreamSessionsClient::new(channel);
-    let request = pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        additional_environment_variables: (0..30).map(|i| (format!("MY-SETTING-{i}"), "on".to_string())).collect(),
-        ..Default::default()
-    };
+    let names = (0..30).map(|i| (format!("MY-SETTING-{i}"), "on".to_string())).collect();
+    let request = pb::StartStreamSessionRequest { additional_environment_variables: names, ..start_request() };
     let status = client.start_stream_session(request).await.expect_err("bad names");
-    let mut headers = http::HeaderMap::new();
-    status.add_header(&mut headers).expect("headers");
-    let size: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
-    assert!(size < 6 * 1024, "{size} bytes of status headers");
+    assert!(status_bytes(&status) < 6 * 1024, "{} bytes of status headers", status_bytes(&status));
     let details = status.get_error_details();
     let listed = &details.bad_request().expect("BadRequest").field_violations;
     assert_eq!(listed.len(), 21, "twenty violations and the count of the rest");
@@ -312,6 +304,8 @@ fn cpu_seconds(pid: u32) -> f64 {
 /// stderr as it comes.
 struct Binary {
     child: std::process::Child,
+    /// Kept open: the gateway exits if its later announcements cannot be written.
+    _stdout: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     addr: String,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -342,7 +336,7 @@ impl Binary {
                 sink.lock().expect("log").push_str(&(line + "\n"));
             }
         });
-        Self { child, addr, log }
+        Self { child, _stdout: announced, addr, log }
     }
 
     fn log(&self) -> String {
@@ -369,19 +363,11 @@ async fn a_4_mib_junk_request_costs_the_binary_little_memory_and_time() {
     let gateway = Binary::spawn("", "");
     let channel = Channel::from_shared(format!("http://{}", gateway.addr)).expect("URI").connect().await.expect("up");
     let before = gateway.rss_kib();
-    let request = pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        locations: vec!["x".into(); 1_300_000],
-        ..Default::default()
-    };
-    let body = prost::Message::encode_to_vec(&request);
-    assert!(body.len() >= 3 * 1024 * 1024, "{} bytes", body.len());
+    let body = four_mib_of_locations();
     for _ in 0..3 {
         let started = Instant::now();
         let status = raw_call(&channel, "StartStreamSession", body.clone()).await.expect_err("too large");
-        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }
     let grown = gateway.rss_kib().saturating_sub(before);
@@ -395,7 +381,8 @@ async fn out_of_file_descriptors_the_gateway_logs_backs_off_and_recovers() {
     let failures = |log: &str| log.lines().filter(|l| l.contains("accept failed")).count();
     let mut held = Vec::new();
     for _ in 0..80 {
-        held.push(tokio::net::TcpStream::connect(&gateway.addr).await.expect("connect (queued when not accepted)"));
+        let connected = tokio::net::TcpStream::connect(&gateway.addr).await;
+        held.push(connected.unwrap_or_else(|e| panic!("connect (queued when not accepted): {e}\n{}", gateway.log())));
     }
     let waited = Instant::now();
     while failures(&gateway.log()) == 0 {

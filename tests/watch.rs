@@ -13,7 +13,7 @@ use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsC
 use gamelift_streams_gateway::sessions::watch::WatchConfig;
 use gamelift_streams_gateway::sessions::RetryPolicy;
 use reqwest::Method;
-use support::{gateway_watching, quick_watches, unlimited, GatewayHarness, APP, GROUP};
+use support::{gateway_watching, quick_watches, start_request, unlimited, GatewayHarness, GROUP};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Streaming};
 use tonic_types::StatusExt;
@@ -32,15 +32,6 @@ fn stopped_clock() -> EmulatorConfig {
 /// A gateway with quick watches over a stopped-clock emulator.
 async fn watched() -> GatewayHarness {
     gateway_watching(stopped_clock(), RetryPolicy::default(), quick_watches()).await
-}
-
-fn start_request() -> pb::StartStreamSessionRequest {
-    pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        ..Default::default()
-    }
 }
 
 async fn start(client: &mut StreamSessionsClient<Channel>) -> pb::StreamSession {

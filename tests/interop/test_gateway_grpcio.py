@@ -85,23 +85,24 @@ def test_a_whole_session_life_from_python(gateway, stubs):
         assert again.arn == started.arn, "the same request_id starts no second session"
 
 
+def refused_start(client, pb, **fields):
+    """The error of a StartStreamSession with `fields` beside valid ones."""
+    request = pb.StartStreamSessionRequest(
+        stream_group_identifier=GROUP, application_identifier=APP, signal_request="offer", **fields
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        client.StartStreamSession(request, timeout=10)
+    return refused.value
+
+
 def test_errors_reach_python_as_grpc_codes(gateway, stubs):
     target, admin = gateway
     pb, pb_grpc = stubs
     with grpc.insecure_channel(target) as channel:
         client = pb_grpc.StreamSessionsStub(channel)
-        with pytest.raises(grpc.RpcError) as bad:
-            client.StartStreamSession(
-                pb.StartStreamSessionRequest(
-                    stream_group_identifier=GROUP,
-                    application_identifier=APP,
-                    signal_request="offer",
-                    connection_timeout_seconds=0,
-                ),
-                timeout=10,
-            )
-        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "connection_timeout_seconds" in bad.value.details()
+        bad = refused_start(client, pb, connection_timeout_seconds=0)
+        assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "connection_timeout_seconds" in bad.details()
         assert "StartStreamSession" not in admin.calls(), "nothing reached the service"
         with pytest.raises(grpc.RpcError) as missing:
             client.GetStreamSession(
@@ -121,19 +122,10 @@ def test_a_request_with_many_bad_fields_reaches_c_core_as_invalid_argument_with_
     with grpc.insecure_channel(target) as channel:
         client = pb_grpc.StreamSessionsStub(channel)
         names = {f"MY-SETTING-{i}-{'X' * 40}": "on" for i in range(30)}
-        with pytest.raises(grpc.RpcError) as bad:
-            client.StartStreamSession(
-                pb.StartStreamSessionRequest(
-                    stream_group_identifier=GROUP,
-                    application_identifier=APP,
-                    signal_request="offer",
-                    additional_environment_variables=names,
-                ),
-                timeout=10,
-            )
-        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, bad.value.details()
-        assert bad.value.details().endswith("and 27 more")
-        details = dict(bad.value.trailing_metadata())["grpc-status-details-bin"]
+        bad = refused_start(client, pb, additional_environment_variables=names)
+        assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT, bad.details()
+        assert bad.details().endswith("and 27 more")
+        details = dict(bad.trailing_metadata())["grpc-status-details-bin"]
         assert b"type.googleapis.com/google.rpc.BadRequest" in details
         assert b"additional_environment_variables" in details
         assert re.search(rb"and \d+ more", details), "the violations not listed are counted"

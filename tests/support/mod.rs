@@ -87,6 +87,17 @@ impl Harness {
     }
 }
 
+/// A valid StartStreamSession of the seeded group and application, for
+/// requests to change one field at a time.
+pub fn start_request() -> gamelift_streams_gateway::proto::v1::StartStreamSessionRequest {
+    gamelift_streams_gateway::proto::v1::StartStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        application_identifier: APP.into(),
+        signal_request: "offer".into(),
+        ..Default::default()
+    }
+}
+
 /// An emulator, the gateway in front of it, and a gRPC client of the gateway.
 pub struct GatewayHarness {
     pub emulator: Harness,
