@@ -43,6 +43,14 @@ FULL = {
             "heartbeatSeconds": 30,
             "pollShare": 0.25,
         },
+        "limits": {
+            "maxRequestBytes": 131072,
+            "maxConnections": 64,
+            "handshakeTimeoutSeconds": 5,
+            "keepaliveIntervalSeconds": 60,
+            "keepaliveTimeoutSeconds": 20,
+        },
+        "logWireUnsafe": True,
         "logFormat": "text",
         "logLevel": "debug",
     },
@@ -183,6 +191,8 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
     assert aws["GLS_GATEWAY_RATE_LIMITS"] == "GetStreamSession=10,StartStreamSession=15"
     assert aws["GLS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES"] == "250000"
     assert aws["GLS_GATEWAY_WATCH_POLL_SHARE"] == "0.25"
+    assert aws["GLS_GATEWAY_MAX_REQUEST_BYTES"] == "131072"
+    assert aws["GLS_GATEWAY_LOG_WIRE_UNSAFE"] == "true"
     assert aws["AWS_ENDPOINT_URL"] == "https://vpce.example"
     assert aws["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
     assert emulated["GLS_GATEWAY_EMULATOR"] == "true" and emulated["GLS_GATEWAY_EMULATOR_TIME_SCALE"] == "5"

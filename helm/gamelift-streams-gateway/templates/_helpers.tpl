@@ -121,6 +121,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_WATCH_SLOW_INTERVAL_SECONDS" "value" $g.watch.slowIntervalSeconds) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_WATCH_HEARTBEAT_SECONDS" "value" $g.watch.heartbeatSeconds) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_WATCH_POLL_SHARE" "value" $g.watch.pollShare) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_MAX_REQUEST_BYTES" "value" $g.limits.maxRequestBytes) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_MAX_CONNECTIONS" "value" $g.limits.maxConnections) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_HANDSHAKE_TIMEOUT_SECONDS" "value" $g.limits.handshakeTimeoutSeconds) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_KEEPALIVE_INTERVAL_SECONDS" "value" $g.limits.keepaliveIntervalSeconds) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_KEEPALIVE_TIMEOUT_SECONDS" "value" $g.limits.keepaliveTimeoutSeconds) }}
+{{- if $g.logWireUnsafe }}
+- name: GLS_GATEWAY_LOG_WIRE_UNSAFE
+  value: "true"
+{{- end }}
 {{- if .Values.auth.enabled }}
 - name: GLS_GATEWAY_AUTH_TOKEN_FILE
   value: /var/run/secrets/gamelift-streams-gateway/{{ .Values.auth.secretKey }}
