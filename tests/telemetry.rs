@@ -383,6 +383,13 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
         stream_session_identifier: "ABCDEFGHIJ".into(),
     };
     assert_eq!(client.get_stream_session(unknown).await.expect_err("unknown").code(), tonic::Code::NotFound);
+    // A Duration where a GetStreamSessionRequest belongs: field 1 is a number, not a string.
+    let mut grpc = tonic::client::Grpc::new(Channel::from_shared(gateway.grpc.clone()).expect("URI").connect_lazy());
+    grpc.ready().await.expect("ready");
+    let codec = tonic_prost::ProstCodec::<prost_types::Duration, pb::GetStreamSessionResponse>::default();
+    let path = "/gamelift.streams.v1.StreamSessions/GetStreamSession".parse().expect("a path");
+    let malformed = grpc.unary(tonic::Request::new(prost_types::Duration { seconds: 5, nanos: 0 }), path, codec).await;
+    assert_eq!(malformed.expect_err("malformed").code(), tonic::Code::InvalidArgument);
     let wait = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request("") };
     let active = client.start_stream_session(wait).await.expect("ACTIVE").into_inner().stream_session.expect("session");
     assert_eq!(active.status(), pb::StreamSessionStatus::Active);
@@ -409,6 +416,7 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
     assert_eq!(rpcs(&during, "StartStreamSession", "0"), 3.0, "the first, its replay, and the start-and-wait");
     assert_eq!(rpcs(&during, "StartStreamSession", "3"), 1.0, "the reused key");
     assert_eq!(rpcs(&during, "GetStreamSession", "5"), 1.0);
+    assert_eq!(rpcs(&during, "GetStreamSession", "3"), 1.0, "a malformed request is a client error");
     let aws = |op: &str, outcome: &str| {
         value(&during, "gls_gateway_aws_calls_total", &[("operation", op), ("outcome", outcome)])
     };
