@@ -81,6 +81,8 @@ pub struct TelemetryConfig {
     pub default_service_name: bool,
     /// The wire's own logs are not held at info (`--log-wire-unsafe`).
     pub wire_logs: bool,
+    /// `RUST_LOG`'s directives, if set (default: `info`).
+    pub log_filter: Option<String>,
 }
 
 impl TelemetryConfig {
@@ -120,6 +122,7 @@ impl TelemetryConfig {
             metrics_tls: tls("METRICS"),
             default_service_name: var("OTEL_SERVICE_NAME").is_none(),
             wire_logs: false,
+            log_filter: var("RUST_LOG"),
         })
     }
 }

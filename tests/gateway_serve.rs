@@ -102,6 +102,20 @@ async fn missing_credentials_are_failed_precondition() {
 }
 
 #[test]
+fn an_invalid_rust_log_is_a_startup_error_naming_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
+        .args(["serve", "--emulator", "--listen", "127.0.0.1:0"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("RUST_LOG", "info,gamelift=[")
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with a broken RUST_LOG");
+    assert!(stderr.contains("RUST_LOG='info,gamelift=['"), "{stderr}");
+    assert!(out.stdout.is_empty(), "announced nothing: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
 fn with_a_shutdown_delay_the_gateway_serves_on_after_sigterm_until_a_second_signal() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
         .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--shutdown-delay-seconds", "600"])

@@ -476,6 +476,12 @@ async fn connection_and_wait_answers_once_active_with_the_new_signal_response() 
     let mut g = watched().await;
     let started = start(&mut g.client).await;
     g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
+    let read = pb::GetStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: started.arn.clone(),
+    };
+    let active = g.client.get_stream_session(read).await.expect("read").into_inner().stream_session.expect("session");
+    assert_eq!((active.status(), active.signal_response.is_empty()), (S::Active, false), "the first answer");
     let request = pb::CreateStreamSessionConnectionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: started.arn.clone(),
@@ -493,7 +499,7 @@ async fn connection_and_wait_answers_once_active_with_the_new_signal_response() 
     let session = response.stream_session.expect("session");
     assert_eq!(session.status(), S::Active);
     assert_eq!(session.signal_response, response.signal_response);
-    assert_ne!(session.signal_response, started.signal_response);
+    assert_ne!(session.signal_response, active.signal_response, "the reconnection's answer, not the first one");
 }
 
 #[tokio::test]

@@ -114,7 +114,12 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
     opentelemetry::global::set_tracer_provider(tracer.clone());
     opentelemetry::global::set_meter_provider(meter.clone());
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = match &config.log_filter {
+        Some(directives) => {
+            EnvFilter::try_new(directives).map_err(|e| anyhow::anyhow!("RUST_LOG='{directives}': {e}"))?
+        }
+        None => EnvFilter::new("info"),
+    };
     let hold = if config.wire_logs {
         Targets::new().with_default(LevelFilter::TRACE)
     } else {
