@@ -248,7 +248,9 @@ impl Resilience {
             if slot > now {
                 // A slot already due is taken at once: even an elapsed timer costs a trip
                 // through tokio's timer wheel (up to a millisecond).
+                let waiting = Waiting { resilience: self, op, used: false };
                 tokio::time::sleep_until(slot).await;
+                waiting.used();
             }
             attempts += 1;
             self.counters.attempt(op);
@@ -287,6 +289,29 @@ impl Resilience {
             self.counters.retry(op, reason);
             tokio::time::sleep(delay).await;
             last = Some((error, cap));
+        }
+    }
+}
+
+/// A send slot being waited for: given back to the limiter if the wait is
+/// dropped (the caller went away), so it does not delay the calls after it.
+struct Waiting<'a> {
+    resilience: &'a Resilience,
+    op: &'static str,
+    used: bool,
+}
+
+impl Waiting<'_> {
+    /// The wait ended: the slot is the caller's.
+    fn used(mut self) {
+        self.used = true;
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.used {
+            self.resilience.with_limiter(self.op, AdaptiveLimiter::cancel);
         }
     }
 }

@@ -142,6 +142,18 @@ async fn calls_wait_for_a_send_slot_but_not_past_their_deadline() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_call_cancelled_while_it_waits_for_its_slot_gives_the_slot_back() {
+    let ceilings = HashMap::from([("GetStreamSession".to_string(), 2.0)]);
+    let r = Resilience::with_seed(RetryPolicy { ceilings, ..policy() }, 1);
+    let t0 = Instant::now();
+    run(&r, 0, SessionError::Timeout, None).await.0.expect("first slot is free");
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), run(&r, 0, SessionError::Timeout, None)).await;
+    assert!(gave_up.is_err(), "the caller went away while waiting for the slot at 500 ms");
+    run(&r, 0, SessionError::Timeout, None).await.0.expect("the slot the cancelled call held");
+    assert_eq!(Instant::now() - t0, Duration::from_millis(500), "not 1000 ms: nobody holds the cancelled slot");
+}
+
+#[tokio::test(start_paused = true)]
 async fn throttling_lowers_the_operations_send_rate() {
     let ceilings = HashMap::from([("GetStreamSession".to_string(), 20.0)]);
     let r = Resilience::with_seed(RetryPolicy { ceilings, ..policy() }, 1);
