@@ -33,19 +33,53 @@ impl PollBudget {
         resilience.rate(op).map(|rate| (rate * self.share).max(MIN_RATE))
     }
 
-    /// Reserves the next poll slot of `op` and returns when it is.
-    pub fn reserve(&self, op: &'static str, resilience: &Resilience, now: Instant) -> Instant {
-        let Some(rate) = self.rate(op, resilience) else { return now };
+    /// Reserves the next poll slot of `op` and returns when it is, and the
+    /// interval it took from the schedule.
+    pub fn reserve(&self, op: &'static str, resilience: &Resilience, now: Instant) -> (Instant, Duration) {
+        let Some(rate) = self.rate(op, resilience) else { return (now, Duration::ZERO) };
+        let interval = Duration::from_secs_f64(1.0 / rate);
         let mut next = lock(&self.next);
         let slot = next.get(op).copied().unwrap_or(now).max(now);
-        next.insert(op, slot + Duration::from_secs_f64(1.0 / rate));
-        slot
+        next.insert(op, slot + interval);
+        (slot, interval)
     }
 
-    /// Waits for the next poll slot of `op`.
+    /// Gives back `interval` of `op`'s schedule (a slot that will not be used),
+    /// as the retry layer's limiter gives back a token.
+    fn give_back(&self, op: &'static str, interval: Duration) {
+        let now = Instant::now();
+        if let Some(next) = lock(&self.next).get_mut(op) {
+            *next = next.checked_sub(interval).unwrap_or(now).max(now);
+        }
+    }
+
+    /// Waits for the next poll slot of `op`; a wait dropped before its slot
+    /// (the poller stopped) gives the slot back.
     pub async fn acquire(&self, op: &'static str, resilience: &Resilience) {
-        let slot = self.reserve(op, resilience, Instant::now());
+        let now = Instant::now();
+        let (slot, interval) = self.reserve(op, resilience, now);
+        if slot <= now {
+            return;
+        }
+        let mut waiting = Waiting { budget: self, op, interval, used: false };
         tokio::time::sleep_until(slot).await;
+        waiting.used = true;
+    }
+}
+
+/// A poll slot being waited for; see [`PollBudget::acquire`].
+struct Waiting<'a> {
+    budget: &'a PollBudget,
+    op: &'static str,
+    interval: Duration,
+    used: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.used {
+            self.budget.give_back(self.op, self.interval);
+        }
     }
 }
 
@@ -59,9 +93,21 @@ mod tests {
         let resilience = Resilience::with_seed(RetryPolicy::default(), 1);
         let budget = PollBudget::new(0.5);
         let start = Instant::now();
-        let slots: Vec<Instant> = (0..21).map(|_| budget.reserve("GetStreamSession", &resilience, start)).collect();
+        let slots: Vec<Instant> = (0..21).map(|_| budget.reserve("GetStreamSession", &resilience, start).0).collect();
         assert_eq!(slots[0], start);
         assert_eq!(slots[20] - start, Duration::from_secs(2), "20 polls at half of 20/s take 2 s");
-        assert_eq!(budget.reserve("ListStreamSessions", &resilience, start), start, "operations are paced apart");
+        assert_eq!(budget.reserve("ListStreamSessions", &resilience, start).0, start, "operations are paced apart");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_cancelled_while_it_waits_gives_its_slot_back() {
+        let resilience = Resilience::with_seed(RetryPolicy::default(), 1);
+        let budget = PollBudget::new(0.5);
+        let start = Instant::now();
+        budget.acquire("GetStreamSession", &resilience).await;
+        let waited = tokio::time::timeout(Duration::from_millis(10), budget.acquire("GetStreamSession", &resilience));
+        assert!(waited.await.is_err(), "the second poll's slot is at 100 ms; its poller stopped first");
+        budget.acquire("GetStreamSession", &resilience).await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(100), "the given-back slot, not the one after it");
     }
 }
