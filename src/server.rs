@@ -201,22 +201,6 @@ fn remove_stale_socket(path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_socket_path_that_cannot_be_inspected_is_an_error_not_absent() {
-        let file = std::env::temp_dir().join(format!("glsgw-not-a-dir-{}", std::process::id()));
-        std::fs::write(&file, b"x").expect("a file");
-        let under_a_file = file.join("gateway.sock");
-        let err = remove_stale_socket(&under_a_file).expect_err("ENOTDIR is not absence");
-        assert!(err.to_string().contains("cannot inspect"), "{err}");
-        assert!(remove_stale_socket(&file.with_extension("absent")).is_ok(), "a missing path is fine");
-        std::fs::remove_file(&file).expect("cleanup");
-    }
-}
-
 impl RunningGateway {
     /// The address actually bound.
     pub fn local_addr(&self) -> &ListenAddr {
@@ -252,5 +236,21 @@ impl RunningGateway {
             let _ = probes.task.await;
         }
         finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_path_that_cannot_be_inspected_is_an_error_not_absent() {
+        let file = std::env::temp_dir().join(format!("glsgw-not-a-dir-{}", std::process::id()));
+        std::fs::write(&file, b"x").expect("a file");
+        let under_a_file = file.join("gateway.sock");
+        let err = remove_stale_socket(&under_a_file).expect_err("ENOTDIR is not absence");
+        assert!(err.to_string().contains("cannot inspect"), "{err}");
+        assert!(remove_stale_socket(&file.with_extension("absent")).is_ok(), "a missing path is fine");
+        std::fs::remove_file(&file).expect("cleanup");
     }
 }
