@@ -190,6 +190,13 @@ impl<V: Clone> IdempotencyStore<V> {
             let Some((old, old_generation)) = inner.order.pop_front() else { break };
             remove_if(&mut inner.entries, old, old_generation);
         }
+        // Keys forgotten after a transient failure leave their place in the
+        // eviction order behind; drop those places before they outgrow the
+        // store (twice the entries at most: the sweep then pays for itself).
+        if inner.order.len() > 2 * self.limits.max_entries {
+            let Inner { entries, order, .. } = &mut *inner;
+            order.retain(|(k, g)| entries.get(k).is_some_and(|e| e.generation == *g));
+        }
         Begin::Lead(Leader { store: self.clone(), key, generation, tx, finished: false })
     }
 
@@ -317,6 +324,21 @@ mod tests {
         leader.finish("arn".to_string(), true, t0);
         assert!(matches!(s.begin(key("k"), fp, t0 + Duration::from_secs(59)), Begin::Replay(_)));
         assert!(matches!(s.begin(key("k"), fp, t0 + Duration::from_secs(60)), Begin::Lead(_)));
+    }
+
+    #[test]
+    fn a_storm_of_transient_failures_keeps_the_eviction_order_bounded() {
+        let s = store(3600, 3);
+        let fp = Fingerprint::of(b"p");
+        let now = Instant::now();
+        let Begin::Lead(kept) = s.begin(key("kept"), fp, now) else { panic!("leads") };
+        kept.finish("arn".to_string(), true, now);
+        for i in 0..10_000 {
+            let Begin::Lead(leader) = s.begin(key(&format!("retry-{i}")), fp, now) else { panic!("leads") };
+            leader.finish("throttled".to_string(), false, now);
+            assert!(lock(&s.inner).order.len() <= 2 * 3, "after {i}: {}", lock(&s.inner).order.len());
+        }
+        assert!(matches!(s.begin(key("kept"), fp, now), Begin::Replay(v) if v == "arn"), "the kept outcome stays");
     }
 
     #[test]
