@@ -314,23 +314,30 @@ async fn health_serves_and_reflection_lists_the_service() {
 async fn draining_finishes_the_call_in_flight() {
     let mut g = gateway().await;
     let s = start(&mut g).await;
-    g.emulator
-        .emulator
-        .add_fault(FaultRule { operation: Some("GetStreamSession".into()), latency_ms: 300, ..FaultRule::default() })
-        .expect("fault");
+    // The fault is taken (and removed) when the call arrives; the answer then
+    // waits 1.5 s upstream.
+    let slow = FaultRule {
+        operation: Some("GetStreamSession".into()),
+        latency_ms: 1500,
+        count: Some(1),
+        ..FaultRule::default()
+    };
+    g.emulator.emulator.add_fault(slow).expect("fault");
     let mut client = g.client.clone();
     let arn = s.arn.clone();
     let in_flight = tokio::spawn(async move {
         let req = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
         client.get_stream_session(req).await
     });
-    // The call is in flight once the emulator has counted it; the latency fault holds it there.
-    let seen = async {
-        while !g.emulator.emulator.calls().contains_key("GetStreamSession") {
+    let arrived = async {
+        while !g.emulator.emulator.faults().is_empty() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), seen).await.expect("the call reached the emulator");
+    tokio::time::timeout(Duration::from_secs(10), arrived).await.expect("the call reached the emulator");
+    assert!(!g.emulator.emulator.calls().contains_key("GetStreamSession"), "still unanswered when the drain begins");
     assert!(g.gateway.drain(Duration::from_secs(10)).await, "drained within the grace period");
-    in_flight.await.expect("task").expect("the in-flight call completed");
+    let answered = in_flight.await.expect("task").expect("the in-flight call completed").into_inner();
+    assert_eq!(answered.stream_session.expect("session").arn, s.arn);
+    assert_eq!(g.emulator.emulator.call_count("GetStreamSession", "Success"), 1);
 }

@@ -125,6 +125,12 @@ impl EmulatorHandle {
         self.state.faults.add(rule)
     }
 
+    /// The active fault rules (a rule with a `count` goes once its last call
+    /// has arrived).
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.state.faults.list()
+    }
+
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.state.faults.clear();
