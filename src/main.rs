@@ -53,7 +53,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let watches = Watches::new(sessions.clone(), config.watch.clone());
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
     let gateway_service = Gateway::new(sessions, idempotency, watches);
-    let gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)
+    let mut gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;
@@ -69,7 +69,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     if let Some(addr) = gateway.health_addr() {
         announce(&format!("health listening on {addr}"))?;
     }
-    signals.next().await;
+    until_signal(&mut signals, gateway.stopped()).await?;
     if !config.shutdown_delay.is_zero() {
         tracing::info!(delay_seconds = config.shutdown_delay.as_secs_f64(), "serving on before draining");
         tokio::select! {
@@ -83,6 +83,19 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         e.shutdown().await;
     }
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT; a server that stops first (`stopped`
+/// resolves) is logged and made the process's error, so that it exits
+/// non-zero instead of running on without a server.
+async fn until_signal(signals: &mut Signals, stopped: impl std::future::Future<Output = String>) -> anyhow::Result<()> {
+    tokio::select! {
+        _ = signals.next() => Ok(()),
+        why = stopped => {
+            tracing::error!(reason = %why, "the gRPC server stopped serving; exiting");
+            anyhow::bail!("{why}")
+        }
+    }
 }
 
 /// Prints the first stdout line, which scripts and tests wait for.
@@ -112,5 +125,17 @@ impl Signals {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_that_stops_by_itself_is_an_error() {
+        let mut signals = Signals::register().expect("signals");
+        let err = until_signal(&mut signals, async { "the server failed: boom".to_string() }).await;
+        assert_eq!(err.expect_err("not a clean stop").to_string(), "the server failed: boom");
     }
 }

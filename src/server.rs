@@ -212,6 +212,16 @@ impl RunningGateway {
         self.probes.as_ref().map(|p| p.addr)
     }
 
+    /// Resolves only if the server stops serving on its own (before any drain),
+    /// with why: the process must not run on without it.
+    pub async fn stopped(&mut self) -> String {
+        match (&mut self.task).await {
+            Ok(Ok(())) => "the server ended without being drained".into(),
+            Ok(Err(e)) => format!("the server failed: {e}"),
+            Err(e) => format!("the server task ended: {e}"),
+        }
+    }
+
     /// Reports NOT_SERVING, stops accepting, ends the watch streams (with
     /// UNAVAILABLE: their clients resume elsewhere), and waits up to `grace`
     /// for in-flight calls; the health listener answers NOT_SERVING until
