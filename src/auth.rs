@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
-use crate::api::status::DOMAIN;
+use crate::wire::DOMAIN;
 
 /// The calls that need no token.
 const OPEN_PREFIX: &str = "/grpc.health.v1.Health/";

@@ -14,3 +14,7 @@ pub mod sessions;
 pub mod sync;
 pub mod telemetry;
 pub mod wire;
+
+/// The instrumentation scope of every span and metric (and the default
+/// service name): every layer names its instruments with it.
+pub const SCOPE: &str = "gamelift-streams-gateway";

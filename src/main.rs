@@ -6,10 +6,10 @@ use std::io::Write;
 use anyhow::Context;
 use clap::Parser;
 use gamelift_streams_gateway::api::{replay::Idempotency, Gateway};
-use gamelift_streams_gateway::config::{Cli, Command, ServeConfig, TelemetryConfig};
+use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
 use gamelift_streams_gateway::sessions::watch::Watches;
 use gamelift_streams_gateway::sessions::{client, Resilience, Sessions};
-use gamelift_streams_gateway::telemetry::{self, Telemetry};
+use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
 use gamelift_streams_gateway::{emulator, server};
 
 #[tokio::main]

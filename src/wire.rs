@@ -18,13 +18,32 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
-use crate::api::deadline::parse_timeout;
-use crate::api::status::DOMAIN;
+/// The ErrorInfo domain of every error the gateway answers.
+pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
 
 /// How long before the caller's deadline an unanswered call is answered:
 /// tonic's own timer (started a moment earlier, for the same time) must not
 /// get there first.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
+
+/// A `grpc-timeout` value (gRPC over HTTP/2: an integer of at most 8 digits
+/// and a unit, H M S m u n) as a duration; `None` when it is not one.
+pub fn parse_timeout(raw: &str) -> Option<Duration> {
+    if raw.len() < 2 || raw.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = raw.split_at(raw.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
 
 /// A request that is not a valid protobuf message of its RPC's type.
 pub fn malformed(detail: impl std::fmt::Display) -> Status {
@@ -156,6 +175,20 @@ mod tests {
         }
         let response = WireLayer::new(1024).layer(inner).call(request).await.expect("infallible");
         response.headers().clone()
+    }
+
+    #[test]
+    fn grpc_timeouts_in_every_unit_and_garbage() {
+        assert_eq!(parse_timeout("300m"), Some(Duration::from_millis(300)));
+        assert_eq!(parse_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_timeout("5M"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_timeout("7u"), Some(Duration::from_micros(7)));
+        assert_eq!(parse_timeout("9n"), Some(Duration::from_nanos(9)));
+        assert_eq!(parse_timeout("100"), None);
+        assert_eq!(parse_timeout("m"), None);
+        assert_eq!(parse_timeout("123456789S"), None);
+        assert_eq!(parse_timeout("-1S"), None);
     }
 
     #[tokio::test]

@@ -16,8 +16,7 @@ use crate::sessions::resilience::GiveUp;
 use crate::sessions::watch::stream::WatchError;
 use crate::sessions::{CallFailure, SessionError, UpstreamKind};
 
-/// The ErrorInfo domain of every error.
-pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
+pub use crate::wire::DOMAIN;
 
 /// The delay advised for a transient failure when the retry layer gave none.
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);

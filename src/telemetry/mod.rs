@@ -11,8 +11,9 @@
 pub mod metrics;
 pub mod prometheus;
 pub mod rpc;
+pub mod settings;
 
-use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::metrics::Meter;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
 use opentelemetry_otlp::WithTonicConfig;
@@ -25,10 +26,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer as _;
 
-use crate::config::{LogFormat, TelemetryConfig};
+pub use settings::{LogFormat, TelemetryConfig};
 
-/// The instrumentation scope of every span and metric.
-pub const SCOPE: &str = "gamelift-streams-gateway";
+pub use crate::SCOPE;
 
 /// Targets whose debug and trace logs would carry request and response
 /// bodies (signal requests, IP addresses), headers or credentials: held at
@@ -52,18 +52,6 @@ const WIRE_TARGETS: &[&str] = &[
 /// The meter every instrument of the gateway comes from.
 pub fn meter() -> Meter {
     opentelemetry::global::meter(SCOPE)
-}
-
-/// The histogram of the time sessions take from StartStreamSession to ACTIVE.
-pub fn activation_histogram() -> Histogram<f64> {
-    meter()
-        .f64_histogram("gls_gateway.session.activation.duration")
-        .with_unit("s")
-        .with_description(
-            "Time from StartStreamSession to ACTIVE, by GameLift Streams' timestamps, of watched sessions",
-        )
-        .with_boundaries(vec![1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0])
-        .build()
 }
 
 /// TLS to an `https://` collector, verified against the system's CA roots.

@@ -158,7 +158,7 @@ impl Watches {
                 revision: AtomicU64::new(u64::try_from(start).unwrap_or(u64::MAX / 2)),
                 poll_calls: Mutex::new(BTreeMap::new()),
                 changes: AtomicU64::new(0),
-                activation: crate::telemetry::activation_histogram(),
+                activation: activation_histogram(),
             }),
         }
     }
@@ -289,4 +289,16 @@ impl Core {
     fn count_call(&self, op: &'static str) {
         *lock(&self.poll_calls).entry(op).or_default() += 1;
     }
+}
+
+/// The histogram of the time sessions take from StartStreamSession to ACTIVE.
+fn activation_histogram() -> Histogram<f64> {
+    opentelemetry::global::meter(crate::SCOPE)
+        .f64_histogram("gls_gateway.session.activation.duration")
+        .with_unit("s")
+        .with_description(
+            "Time from StartStreamSession to ACTIVE, by GameLift Streams' timestamps, of watched sessions",
+        )
+        .with_boundaries(vec![1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0])
+        .build()
 }

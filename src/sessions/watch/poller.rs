@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInput;
 use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
 use tokio::time::Instant;
 
 use super::feed::{fingerprint, is_terminal, merge_summary, resource_id, GroupFeed, Observed};
 use super::{Core, Entry, Group, GroupState};
-use crate::api::convert;
 use crate::proto::v1 as pb;
 use crate::sessions::resilience::GiveUp;
 use crate::sessions::{CallFailure, SessionError};
@@ -104,7 +104,8 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
         return;
     }
     core.budget.acquire("GetStreamSession", core.sessions.resilience()).await;
-    let result = match convert::get_input(group.identifier.clone(), identifier.to_string()) {
+    let input = GetStreamSessionInput::builder().identifier(&group.identifier).stream_session_identifier(identifier);
+    let result = match input.build() {
         Ok(input) => {
             core.count_call("GetStreamSession");
             core.sessions.poll_get(input).await
