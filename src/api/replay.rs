@@ -16,7 +16,6 @@ use tracing::Instrument;
 
 use super::status::ApiError;
 use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, StoreLimits, StoreStats};
-use crate::sessions::{SessionError, UpstreamKind};
 
 type Stored = Result<Bytes, ApiError>;
 
@@ -33,9 +32,7 @@ fn is_final(err: &ApiError) -> bool {
     match err {
         ApiError::InvalidArgument(_) | ApiError::KeyReused => true,
         ApiError::Internal(_) | ApiError::SessionEnded(_) | ApiError::NotReady { .. } | ApiError::WatchClosed => false,
-        ApiError::Call(f) => {
-            matches!(f.error, SessionError::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. })
-        }
+        ApiError::Call(f) => f.error.class().replayable(),
     }
 }
 

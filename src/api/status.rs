@@ -260,10 +260,9 @@ fn session_code(
     details: &mut ErrorDetails,
     meta: &mut HashMap<String, String>,
 ) -> (Code, &'static str) {
-    let transient = |details: &mut ErrorDetails, code, reason| {
+    if err.class().retryable() {
         details.set_retry_info(Some(retry_delay));
-        (code, reason)
-    };
+    }
     match err {
         SessionError::Upstream { kind, code, message, .. } => {
             meta.insert("aws_error_code".into(), code.clone());
@@ -289,15 +288,15 @@ fn session_code(
                     details.add_quota_failure_violation(ctx.operation, truncate(message, MAX_DESCRIPTION_BYTES));
                     (Code::ResourceExhausted, "QUOTA_EXCEEDED")
                 }
-                UpstreamKind::Throttling => transient(details, Code::Unavailable, "THROTTLED"),
-                UpstreamKind::Internal => transient(details, Code::Unavailable, "UPSTREAM_INTERNAL_ERROR"),
+                UpstreamKind::Throttling => (Code::Unavailable, "THROTTLED"),
+                UpstreamKind::Internal => (Code::Unavailable, "UPSTREAM_INTERNAL_ERROR"),
                 UpstreamKind::Unauthenticated => (Code::FailedPrecondition, "CREDENTIALS_REJECTED"),
                 UpstreamKind::Unknown => (Code::Internal, "UPSTREAM_UNKNOWN_ERROR"),
             }
         }
-        SessionError::Timeout => transient(details, Code::Unavailable, "UPSTREAM_TIMEOUT"),
-        SessionError::Connection(_) => transient(details, Code::Unavailable, "UPSTREAM_UNREACHABLE"),
-        SessionError::RateLimited => transient(details, Code::Unavailable, "RATE_LIMITED"),
+        SessionError::Timeout => (Code::Unavailable, "UPSTREAM_TIMEOUT"),
+        SessionError::Connection(_) => (Code::Unavailable, "UPSTREAM_UNREACHABLE"),
+        SessionError::RateLimited => (Code::Unavailable, "RATE_LIMITED"),
         SessionError::Credentials(_) => (Code::FailedPrecondition, "CREDENTIALS_UNAVAILABLE"),
         SessionError::Other(_) => (Code::Internal, "UPSTREAM_CALL_FAILED"),
     }

@@ -63,7 +63,61 @@ pub enum SessionError {
     Other(String),
 }
 
+/// What a failure means, decided once here and read by the retry layer (what
+/// it retries), the idempotency replay (what it keeps for a repeated
+/// `request_id`), the watch pollers (what the next round may fix) and the
+/// gRPC status mapping (what carries RetryInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// GameLift Streams throttled: worth retrying, later and slower.
+    Throttling,
+    /// No answer, a 5xx, a broken connection or no local send slot: the same
+    /// call may succeed if made again.
+    Transient,
+    /// Made again with the same parameters it fails again (invalid input, an
+    /// unknown resource): kept and replayed to a repeated `request_id`.
+    Final,
+    /// Not retried, and not kept either: it depends on state that can change
+    /// (a conflict, a quota, access, credentials, an unknown error).
+    Refused,
+}
+
+impl Class {
+    /// Whether making the same call again may succeed.
+    pub fn retryable(self) -> bool {
+        matches!(self, Self::Throttling | Self::Transient)
+    }
+
+    /// Whether the outcome may be replayed to a repeated `request_id`.
+    pub fn replayable(self) -> bool {
+        self == Self::Final
+    }
+}
+
 impl SessionError {
+    /// The failure's [`Class`].
+    pub fn class(&self) -> Class {
+        match self {
+            Self::Upstream { kind: UpstreamKind::Throttling, .. } => Class::Throttling,
+            Self::Upstream { kind: UpstreamKind::Internal, .. }
+            | Self::Timeout
+            | Self::Connection(_)
+            | Self::RateLimited => Class::Transient,
+            Self::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. } => Class::Final,
+            Self::Upstream {
+                kind:
+                    UpstreamKind::Conflict
+                    | UpstreamKind::QuotaExceeded
+                    | UpstreamKind::AccessDenied
+                    | UpstreamKind::Unauthenticated
+                    | UpstreamKind::Unknown,
+                ..
+            }
+            | Self::Credentials(_)
+            | Self::Other(_) => Class::Refused,
+        }
+    }
+
     /// How an attempt that failed so ended, as a metric label: the AWS error
     /// type, or what kept AWS from answering.
     pub fn outcome(&self) -> &'static str {
@@ -158,6 +212,40 @@ where
             }
             SdkError::ResponseError(_) => Self::Connection("the connection closed before a complete answer".into()),
             other => Self::Other(aws_sdk_gameliftstreams::error::DisplayErrorContext(other).to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(kind: UpstreamKind) -> SessionError {
+        SessionError::Upstream { kind, code: "X".into(), message: "m".into(), request_id: None }
+    }
+
+    #[test]
+    fn every_failure_has_one_class_that_decides_retry_and_replay() {
+        use UpstreamKind as K;
+        let cases = [
+            (upstream(K::Throttling), Class::Throttling),
+            (upstream(K::Internal), Class::Transient),
+            (SessionError::Timeout, Class::Transient),
+            (SessionError::Connection("reset".into()), Class::Transient),
+            (SessionError::RateLimited, Class::Transient),
+            (upstream(K::Validation), Class::Final),
+            (upstream(K::NotFound), Class::Final),
+            (upstream(K::Conflict), Class::Refused),
+            (upstream(K::QuotaExceeded), Class::Refused),
+            (upstream(K::AccessDenied), Class::Refused),
+            (upstream(K::Unauthenticated), Class::Refused),
+            (upstream(K::Unknown), Class::Refused),
+            (SessionError::Credentials("none".into()), Class::Refused),
+            (SessionError::Other("odd".into()), Class::Refused),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error}");
+            assert!(!(class.retryable() && class.replayable()), "{error}: retried outcomes are never replayed");
         }
     }
 }

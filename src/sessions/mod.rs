@@ -32,7 +32,7 @@ use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStrea
 use aws_sdk_gameliftstreams::operation::RequestId;
 use aws_sdk_gameliftstreams::Client;
 
-pub use error::{SessionError, UpstreamKind};
+pub use error::{Class, SessionError, UpstreamKind};
 pub use resilience::{CallFailure, Resilience, RetryPolicy};
 
 /// GameLift Streams session operations over one SDK client.

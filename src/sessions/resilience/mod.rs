@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use super::error::{SessionError, UpstreamKind};
+use super::error::{Class, SessionError, UpstreamKind};
 use crate::sync::lock;
 use budget::{BudgetCosts, RetryBudget, RetryCost};
 use counters::{CounterValues, Counters};
@@ -133,13 +133,19 @@ pub struct Resilience {
 }
 
 fn retry_reason(err: &SessionError) -> Option<(RetryCost, &'static str)> {
-    match err {
-        SessionError::Upstream { kind: UpstreamKind::Throttling, .. } => Some((RetryCost::Throttling, "throttled")),
-        SessionError::Upstream { kind: UpstreamKind::Internal, .. } => Some((RetryCost::Transient, "server_error")),
-        SessionError::Timeout => Some((RetryCost::Transient, "timeout")),
-        SessionError::Connection(_) => Some((RetryCost::Transient, "connection")),
-        _ => None,
-    }
+    let cost = match err.class() {
+        Class::Throttling => RetryCost::Throttling,
+        Class::Transient => RetryCost::Transient,
+        Class::Final | Class::Refused => return None,
+    };
+    let label = match err {
+        SessionError::Upstream { kind: UpstreamKind::Throttling, .. } => "throttled",
+        SessionError::Timeout => "timeout",
+        SessionError::Connection(_) => "connection",
+        SessionError::RateLimited => "rate_limited",
+        _ => "server_error",
+    };
+    Some((cost, label))
 }
 
 impl Resilience {

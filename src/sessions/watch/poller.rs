@@ -84,7 +84,7 @@ fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
 
 /// Whether the next round may succeed where this one failed.
 fn is_transient(failure: &CallFailure) -> bool {
-    failure.gave_up != GiveUp::NotRetryable || matches!(failure.error, SessionError::RateLimited)
+    failure.error.class().retryable()
 }
 
 /// The failure of a request the SDK could not build (never sent).
