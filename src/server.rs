@@ -87,7 +87,7 @@ pub struct Access {
 /// watches thousands of sessions over one channel.
 const MAX_CONCURRENT_STREAMS: u32 = 16_384;
 
-/// Bounds on what callers can make the server hold (the README's Limits).
+/// Bounds on what callers can make the server hold (docs/gateway.md, Limits).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Largest request message decoded; larger is RESOURCE_EXHAUSTED.

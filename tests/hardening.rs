@@ -1,6 +1,6 @@
 //! A buggy or hostile caller against the in-process gateway: huge and
 //! malformed requests, unanswerable deadlines and connections that never
-//! speak each get a bounded, typed answer (see the README's Limits).
+//! speak each get a bounded, typed answer (see docs/gateway.md, Limits).
 
 mod support;
 

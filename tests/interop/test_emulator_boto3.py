@@ -344,7 +344,7 @@ def test_waiter_stream_session_active(emulator):
 
 
 def test_waiter_in_real_time_as_the_readme_shows(emulator_with):
-    """The README's boto3 example on a clock that runs by itself (--time-scale
+    """The emulator docs' boto3 example on a clock that runs by itself (--time-scale
     50: activation takes 0.1 s of real time)."""
     gls, _ = emulator_with("--time-scale", "50")
     group = gls.list_stream_groups()["Items"][0]
