@@ -5,9 +5,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use gamelift_streams_gateway::server::{self, Access, ListenAddr, RunningGateway};
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
+use support::process;
 use support::{harness_with, unlimited, Harness, GROUP};
 use tonic::transport::Channel;
 use tonic::Code;
@@ -139,21 +139,17 @@ fn the_binary_reads_the_token_from_a_file_announces_the_health_listener_and_neve
     std::fs::create_dir_all(&dir).expect("dir");
     let token_file = dir.join("token");
     std::fs::write(&token_file, format!("{TOKEN}\n")).expect("token file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command
         .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--health-listen", "127.0.0.1:0"])
         .arg("--auth-token-file")
         .arg(&token_file)
         .env("RUST_LOG", "trace")
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut next = || lines.next().expect("a line").expect("utf-8");
-    let grpc = next().strip_prefix("gateway listening on ").expect("gateway line").to_string();
-    assert!(next().starts_with("emulator listening on "));
-    let health = next().strip_prefix("health listening on ").expect("health line").to_string();
+        .env_remove("AWS_ENDPOINT_URL");
+    let gateway = process::spawn(command);
+    let grpc = gateway.expect_line("gateway listening on ");
+    gateway.expect_line("emulator listening on ");
+    let health = gateway.expect_line("health listening on ");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
@@ -166,11 +162,8 @@ fn the_binary_reads_the_token_from_a_file_announces_the_health_listener_and_neve
         assert_eq!(health_of(channel(&health).await).await.expect("probe"), ServingStatus::Serving);
     });
     drop(runtime);
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(kill.success());
-    let mut stderr = String::new();
-    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("stderr");
-    assert!(child.wait().expect("exit").success());
+    let (exit, stderr) = gateway.stop();
+    assert!(exit.success(), "{stderr}");
     assert!(stderr.contains("TRACE"), "trace logging was on");
     assert!(!stderr.contains(TOKEN), "the token reached the logs");
     std::fs::remove_dir_all(&dir).expect("cleanup");

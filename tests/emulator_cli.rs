@@ -3,52 +3,27 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_gameliftstreams::types::{StreamSessionStatus, StreamSessionStatusReason};
+use support::process::{announced, ChildProcess};
 use support::{sdk_client, GROUP};
 
-struct Emulator {
-    child: Child,
-    url: String,
-}
-
-fn spawn(args: &[&str]) -> Emulator {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
-        .arg("emulator")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("first line");
-    let url = first
-        .trim_end()
-        .strip_prefix("emulator listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    Emulator { child, url }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The standalone emulator with `args`; its URL is its `address`.
+fn spawn(args: &[&str]) -> ChildProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command.arg("emulator").args(args);
+    announced(command, "emulator listening on ")
 }
 
 #[test]
 fn first_line_names_the_bound_port_and_sigterm_exits_zero() {
-    let mut em = spawn(&["--listen", "127.0.0.1:0"]);
-    let port = em.url.strip_prefix("http://127.0.0.1:").expect("host").parse::<u16>().expect("port");
+    let em = spawn(&["--listen", "127.0.0.1:0"]);
+    let port = em.address.strip_prefix("http://127.0.0.1:").expect("host").parse::<u16>().expect("port");
     assert_ne!(port, 0);
-    let status = Command::new("kill").args(["-TERM", &em.child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let exit = em.child.wait().expect("exit status");
-    assert!(exit.success(), "{exit:?}");
+    let (exit, stderr) = em.stop();
+    assert!(exit.success(), "{exit:?}: {stderr}");
 }
 
 #[test]
@@ -65,7 +40,7 @@ fn invalid_flags_fail_before_listening() {
 #[tokio::test]
 async fn time_scale_lives_through_a_connection_timeout_in_real_seconds() {
     let em = spawn(&["--listen", "127.0.0.1:0", "--time-scale", "400"]);
-    let client = sdk_client(&em.url);
+    let client = sdk_client(&em.address);
     let started = client
         .start_stream_session()
         .identifier(GROUP)

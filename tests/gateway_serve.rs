@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future, ProvideCredentials};
@@ -14,6 +13,7 @@ use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsC
 use gamelift_streams_gateway::server::{self, ListenAddr};
 use gamelift_streams_gateway::sessions::Sessions;
 use hyper_util::rt::TokioIo;
+use support::process::{self, ChildProcess};
 use support::{harness, GROUP};
 use tonic::transport::Endpoint;
 use tonic::Code;
@@ -23,24 +23,23 @@ fn get_request() -> pb::GetStreamSessionRequest {
     pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: "abc".into() }
 }
 
+/// `serve --emulator` on a free loopback port with `args`.
+fn embedded(args: &[&str]) -> ChildProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command.args(["serve", "--emulator", "--listen", "127.0.0.1:0"]).args(args);
+    command.env_remove("AWS_ENDPOINT_URL").env("RUST_LOG", "info");
+    process::spawn(command)
+}
+
 #[test]
 fn serve_with_the_embedded_emulator_announces_both_and_exits_zero_on_sigterm() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
-        .args(["serve", "--emulator", "--listen", "127.0.0.1:0"])
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a first line").expect("utf-8");
-    let addr = first.strip_prefix("gateway listening on 127.0.0.1:").expect(&first);
-    assert_ne!(addr.parse::<u16>().expect("port"), 0);
-    let second = lines.next().expect("a second line").expect("utf-8");
-    assert!(second.starts_with("emulator listening on http://127.0.0.1:"), "{second}");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(kill.success());
-    assert!(child.wait().expect("exit").success());
+    let gateway = embedded(&[]);
+    let port = gateway.expect_line("gateway listening on 127.0.0.1:");
+    assert_ne!(port.parse::<u16>().expect("port"), 0);
+    let emulator = gateway.expect_line("emulator listening on ");
+    assert!(emulator.starts_with("http://127.0.0.1:"), "{emulator}");
+    let (exit, stderr) = gateway.stop();
+    assert!(exit.success(), "{stderr}");
 }
 
 #[tokio::test]
@@ -117,25 +116,11 @@ fn an_invalid_rust_log_is_a_startup_error_naming_it() {
 
 #[test]
 fn with_a_shutdown_delay_the_gateway_serves_on_after_sigterm_until_a_second_signal() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
-        .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--shutdown-delay-seconds", "600"])
-        .env_remove("AWS_ENDPOINT_URL")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a first line").expect("utf-8");
-    let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
-    let term = |child: &std::process::Child| {
-        let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-        assert!(kill.success());
-    };
-    term(&child);
+    let gateway = embedded(&["--shutdown-delay-seconds", "600"]);
+    let addr = gateway.expect_line("gateway listening on ");
+    gateway.terminate();
     // Wait until the gateway has taken the signal, then call it.
-    let mut logs = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    assert!(logs.any(|l| l.expect("utf-8").contains("serving on before draining")), "the delay began");
+    gateway.wait_for_stderr("serving on before draining");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut client = StreamSessionsClient::connect(format!("http://{addr}")).await.expect("still accepting");
@@ -143,9 +128,9 @@ fn with_a_shutdown_delay_the_gateway_serves_on_after_sigterm_until_a_second_sign
         assert_eq!(status.code(), Code::NotFound, "served during the delay");
     });
     drop(runtime);
-    term(&child);
-    assert!(logs.any(|l| l.expect("utf-8").contains("second signal: draining now")));
-    assert!(child.wait().expect("exit").success());
+    let (exit, stderr) = gateway.stop();
+    assert!(stderr.contains("second signal: draining now"), "{stderr}");
+    assert!(exit.success(), "{stderr}");
 }
 
 /// The median of `n` back-to-back calls of `call`, in milliseconds.
@@ -169,17 +154,9 @@ where
 /// delayed ACK, and every call takes 40 ms or more.
 #[tokio::test(flavor = "multi_thread")]
 async fn unary_calls_over_loopback_answer_in_well_under_10_ms_on_every_listener() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
-        .args(["serve", "--emulator", "--listen", "127.0.0.1:0", "--health-listen", "127.0.0.1:0"])
-        // No ceiling in the way: the rate limiter would space the calls 50 ms apart.
-        .args(["--rate-limit", "GetStreamSession=100000"])
-        .env_remove("AWS_ENDPOINT_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let lines: Vec<String> =
-        BufReader::new(child.stdout.take().expect("stdout")).lines().take(3).map(|l| l.expect("utf-8")).collect();
+    // No ceiling in the way: the rate limiter would space the calls 50 ms apart.
+    let gateway = embedded(&["--health-listen", "127.0.0.1:0", "--rate-limit", "GetStreamSession=100000"]);
+    let lines: Vec<String> = (0..3).map(|_| gateway.next_line()).collect();
     let address = |prefix: &str| {
         let line = lines.iter().find_map(|l| l.strip_prefix(prefix)).unwrap_or_else(|| panic!("{lines:?}"));
         format!("http://{line}")
@@ -212,8 +189,7 @@ async fn unary_calls_over_loopback_answer_in_well_under_10_ms_on_every_listener(
         }
     })
     .await;
-    child.kill().expect("kill");
-    child.wait().expect("exit");
+    drop(gateway);
     assert!(get_ms < 10.0, "GetStreamSession through the gateway: median {get_ms:.1} ms");
     assert!(check_ms < 10.0, "health check on the health listener: median {check_ms:.1} ms");
 }

@@ -10,6 +10,7 @@ use bytes::{Buf, BufMut};
 use gamelift_streams_gateway::emulator::FaultRule;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::server::{self, Access, Limits, ListenAddr, RunningGateway};
+use support::process::{announced, cpu_seconds, ChildProcess};
 use support::{start_request, GROUP};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -290,78 +291,24 @@ async fn each_listener_admits_at_most_max_connections() {
     assert_eq!(later.code(), Code::InvalidArgument);
 }
 
-/// User and system CPU seconds `pid` has used.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
-    let fields: Vec<&str> = stat.rsplit_once(')').expect("comm").1.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    let out = std::process::Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
-    ticks / String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().expect("ticks per second")
-}
-
 /// The gateway binary with its embedded emulator, started by `sh -c` after
-/// `limits` (shell commands such as `ulimit -n 48`); its address, and its
-/// stderr as it comes.
-struct Binary {
-    child: std::process::Child,
-    /// Kept open: the gateway exits if its later announcements cannot be written.
-    _stdout: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
-    addr: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Binary {
-    fn spawn(limits: &str, args: &str) -> Self {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
-
-        let binary = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
-        let script = format!("{limits} exec {binary} serve --emulator --listen 127.0.0.1:0 {args}");
-        let mut child = Command::new("sh")
-            .args(["-c", &script])
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gateway starts");
-        let mut announced = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = announced.next().expect("a first line").expect("utf-8");
-        let addr = first.strip_prefix("gateway listening on ").expect(&first).to_string();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().expect("log").push_str(&(line + "\n"));
-            }
-        });
-        Self { child, _stdout: announced, addr, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().expect("log").clone()
-    }
-
-    /// Resident memory, KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-        line.split_whitespace().nth(1).expect("a number").parse().expect("KiB")
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `limits` (shell commands such as `ulimit -n 48 &&`), and its address.
+fn binary(limits: &str, args: &str) -> (ChildProcess, String) {
+    let executable = env!("CARGO_BIN_EXE_gamelift-streams-gateway");
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", &format!("{limits} exec {executable} serve --emulator --listen 127.0.0.1:0 {args}")])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RUST_LOG");
+    let gateway = announced(command, "gateway listening on ");
+    let addr = gateway.address.clone();
+    (gateway, addr)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_4_mib_junk_request_costs_the_binary_little_memory_and_time() {
-    let gateway = Binary::spawn("", "");
-    let channel = Channel::from_shared(format!("http://{}", gateway.addr)).expect("URI").connect().await.expect("up");
+    let (gateway, addr) = binary("", "");
+    let channel = Channel::from_shared(format!("http://{addr}")).expect("URI").connect().await.expect("up");
     let before = gateway.rss_kib();
     let body = four_mib_of_locations();
     for _ in 0..3 {
@@ -372,31 +319,33 @@ async fn a_4_mib_junk_request_costs_the_binary_little_memory_and_time() {
     }
     let grown = gateway.rss_kib().saturating_sub(before);
     assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
-    assert!(gateway.log().len() < 64 * 1024, "{} bytes of logs", gateway.log().len());
+    assert!(gateway.stderr().len() < 64 * 1024, "{} bytes of logs", gateway.stderr().len());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_file_descriptors_the_gateway_logs_backs_off_and_recovers() {
-    let gateway = Binary::spawn("ulimit -n 48 &&", "--handshake-timeout-seconds 120");
+    let (gateway, addr) = binary("ulimit -n 48 &&", "--handshake-timeout-seconds 120");
     let failures = |log: &str| log.lines().filter(|l| l.contains("accept failed")).count();
     let mut held = Vec::new();
     for _ in 0..80 {
-        let connected = tokio::net::TcpStream::connect(&gateway.addr).await;
-        held.push(connected.unwrap_or_else(|e| panic!("connect (queued when not accepted): {e}\n{}", gateway.log())));
+        let connected = tokio::net::TcpStream::connect(&addr).await;
+        held.push(
+            connected.unwrap_or_else(|e| panic!("connect (queued when not accepted): {e}\n{}", gateway.stderr())),
+        );
     }
     let waited = Instant::now();
-    while failures(&gateway.log()) == 0 {
-        assert!(waited.elapsed() < Duration::from_secs(10), "no accept failure logged:\n{}", gateway.log());
+    while failures(&gateway.stderr()) == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no accept failure logged:\n{}", gateway.stderr());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (cpu_before, logged_before) = (cpu_seconds(gateway.child.id()), failures(&gateway.log()));
+    let (cpu_before, logged_before) = (cpu_seconds(gateway.child.id()), failures(&gateway.stderr()));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (cpu, logged) = (cpu_seconds(gateway.child.id()) - cpu_before, failures(&gateway.log()) - logged_before);
+    let (cpu, logged) = (cpu_seconds(gateway.child.id()) - cpu_before, failures(&gateway.stderr()) - logged_before);
     assert!(cpu < 0.5, "{cpu:.2} s of CPU in 2 s without a free file descriptor: the accept loop spins");
     assert!(logged <= 3, "{logged} accept-failure lines in 2 s: not rate-limited");
 
     drop(held);
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gateway.addr)).expect("URI");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("URI");
     let recovered = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             if let Ok(channel) = channel.connect().await {

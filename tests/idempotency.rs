@@ -4,8 +4,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
@@ -15,6 +14,7 @@ use gamelift_streams_gateway::server::RunningGateway;
 use gamelift_streams_gateway::sessions::idempotency::StoreLimits;
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use reqwest::Method;
+use support::process::{announced, ChildProcess};
 use support::{client_of, gateway_over, harness_with, serve, Harness, APP, GROUP};
 use tonic::transport::Channel;
 use tonic::Code;
@@ -92,40 +92,28 @@ async fn a_restarted_gateway_answers_the_same_session() {
     assert_eq!(sessions_upstream(&h).await, 1, "and AWS de-duplicated on the ClientToken");
 }
 
-struct GatewayProcess(Child, String);
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn gateway_process(endpoint: &str) -> GatewayProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"))
+/// A gateway process over `endpoint`, with the emulator's credentials; its URL.
+fn gateway_process(endpoint: &str) -> (ChildProcess, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", endpoint, "--aws-region", "us-west-2"])
         .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
         .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("gateway process");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
-    let addr = line.trim().strip_prefix("gateway listening on ").expect(&line).to_string();
-    GatewayProcess(child, format!("http://{addr}"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    let process = announced(command, "gateway listening on ");
+    let url = format!("http://{}", process.address);
+    (process, url)
 }
 
 #[tokio::test]
 async fn two_gateway_processes_given_one_request_id_make_one_session() {
     let h = emulator().await;
-    let a = gateway_process(&h.emulator.endpoint_url());
-    let b = gateway_process(&h.emulator.endpoint_url());
-    let mut client_a = StreamSessionsClient::connect(a.1.clone()).await.expect("a");
-    let mut client_b = StreamSessionsClient::connect(b.1.clone()).await.expect("b");
+    let (_a, url_a) = gateway_process(&h.emulator.endpoint_url());
+    let (_b, url_b) = gateway_process(&h.emulator.endpoint_url());
+    let mut client_a = StreamSessionsClient::connect(url_a).await.expect("a");
+    let mut client_b = StreamSessionsClient::connect(url_b).await.expect("b");
     let (arn_a, arn_b) = tokio::join!(start(&mut client_a, "launch-replicas"), start(&mut client_b, "launch-replicas"));
     assert_eq!(arn_a.expect("a started"), arn_b.expect("b started"));
     assert_eq!(sessions_upstream(&h).await, 1);

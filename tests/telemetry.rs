@@ -3,9 +3,10 @@
 //! Prometheus text-format parser while its counters move, and JSON logs that
 //! carry trace ids and never a signal request, signal response or credential.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prometheus_parse::{Scrape, Value};
+use support::process::{self, ChildProcess};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 
@@ -33,9 +35,7 @@ const SIGNAL_MARKER: &str = "198.51.100.77";
 
 /// The gateway binary with the embedded emulator, and what it announced.
 struct Gateway {
-    child: Child,
-    /// Its stderr, read as it comes (a full pipe would block the gateway).
-    stderr: std::thread::JoinHandle<String>,
+    process: ChildProcess,
     grpc: String,
     emulator: String,
     metrics: Option<String>,
@@ -48,28 +48,12 @@ impl Gateway {
         for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_") || name == "RUST_LOG") {
             command.env_remove(name);
         }
-        let mut child = command
-            .envs(env.iter().copied())
-            .env_remove("AWS_ENDPOINT_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut next = |prefix: &str| {
-            let line = lines.next().expect("an announcement").expect("utf-8");
-            line.strip_prefix(prefix).unwrap_or_else(|| panic!("{line}")).to_string()
-        };
-        let grpc = format!("http://{}", next("gateway listening on "));
-        let emulator = next("emulator listening on ");
-        let metrics = args.contains(&"--metrics-listen").then(|| next("metrics listening on "));
-        let mut pipe: ChildStderr = child.stderr.take().expect("stderr");
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).expect("stderr");
-            text
-        });
-        Self { child, stderr, grpc, emulator, metrics }
+        command.envs(env.iter().copied()).env_remove("AWS_ENDPOINT_URL");
+        let process = process::spawn(command);
+        let grpc = format!("http://{}", process.expect_line("gateway listening on "));
+        let emulator = process.expect_line("emulator listening on ");
+        let metrics = args.contains(&"--metrics-listen").then(|| process.expect_line("metrics listening on "));
+        Self { process, grpc, emulator, metrics }
     }
 
     async fn client(&self) -> StreamSessionsClient<Channel> {
@@ -77,11 +61,8 @@ impl Gateway {
     }
 
     /// Stops the gateway with SIGTERM (it flushes its telemetry) and returns its stderr.
-    fn stop(mut self) -> String {
-        let kill = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
-        assert!(kill.success());
-        let exit = self.child.wait().expect("exit");
-        let stderr = self.stderr.join().expect("stderr read");
+    fn stop(self) -> String {
+        let (exit, stderr) = self.process.stop();
         assert!(exit.success(), "{stderr}");
         stderr
     }

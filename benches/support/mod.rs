@@ -4,8 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use aws_sdk_gameliftstreams::config::retry::RetryConfig;
 use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
@@ -24,42 +23,17 @@ pub const ACCESS_KEY_ID: &str = "AKIDEMULATOR";
 /// The matching secret.
 pub const SECRET_ACCESS_KEY: &str = "emulator-secret";
 
-/// A child process, killed when dropped.
-pub struct ChildProcess {
-    pub child: Child,
-    /// The address it announced on its first stdout line (empty if not read).
-    pub address: String,
-}
+#[path = "../../tests/support/process.rs"]
+mod process;
+// Each benchmark uses its own part of what is shared.
+#[allow(unused_imports)]
+pub use process::{cpu_seconds, rss_kib, spawn as spawn_silent, ChildProcess};
 
-impl Drop for ChildProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `command` with AWS credentials for the emulator and waits for its
-/// first stdout line, which must start with `prefix`; the rest of its output
-/// is read and dropped so it never blocks.
+/// Starts `command` with AWS credentials for the emulator and reads its first
+/// stdout line, which must start with `prefix` (see [`process::announced`]).
 pub fn announced(mut command: Command, prefix: &str) -> ChildProcess {
-    let mut child = command
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("child starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("first line").expect("utf-8");
-    let address = first.strip_prefix(prefix).unwrap_or_else(|| panic!("expected '{prefix}…', got '{first}'")).into();
-    std::thread::spawn(move || lines.for_each(drop));
-    ChildProcess { child, address }
-}
-
-/// Starts `command` with its output discarded, without waiting for it.
-pub fn spawn_silent(mut command: Command) -> ChildProcess {
-    let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("child starts");
-    ChildProcess { child, address: String::new() }
+    command.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID).env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY);
+    process::announced(command, prefix)
 }
 
 /// `gamelift-streams-gateway serve` on a free loopback port over
@@ -72,23 +46,6 @@ pub fn spawn_gateway(endpoint_url: &str, extra: &[&str]) -> ChildProcess {
     let mut gateway = announced(command, "gateway listening on ");
     gateway.address = format!("http://{}", gateway.address);
     gateway
-}
-
-/// Resident memory of process `pid`, KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS in kB")
-}
-
-/// CPU time process `pid` has used so far (user + system), seconds.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc stat");
-    // The fields after the command name (which may hold spaces) end with ")".
-    let fields: Vec<&str> = stat.rsplit_once(')').expect("stat format").1.split_whitespace().collect();
-    let ticks = |i: usize| fields[i].parse::<f64>().expect("clock ticks");
-    // utime and stime are fields 14 and 15 of stat(5), in USER_HZ (100 on Linux).
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The real SDK client for the emulator, its own retries off.
