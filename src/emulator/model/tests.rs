@@ -1,5 +1,7 @@
 //! The state machine alone, on explicit times: lifecycle, timeouts, placement, tokens.
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 const G: &str = SEEDED_STREAM_GROUP_ID;
