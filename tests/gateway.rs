@@ -8,7 +8,7 @@ use std::time::Duration;
 use gamelift_streams_gateway::emulator::FaultRule;
 use gamelift_streams_gateway::proto::v1 as pb;
 use reqwest::Method;
-use support::{gateway, start_request, GatewayHarness, GROUP};
+use support::{gateway, reason, start_request, GatewayHarness, GROUP};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -26,10 +26,6 @@ async fn get(g: &mut GatewayHarness, arn: &str) -> Result<pb::StreamSession, ton
     let req =
         pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn.into() };
     Ok(g.client.get_stream_session(req).await?.into_inner().stream_session.expect("session"))
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
 fn bad_fields(status: &tonic::Status) -> Vec<String> {

@@ -11,7 +11,7 @@ use gamelift_streams_gateway::emulator::FaultRule;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::server::{self, Access, Limits, ListenAddr, RunningGateway};
 use support::process::{announced, cpu_seconds, ChildProcess};
-use support::{start_request, GROUP};
+use support::{reason, start_request, GROUP};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
@@ -70,10 +70,6 @@ async fn raw_call(channel: &Channel, method: &str, body: Vec<u8>) -> Result<(), 
 /// Calls of `operation` the emulator received, whatever their outcome.
 fn calls(emulator: &support::Harness, operation: &str) -> u64 {
     emulator.emulator.calls().get(operation).map_or(0, |outcomes| outcomes.values().sum())
-}
-
-fn reason(status: &Status) -> String {
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
 /// A StartStreamSession of 1.3 million one-letter locations: about 4 MiB.

@@ -13,7 +13,7 @@ use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsC
 use gamelift_streams_gateway::sessions::watch::WatchConfig;
 use gamelift_streams_gateway::sessions::RetryPolicy;
 use reqwest::Method;
-use support::{gateway_watching, quick_watches, start_request, unlimited, GatewayHarness, GROUP};
+use support::{gateway_watching, quick_watches, reason, start_request, unlimited, GatewayHarness, GROUP};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Streaming};
 use tonic_types::StatusExt;
@@ -77,10 +77,6 @@ fn session_id(arn: &str) -> &str {
 async fn client_action(g: &GatewayHarness, arn: &str, action: &str) {
     let (status, body) = g.emulator.admin(Method::POST, &format!("sessions/{}/{action}", session_id(arn)), None).await;
     assert_eq!(status, 200, "{action}: {body}");
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
 }
 
 fn metadata(status: &tonic::Status, key: &str) -> String {

@@ -16,7 +16,7 @@ use crate::sessions::resilience::GiveUp;
 use crate::sessions::watch::stream::WatchError;
 use crate::sessions::{CallFailure, SessionError, UpstreamKind};
 
-pub use crate::wire::DOMAIN;
+use crate::wire::DOMAIN;
 
 /// The delay advised for a transient failure when the retry layer gave none.
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);

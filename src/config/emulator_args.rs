@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use super::{invalid, pair, seconds, ConfigError};
+use super::{check_rates, invalid, pair, seconds, ConfigError};
 use crate::emulator::{self, EmulatorConfig, Timings, WorldConfig};
 
 /// Flags of `emulator`.
@@ -94,15 +94,8 @@ impl EmulatorArgs {
         if self.no_rate_limits {
             config.rate_limits.clear();
         }
-        for (op, rate) in &self.rate_limits {
-            if !emulator::is_operation(op) {
-                return Err(invalid("rate-limit", format!("{op} is not a GameLift Streams operation")));
-            }
-            if !(rate.is_finite() && *rate > 0.0) {
-                return Err(invalid("rate-limit", format!("the rate of {op} must be > 0")));
-            }
-            config.rate_limits.insert(op.clone(), *rate);
-        }
+        check_rates(&self.rate_limits, emulator::is_operation, "a GameLift Streams operation")?;
+        config.rate_limits.extend(self.rate_limits.iter().cloned());
         Ok(config)
     }
 }

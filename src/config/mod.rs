@@ -94,6 +94,20 @@ fn seconds(flag: &'static str, value: f64) -> Result<f64, ConfigError> {
     }
 }
 
+/// Checks `--rate-limit` pairs: each names an operation `known` accepts
+/// (`what` says which ones) and a rate > 0.
+fn check_rates(rates: &[(String, f64)], known: impl Fn(&str) -> bool, what: &str) -> Result<(), ConfigError> {
+    for (op, rate) in rates {
+        if !known(op) {
+            return Err(invalid("rate-limit", format!("{op} is not {what}")));
+        }
+        if !(rate.is_finite() && *rate > 0.0) {
+            return Err(invalid("rate-limit", format!("the rate of {op} must be > 0")));
+        }
+    }
+    Ok(())
+}
+
 fn positive_duration(flag: &'static str, value: f64) -> Result<Duration, ConfigError> {
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))

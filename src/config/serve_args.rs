@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{invalid, pair, positive_duration, seconds, ConfigError, Secret};
+use super::{check_rates, invalid, pair, positive_duration, seconds, ConfigError, Secret};
 use crate::auth::AuthToken;
 use crate::connections::ConnectionLimits;
 use crate::emulator::EmulatorConfig;
@@ -262,15 +262,9 @@ impl ServeArgs {
             budget_tokens: self.retry_budget_tokens,
             ..RetryPolicy::default()
         };
-        for (op, rate) in &self.rate_limits {
-            if !PUBLISHED_LIMITS.iter().any(|(known, _)| known == op) {
-                return Err(invalid("rate-limit", format!("{op} is not an operation the gateway calls")));
-            }
-            if !(rate.is_finite() && *rate > 0.0) {
-                return Err(invalid("rate-limit", format!("the rate of {op} must be > 0")));
-            }
-            policy.ceilings.insert(op.clone(), *rate);
-        }
+        let called = |op: &str| PUBLISHED_LIMITS.iter().any(|(known, _)| *known == op);
+        check_rates(&self.rate_limits, called, "an operation the gateway calls")?;
+        policy.ceilings.extend(self.rate_limits.iter().cloned());
         Ok(policy)
     }
 }

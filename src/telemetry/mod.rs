@@ -28,7 +28,7 @@ use tracing_subscriber::Layer as _;
 
 pub use settings::{LogFormat, TelemetryConfig};
 
-pub use crate::SCOPE;
+use crate::SCOPE;
 
 /// Targets whose debug and trace logs would carry request and response
 /// bodies (signal requests, IP addresses), headers or credentials: held at

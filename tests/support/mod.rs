@@ -89,6 +89,12 @@ impl Harness {
     }
 }
 
+/// The ErrorInfo reason of `status` (empty without ErrorInfo).
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
+}
+
 /// A valid StartStreamSession of the seeded group and application, for
 /// requests to change one field at a time.
 pub fn start_request() -> gamelift_streams_gateway::proto::v1::StartStreamSessionRequest {
