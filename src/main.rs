@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Parser;
 use gamelift_streams_gateway::api::{replay::Idempotency, Gateway};
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
-use gamelift_streams_gateway::sessions::watch::Watches;
-use gamelift_streams_gateway::sessions::{client, Resilience, Sessions};
+use gamelift_streams_gateway::sessions::watch::{budget::PollBudget, Watches};
+use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sessions};
 use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
 use gamelift_streams_gateway::{emulator, server};
 
@@ -50,9 +50,11 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
     let idempotency =
         std::sync::Arc::new(Idempotency::new(config.idempotency_namespace.clone(), config.idempotency.clone()));
-    let watches = Watches::new(sessions.clone(), config.watch.clone());
+    let upstream: std::sync::Arc<dyn GameLiftStreams> = std::sync::Arc::new(sessions.clone());
+    let schedule = std::sync::Arc::new(PollBudget::new(config.watch.poll_share));
+    let watches = Watches::new(upstream.clone(), config.watch.clone(), schedule);
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
-    let gateway_service = Gateway::new(sessions, idempotency, watches);
+    let gateway_service = Gateway::new(upstream, idempotency, watches);
     let mut gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

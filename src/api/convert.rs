@@ -1,16 +1,10 @@
-//! Every conversion between the proto messages and the SDK's types, in one
-//! place: a field added to the proto has one place to go. Validation happens
-//! before; nothing here calls AWS.
+//! The conversions of what GameLift Streams answers into the proto's
+//! messages, and of the proto's enums to AWS's (inputs are filled in
+//! [`operations`](super::operations), one row per member). Nothing here calls AWS.
 
-use aws_sdk_gameliftstreams::operation::create_stream_session_connection::CreateStreamSessionConnectionInput;
-use aws_sdk_gameliftstreams::operation::export_stream_session_files::ExportStreamSessionFilesInput;
-use aws_sdk_gameliftstreams::operation::get_stream_session::{GetStreamSessionInput, GetStreamSessionOutput};
-use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
-use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::ListStreamSessionsByAccountInput;
-use aws_sdk_gameliftstreams::operation::start_stream_session::{StartStreamSessionInput, StartStreamSessionOutput};
-use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
+use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionOutput;
+use aws_sdk_gameliftstreams::operation::start_stream_session::StartStreamSessionOutput;
 use aws_sdk_gameliftstreams::types as aws;
-use aws_smithy_types::error::operation::BuildError;
 use aws_smithy_types::DateTime;
 
 use crate::proto::v1 as pb;
@@ -194,109 +188,6 @@ impl From<aws::StreamSessionSummary> for pb::StreamSession {
             ..Default::default()
         }
     }
-}
-
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
-/// StartStreamSession's input, with the ClientToken derived from `request_id`.
-pub fn start_input(
-    r: pb::StartStreamSessionRequest,
-    client_token: String,
-) -> Result<StartStreamSessionInput, BuildError> {
-    let resolution = r
-        .display_configuration
-        .as_ref()
-        .and_then(|d| d.resolution.as_ref())
-        .map(|res| aws::Resolution::builder().width(res.width).height(res.height).build())
-        .transpose()?;
-    StartStreamSessionInput::builder()
-        .identifier(r.stream_group_identifier)
-        .application_identifier(r.application_identifier)
-        .protocol(aws::Protocol::Webrtc)
-        .signal_request(r.signal_request)
-        .client_token(client_token)
-        .set_description(non_empty(r.description))
-        .set_user_id(non_empty(r.user_id))
-        .set_locations((!r.locations.is_empty()).then_some(r.locations))
-        .set_connection_timeout_seconds(r.connection_timeout_seconds)
-        .set_session_length_seconds(r.session_length_seconds)
-        .set_additional_launch_args((!r.additional_launch_args.is_empty()).then_some(r.additional_launch_args))
-        .set_additional_environment_variables(
-            (!r.additional_environment_variables.is_empty())
-                .then(|| r.additional_environment_variables.into_iter().collect()),
-        )
-        .set_performance_stats_configuration(r.performance_stats_configuration.map(|p| {
-            aws::PerformanceStatsConfiguration::builder().set_shared_with_client(p.shared_with_client).build()
-        }))
-        .set_role_arn(non_empty(r.role_arn))
-        .set_display_configuration(
-            r.display_configuration.map(|_| aws::DisplayConfiguration::builder().set_resolution(resolution).build()),
-        )
-        .build()
-}
-
-/// GetStreamSession's input.
-pub fn get_input(group: String, session: String) -> Result<GetStreamSessionInput, BuildError> {
-    GetStreamSessionInput::builder().identifier(group).stream_session_identifier(session).build()
-}
-
-/// TerminateStreamSession's input.
-pub fn terminate_input(r: pb::TerminateStreamSessionRequest) -> Result<TerminateStreamSessionInput, BuildError> {
-    TerminateStreamSessionInput::builder()
-        .identifier(r.stream_group_identifier)
-        .stream_session_identifier(r.stream_session_identifier)
-        .build()
-}
-
-/// CreateStreamSessionConnection's input, with the ClientToken derived from `request_id`.
-pub fn connection_input(
-    r: pb::CreateStreamSessionConnectionRequest,
-    client_token: String,
-) -> Result<CreateStreamSessionConnectionInput, BuildError> {
-    CreateStreamSessionConnectionInput::builder()
-        .identifier(r.stream_group_identifier)
-        .stream_session_identifier(r.stream_session_identifier)
-        .signal_request(r.signal_request)
-        .client_token(client_token)
-        .build()
-}
-
-/// ExportStreamSessionFiles's input.
-pub fn export_input(r: pb::ExportStreamSessionFilesRequest) -> Result<ExportStreamSessionFilesInput, BuildError> {
-    ExportStreamSessionFilesInput::builder()
-        .identifier(r.stream_group_identifier)
-        .stream_session_identifier(r.stream_session_identifier)
-        .output_uri(r.output_uri)
-        .build()
-}
-
-/// ListStreamSessions's input.
-pub fn list_input(r: pb::ListStreamSessionsRequest) -> Result<ListStreamSessionsInput, BuildError> {
-    ListStreamSessionsInput::builder()
-        .identifier(r.stream_group_identifier)
-        .set_status(pb::StreamSessionStatus::try_from(r.status).ok().and_then(status_to_aws))
-        .set_export_files_status(
-            pb::ExportFilesStatus::try_from(r.export_files_status).ok().and_then(export_status_to_aws),
-        )
-        .set_max_results(r.page_size)
-        .set_next_token(non_empty(r.page_token))
-        .build()
-}
-
-/// ListStreamSessionsByAccount's input.
-pub fn list_by_account_input(
-    r: pb::ListStreamSessionsByAccountRequest,
-) -> Result<ListStreamSessionsByAccountInput, BuildError> {
-    ListStreamSessionsByAccountInput::builder()
-        .set_status(pb::StreamSessionStatus::try_from(r.status).ok().and_then(status_to_aws))
-        .set_export_files_status(
-            pb::ExportFilesStatus::try_from(r.export_files_status).ok().and_then(export_status_to_aws),
-        )
-        .set_max_results(r.page_size)
-        .set_next_token(non_empty(r.page_token))
-        .build()
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! The `StreamSessions` gRPC service: each RPC validates its request, makes its
-//! GameLift Streams call through [`Sessions`] (mutating calls at most once per
-//! `request_id`), converts the answer, and maps any error to a status with
-//! details. No AWS call happens for invalid input.
+//! The `StreamSessions` gRPC service: every unary RPC runs one skeleton over
+//! its definition in [`operations`]: its request is checked, its GameLift
+//! Streams call made through the [`GameLiftStreams`] seam (mutating calls at
+//! most once per `request_id`), its answer converted, and any error mapped to
+//! a status with details. No AWS call happens for invalid input.
 
 pub mod convert;
 pub mod deadline;
+pub mod fields;
+pub mod operations;
 pub mod replay;
 pub mod status;
 pub mod validate;
@@ -12,7 +15,6 @@ pub mod validate;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInput;
 use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
@@ -21,15 +23,16 @@ use crate::proto::v1 as pb;
 use crate::sessions::watch::stream::{wait_for, GroupWatch, SessionWatch, WaitError, WatchError};
 use crate::sessions::watch::token::ResumeToken;
 use crate::sessions::watch::Watches;
-use crate::sessions::Sessions;
+use crate::sessions::GameLiftStreams;
+use operations::{group_ctx, session_ctx, Unary};
 use replay::Idempotency;
 use status::{to_status, ApiError, CallContext};
-use validate::{check, FieldViolation};
+use validate::FieldViolation;
 
 /// The service implementation.
 #[derive(Clone)]
 pub struct Gateway {
-    sessions: Sessions,
+    upstream: Arc<dyn GameLiftStreams>,
     idempotency: Arc<Idempotency>,
     watches: Watches,
 }
@@ -38,15 +41,36 @@ pub struct Gateway {
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamSessionEvent, Status>> + Send>>;
 
 impl Gateway {
-    /// A gateway that calls GameLift Streams through `sessions`, keeping
+    /// A gateway that calls GameLift Streams through `upstream`, keeping
     /// idempotency keys in `idempotency`, polling for watches through `watches`.
-    pub fn new(sessions: Sessions, idempotency: Arc<Idempotency>, watches: Watches) -> Self {
-        Self { sessions, idempotency, watches }
+    pub fn new(upstream: Arc<dyn GameLiftStreams>, idempotency: Arc<Idempotency>, watches: Watches) -> Self {
+        Self { upstream, idempotency, watches }
     }
 
     /// The watches (to end them at shutdown).
     pub fn watches(&self) -> &Watches {
         &self.watches
+    }
+
+    /// The skeleton of every unary RPC: its deadline (answered a little
+    /// early), its input checked before anything is sent, a mutating call run
+    /// at most once per `request_id`, then what the RPC does with the answer,
+    /// any error mapped to a status naming the RPC's resource.
+    async fn unary<R: Unary>(&self, request: Request<R>) -> Result<Response<R::Response>, Status> {
+        let deadline = deadline::answer_by(request.metadata(), Instant::now());
+        let r = request.into_inner();
+        respond(r.context(), async {
+            let response = match r.request_id() {
+                None => R::send(self.upstream.clone(), r.input(None)?, deadline).await?,
+                Some(request_id) => {
+                    let key = self.idempotency.key(R::OPERATION, request_id);
+                    let work = R::send(self.upstream.clone(), r.input(Some(key.client_token()))?, deadline);
+                    self.idempotency.run(key, !request_id.is_empty(), &r.params(), work).await?
+                }
+            };
+            r.finish(self, response, deadline).await
+        })
+        .await
     }
 
     /// Waits until the session is in a state `ready` takes, until `deadline`.
@@ -76,40 +100,12 @@ fn is_ready(session: &pb::StreamSession) -> bool {
     matches!(session.status(), S::Active | S::Connected | S::PendingClientReconnection)
 }
 
-/// The session read right after CreateStreamSessionConnection; `None` if the
-/// read failed (the connection was created all the same).
-async fn read_back(
-    sessions: &Sessions,
-    input: GetStreamSessionInput,
-    deadline: Option<Instant>,
-) -> Option<pb::StreamSession> {
-    match sessions.get(input, deadline).await {
-        Ok(s) => Some(pb::StreamSession { signal_request: String::new(), ..s.into() }),
-        Err(err) => {
-            tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
-            None
-        }
-    }
-}
-
 /// A watch's events, its errors mapped to statuses.
 fn event_stream(
     events: impl Stream<Item = Result<pb::StreamSessionEvent, WatchError>> + Send + 'static,
     ctx: CallContext,
 ) -> EventStream {
     Box::pin(events.map(move |event| event.map_err(|err| to_status(&ApiError::from(err), &ctx))))
-}
-
-fn session_ctx(operation: &'static str, session: &str) -> CallContext {
-    CallContext { operation, resource_type: "StreamSession", resource_name: session.to_string() }
-}
-
-fn group_ctx(operation: &'static str, group: &str) -> CallContext {
-    CallContext { operation, resource_type: "StreamGroup", resource_name: group.to_string() }
-}
-
-fn known<E: TryFrom<i32>>(value: i32) -> bool {
-    E::try_from(value).is_ok()
 }
 
 /// Runs one RPC body and maps its error.
@@ -133,190 +129,49 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         &self,
         request: Request<pb::StartStreamSessionRequest>,
     ) -> Result<Response<pb::StartStreamSessionResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = group_ctx("StartStreamSession", &r.stream_group_identifier);
-        respond(ctx, async {
-            let enums = [("protocol", known::<pb::Protocol>(r.protocol))];
-            validate::check_start(&r, &enums)?;
-            let params =
-                pb::StartStreamSessionRequest { request_id: String::new(), wait_for_active: false, ..r.clone() };
-            let (group, wait, signal_request) =
-                (r.stream_group_identifier.clone(), r.wait_for_active, r.signal_request.clone());
-            let request_id = r.request_id.clone();
-            let mut response = self
-                .idempotency
-                .once("StartStreamSession", &request_id, &params, |token| {
-                    let (sessions, input) = (self.sessions.clone(), convert::start_input(r, token)?);
-                    Ok(async move {
-                        let out = sessions.start(input, deadline).await?;
-                        let session = pb::StreamSession { signal_request: String::new(), ..out.into() };
-                        Ok(pb::StartStreamSessionResponse { stream_session: Some(session) })
-                    })
-                })
-                .await?;
-            if let Some(session) = response.stream_session.as_mut() {
-                if wait {
-                    *session = self.wait_ready(&group, &session.arn, deadline, is_ready).await?;
-                }
-                session.signal_request = signal_request;
-            }
-            Ok(response)
-        })
-        .await
+        self.unary(request).await
     }
 
     async fn get_stream_session(
         &self,
         request: Request<pb::GetStreamSessionRequest>,
     ) -> Result<Response<pb::GetStreamSessionResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = session_ctx("GetStreamSession", &r.stream_session_identifier);
-        respond(ctx, async {
-            check("GetStreamSessionInput", &validate::get_members(&r), None, &[])?;
-            let out = self
-                .sessions
-                .get(convert::get_input(r.stream_group_identifier, r.stream_session_identifier)?, deadline)
-                .await?;
-            Ok(pb::GetStreamSessionResponse { stream_session: Some(out.into()) })
-        })
-        .await
+        self.unary(request).await
     }
 
     async fn list_stream_sessions(
         &self,
         request: Request<pb::ListStreamSessionsRequest>,
     ) -> Result<Response<pb::ListStreamSessionsResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = group_ctx("ListStreamSessions", &r.stream_group_identifier);
-        respond(ctx, async {
-            let enums = [
-                ("status", known::<pb::StreamSessionStatus>(r.status)),
-                ("export_files_status", known::<pb::ExportFilesStatus>(r.export_files_status)),
-            ];
-            check("ListStreamSessionsInput", &validate::list_members(&r), None, &enums)?;
-            let out = self.sessions.list(convert::list_input(r)?, deadline).await?;
-            Ok(pb::ListStreamSessionsResponse {
-                stream_sessions: out.items.unwrap_or_default().into_iter().map(Into::into).collect(),
-                next_page_token: out.next_token.unwrap_or_default(),
-            })
-        })
-        .await
+        self.unary(request).await
     }
 
     async fn list_stream_sessions_by_account(
         &self,
         request: Request<pb::ListStreamSessionsByAccountRequest>,
     ) -> Result<Response<pb::ListStreamSessionsByAccountResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = group_ctx("ListStreamSessionsByAccount", "");
-        respond(ctx, async {
-            let enums = [
-                ("status", known::<pb::StreamSessionStatus>(r.status)),
-                ("export_files_status", known::<pb::ExportFilesStatus>(r.export_files_status)),
-            ];
-            check("ListStreamSessionsByAccountInput", &validate::list_by_account_members(&r), None, &enums)?;
-            let out = self.sessions.list_by_account(convert::list_by_account_input(r)?, deadline).await?;
-            Ok(pb::ListStreamSessionsByAccountResponse {
-                stream_sessions: out.items.unwrap_or_default().into_iter().map(Into::into).collect(),
-                next_page_token: out.next_token.unwrap_or_default(),
-            })
-        })
-        .await
+        self.unary(request).await
     }
 
     async fn terminate_stream_session(
         &self,
         request: Request<pb::TerminateStreamSessionRequest>,
     ) -> Result<Response<pb::TerminateStreamSessionResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = session_ctx("TerminateStreamSession", &r.stream_session_identifier);
-        respond(ctx, async {
-            check("TerminateStreamSessionInput", &validate::terminate_members(&r), Some(&r.request_id), &[])?;
-            let params = pb::TerminateStreamSessionRequest { request_id: String::new(), ..r.clone() };
-            let request_id = r.request_id.clone();
-            self.idempotency
-                .once("TerminateStreamSession", &request_id, &params, |_| {
-                    let (sessions, input) = (self.sessions.clone(), convert::terminate_input(r)?);
-                    Ok(async move {
-                        sessions.terminate(input, deadline).await?;
-                        Ok(pb::TerminateStreamSessionResponse {})
-                    })
-                })
-                .await
-        })
-        .await
+        self.unary(request).await
     }
 
     async fn create_stream_session_connection(
         &self,
         request: Request<pb::CreateStreamSessionConnectionRequest>,
     ) -> Result<Response<pb::CreateStreamSessionConnectionResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = session_ctx("CreateStreamSessionConnection", &r.stream_session_identifier);
-        respond(ctx, async {
-            check("CreateStreamSessionConnectionInput", &validate::connection_members(&r), Some(&r.request_id), &[])?;
-            let params = pb::CreateStreamSessionConnectionRequest {
-                request_id: String::new(),
-                wait_for_active: false,
-                ..r.clone()
-            };
-            let (group, session, wait) =
-                (r.stream_group_identifier.clone(), r.stream_session_identifier.clone(), r.wait_for_active);
-            let request_id = r.request_id.clone();
-            let mut response = self
-                .idempotency
-                .once("CreateStreamSessionConnection", &request_id, &params, |token| {
-                    let get = convert::get_input(group.clone(), session.clone())?;
-                    let (sessions, input) = (self.sessions.clone(), convert::connection_input(r, token)?);
-                    Ok(async move {
-                        let out = sessions.create_connection(input, deadline).await?;
-                        let stream_session = if wait { None } else { read_back(&sessions, get, deadline).await };
-                        Ok(pb::CreateStreamSessionConnectionResponse {
-                            signal_response: out.signal_response.unwrap_or_default(),
-                            stream_session,
-                        })
-                    })
-                })
-                .await?;
-            if wait {
-                let answer = response.signal_response.clone();
-                self.watches.refresh(&group, &session);
-                let ready = |s: &pb::StreamSession| is_ready(s) && s.signal_response == answer;
-                response.stream_session = Some(self.wait_ready(&group, &session, deadline, ready).await?);
-            }
-            Ok(response)
-        })
-        .await
+        self.unary(request).await
     }
 
     async fn export_stream_session_files(
         &self,
         request: Request<pb::ExportStreamSessionFilesRequest>,
     ) -> Result<Response<pb::ExportStreamSessionFilesResponse>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), tokio::time::Instant::now());
-        let r = request.into_inner();
-        let ctx = session_ctx("ExportStreamSessionFiles", &r.stream_session_identifier);
-        respond(ctx, async {
-            check("ExportStreamSessionFilesInput", &validate::export_members(&r), Some(&r.request_id), &[])?;
-            let params = pb::ExportStreamSessionFilesRequest { request_id: String::new(), ..r.clone() };
-            let request_id = r.request_id.clone();
-            self.idempotency
-                .once("ExportStreamSessionFiles", &request_id, &params, |_| {
-                    let (sessions, input) = (self.sessions.clone(), convert::export_input(r)?);
-                    Ok(async move {
-                        sessions.export_files(input, deadline).await?;
-                        Ok(pb::ExportStreamSessionFilesResponse {})
-                    })
-                })
-                .await
-        })
-        .await
+        self.unary(request).await
     }
 
     type WatchStreamSessionStream = EventStream;
@@ -328,7 +183,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = session_ctx("WatchStreamSession", &r.stream_session_identifier);
         respond(ctx.clone(), async {
-            check("GetStreamSessionInput", &validate::watch_members(&r), None, &[])?;
+            operations::get_fields(&r.stream_group_identifier, &r.stream_session_identifier).check(None)?;
             let resume = match r.resume_token.as_str() {
                 "" => None,
                 text => ResumeToken::decode(text)
@@ -351,8 +206,9 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = group_ctx("WatchStreamSessions", &r.stream_group_identifier);
         respond(ctx.clone(), async {
-            let unknown = r.statuses.iter().any(|s| !known::<pb::StreamSessionStatus>(*s));
-            check("ListStreamSessionsInput", &validate::watch_group_members(&r), None, &[("statuses", !unknown)])?;
+            let unknown = r.statuses.iter().find(|s| pb::StreamSessionStatus::try_from(**s).is_err());
+            let fields = operations::list_fields(&r.stream_group_identifier, 0, 0, None, "");
+            fields.known::<pb::StreamSessionStatus>("statuses", unknown.copied().unwrap_or_default()).check(None)?;
             let rx = self.watches.watch_group(&r.stream_group_identifier);
             let watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);
             Ok(event_stream(watch.into_stream(), ctx))

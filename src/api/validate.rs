@@ -3,7 +3,7 @@
 //! lengths, patterns, ranges, sizes), plus the gRPC-only fields (`request_id`,
 //! enum values). Violations name the proto field. Never echoes a value.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::proto::v1 as pb;
 use crate::service_model::{self, Constraint, PathPart, Violation};
@@ -29,120 +29,6 @@ pub struct Member {
     pub value: Option<Value>,
 }
 
-fn m(aws: &'static str, proto: &'static str, value: Option<Value>) -> Member {
-    Member { aws, proto, value }
-}
-
-fn text(s: &str) -> Option<Value> {
-    (!s.is_empty()).then(|| Value::String(s.to_string()))
-}
-
-fn strings(items: &[String]) -> Option<Value> {
-    (!items.is_empty()).then(|| json!(items))
-}
-
-/// The AWS members of StartStreamSession, from a request.
-pub fn start_members(r: &pb::StartStreamSessionRequest) -> Vec<Member> {
-    vec![
-        m("Identifier", "stream_group_identifier", text(&r.stream_group_identifier)),
-        m("ApplicationIdentifier", "application_identifier", text(&r.application_identifier)),
-        m("Protocol", "protocol", Some(json!("WebRTC"))),
-        m("SignalRequest", "signal_request", text(&r.signal_request)),
-        m("ClientToken", "request_id", None),
-        m("Description", "description", text(&r.description)),
-        m("UserId", "user_id", text(&r.user_id)),
-        m("Locations", "locations", strings(&r.locations)),
-        m("ConnectionTimeoutSeconds", "connection_timeout_seconds", r.connection_timeout_seconds.map(Value::from)),
-        m("SessionLengthSeconds", "session_length_seconds", r.session_length_seconds.map(Value::from)),
-        m("AdditionalLaunchArgs", "additional_launch_args", strings(&r.additional_launch_args)),
-        m(
-            "AdditionalEnvironmentVariables",
-            "additional_environment_variables",
-            (!r.additional_environment_variables.is_empty()).then(|| json!(r.additional_environment_variables)),
-        ),
-        m(
-            "PerformanceStatsConfiguration",
-            "performance_stats_configuration",
-            r.performance_stats_configuration
-                .as_ref()
-                .map(|p| json!({ "SharedWithClient": p.shared_with_client })),
-        ),
-        m("RoleArn", "role_arn", text(&r.role_arn)),
-        m(
-            "DisplayConfiguration",
-            "display_configuration",
-            r.display_configuration.as_ref().map(|d| {
-                json!({ "Resolution": d.resolution.as_ref().map(|r| json!({ "Width": r.width, "Height": r.height })) })
-            }),
-        ),
-    ]
-}
-
-fn session_members(group: &str, session: &str) -> Vec<Member> {
-    vec![
-        m("Identifier", "stream_group_identifier", text(group)),
-        m("StreamSessionIdentifier", "stream_session_identifier", text(session)),
-    ]
-}
-
-/// The AWS members of GetStreamSession.
-pub fn get_members(r: &pb::GetStreamSessionRequest) -> Vec<Member> {
-    session_members(&r.stream_group_identifier, &r.stream_session_identifier)
-}
-
-/// The AWS members of GetStreamSession a watch of one session reads with.
-pub fn watch_members(r: &pb::WatchStreamSessionRequest) -> Vec<Member> {
-    session_members(&r.stream_group_identifier, &r.stream_session_identifier)
-}
-
-/// The AWS members of ListStreamSessions a watch of a stream group reads with.
-pub fn watch_group_members(r: &pb::WatchStreamSessionsRequest) -> Vec<Member> {
-    vec![m("Identifier", "stream_group_identifier", text(&r.stream_group_identifier))]
-}
-
-/// The AWS members of TerminateStreamSession.
-pub fn terminate_members(r: &pb::TerminateStreamSessionRequest) -> Vec<Member> {
-    session_members(&r.stream_group_identifier, &r.stream_session_identifier)
-}
-
-/// The AWS members of CreateStreamSessionConnection.
-pub fn connection_members(r: &pb::CreateStreamSessionConnectionRequest) -> Vec<Member> {
-    let mut members = session_members(&r.stream_group_identifier, &r.stream_session_identifier);
-    members.push(m("SignalRequest", "signal_request", text(&r.signal_request)));
-    members.push(m("ClientToken", "request_id", None));
-    members
-}
-
-/// The AWS members of ExportStreamSessionFiles.
-pub fn export_members(r: &pb::ExportStreamSessionFilesRequest) -> Vec<Member> {
-    let mut members = session_members(&r.stream_group_identifier, &r.stream_session_identifier);
-    members.push(m("OutputUri", "output_uri", text(&r.output_uri)));
-    members
-}
-
-fn list_filters(status: i32, export: i32, page_size: Option<i32>, page_token: &str) -> Vec<Member> {
-    let status = pb::StreamSessionStatus::try_from(status).ok().and_then(super::convert::status_to_aws);
-    let export = pb::ExportFilesStatus::try_from(export).ok().and_then(super::convert::export_status_to_aws);
-    vec![
-        m("Status", "status", status.map(|s| json!(s.as_str()))),
-        m("ExportFilesStatus", "export_files_status", export.map(|s| json!(s.as_str()))),
-        m("MaxResults", "page_size", page_size.map(Value::from)),
-        m("NextToken", "page_token", text(page_token)),
-    ]
-}
-
-/// The AWS members of ListStreamSessions.
-pub fn list_members(r: &pb::ListStreamSessionsRequest) -> Vec<Member> {
-    let mut members = vec![m("Identifier", "stream_group_identifier", text(&r.stream_group_identifier))];
-    members.extend(list_filters(r.status, r.export_files_status, r.page_size, &r.page_token));
-    members
-}
-
-/// The AWS members of ListStreamSessionsByAccount.
-pub fn list_by_account_members(r: &pb::ListStreamSessionsByAccountRequest) -> Vec<Member> {
-    list_filters(r.status, r.export_files_status, r.page_size, &r.page_token)
-}
-
 /// Most locations a StartStreamSession may name. The model sets no maximum;
 /// GameLift Streams has far fewer locations than this.
 pub const MAX_LOCATIONS: usize = 100;
@@ -150,10 +36,10 @@ pub const MAX_LOCATIONS: usize = 100;
 /// Longest map key a field path quotes (the key is the caller's text).
 const MAX_QUOTED_KEY_CHARS: usize = 32;
 
-/// Checks a StartStreamSession: its repeated and map fields are counted
-/// first, and one that is too long fails the request before any per-element
-/// work (so a request of a million junk locations costs one comparison).
-pub fn check_start(r: &pb::StartStreamSessionRequest, enums: &[(&str, bool)]) -> Result<(), Vec<FieldViolation>> {
+/// Counts a StartStreamSession's repeated and map fields, before anything
+/// else: one that is too long fails the request before any per-element work
+/// (so a request of a million junk locations costs one comparison).
+pub fn check_counts(r: &pb::StartStreamSessionRequest) -> Result<(), Vec<FieldViolation>> {
     let model = service_model::model();
     let max = |member| model.max_items("StartStreamSessionInput", member).and_then(|m| usize::try_from(m).ok());
     let counts = [
@@ -174,10 +60,11 @@ pub fn check_start(r: &pb::StartStreamSessionRequest, enums: &[(&str, bool)]) ->
             })
         })
         .collect();
-    if !too_many.is_empty() {
-        return Err(too_many);
+    if too_many.is_empty() {
+        Ok(())
+    } else {
+        Err(too_many)
     }
-    check("StartStreamSessionInput", &start_members(r), Some(&r.request_id), enums)
 }
 
 /// Checks `members` against the model's `input` structure, plus the request's
@@ -276,6 +163,7 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::operations;
 
     fn aws_names(members: &[Member]) -> Vec<&'static str> {
         let mut names: Vec<_> = members.iter().map(|m| m.aws).collect();
@@ -289,19 +177,31 @@ mod tests {
         names
     }
 
+    fn start_check(r: &pb::StartStreamSessionRequest) -> Result<(), Vec<FieldViolation>> {
+        check_counts(r)?;
+        operations::start_fields(r, None).expect("a resolution builds").check(Some(&r.request_id)).map(drop)
+    }
+
     #[test]
     fn every_member_of_every_aws_input_comes_from_a_proto_field() {
+        let start = operations::start_fields(&Default::default(), None).expect("an empty request builds");
         let cases = [
-            ("StartStreamSessionInput", start_members(&Default::default())),
-            ("GetStreamSessionInput", get_members(&Default::default())),
-            ("ListStreamSessionsInput", list_members(&Default::default())),
-            ("ListStreamSessionsByAccountInput", list_by_account_members(&Default::default())),
-            ("TerminateStreamSessionInput", terminate_members(&Default::default())),
-            ("CreateStreamSessionConnectionInput", connection_members(&Default::default())),
-            ("ExportStreamSessionFilesInput", export_members(&Default::default())),
+            ("StartStreamSessionInput", aws_names(start.members())),
+            ("GetStreamSessionInput", aws_names(operations::get_fields("", "").members())),
+            ("ListStreamSessionsInput", aws_names(operations::list_fields("", 0, 0, None, "").members())),
+            (
+                "ListStreamSessionsByAccountInput",
+                aws_names(operations::list_by_account_fields(&Default::default()).members()),
+            ),
+            ("TerminateStreamSessionInput", aws_names(operations::terminate_fields("", "").members())),
+            (
+                "CreateStreamSessionConnectionInput",
+                aws_names(operations::connection_fields(&Default::default(), None).members()),
+            ),
+            ("ExportStreamSessionFilesInput", aws_names(operations::export_fields(&Default::default()).members())),
         ];
         for (input, members) in cases {
-            assert_eq!(aws_names(&members), model_names(input), "{input}");
+            assert_eq!(members, model_names(input), "{input}");
         }
     }
 
@@ -318,7 +218,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let err = check("StartStreamSessionInput", &start_members(&req), Some(&req.request_id), &[]).unwrap_err();
+        let err = start_check(&req).unwrap_err();
         let fields: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -336,7 +236,7 @@ mod tests {
             additional_environment_variables: (0..51).map(|i| (format!("bad-{i}"), String::new())).collect(),
             ..Default::default()
         };
-        let err = check_start(&req, &[]).unwrap_err();
+        let err = start_check(&req).unwrap_err();
         let found: Vec<(&str, &str)> = err.iter().map(|v| (v.field.as_str(), v.description.as_str())).collect();
         assert_eq!(
             found,
@@ -355,16 +255,15 @@ mod tests {
             additional_environment_variables: [(key, "v".to_string())].into(),
             ..Default::default()
         };
-        let err = check_start(&req, &[]).unwrap_err();
+        let err = start_check(&req).unwrap_err();
         let quoted = err.iter().find(|v| v.field.starts_with("additional_environment_variables[")).expect("the key");
         assert_eq!(quoted.field, format!("additional_environment_variables[\"{}…\"]", "K-".repeat(16)));
     }
 
     #[test]
     fn required_fields_request_ids_and_enums() {
-        let req = pb::GetStreamSessionRequest::default();
-        let err =
-            check("GetStreamSessionInput", &get_members(&req), Some("with space"), &[("status", false)]).unwrap_err();
+        let get = operations::get_fields("", "");
+        let err = check("GetStreamSessionInput", get.members(), Some("with space"), &[("status", false)]).unwrap_err();
         let fields: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["status", "request_id", "stream_group_identifier", "stream_session_identifier"]);
         assert_eq!(err[2].description, "required");

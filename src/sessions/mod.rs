@@ -1,39 +1,44 @@
-//! The one place that talks to GameLift Streams: one method per operation,
-//! through `aws-sdk-gameliftstreams` and the retry layer, with every failure
-//! classified. Takes inputs already validated and shaped as the SDK's, and the
-//! caller's deadline.
+//! The one place that talks to GameLift Streams: [`Sessions`] sends each
+//! operation of the [`GameLiftStreams`] seam through `aws-sdk-gameliftstreams`
+//! and the retry layer, with every failure classified. Takes inputs already
+//! validated and shaped as the SDK's, and the caller's deadline.
 
 pub mod client;
 pub mod error;
 pub mod idempotency;
 pub mod resilience;
+pub mod upstream;
 pub mod watch;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::time::Instant;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use aws_sdk_gameliftstreams::config::http::HttpResponse;
 use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_gameliftstreams::operation::create_stream_session_connection::{
-    CreateStreamSessionConnectionInput, CreateStreamSessionConnectionOutput,
-};
-use aws_sdk_gameliftstreams::operation::export_stream_session_files::ExportStreamSessionFilesInput;
-use aws_sdk_gameliftstreams::operation::get_stream_session::{GetStreamSessionInput, GetStreamSessionOutput};
-use aws_sdk_gameliftstreams::operation::list_stream_sessions::{ListStreamSessionsInput, ListStreamSessionsOutput};
-use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::{
-    ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput,
-};
-use aws_sdk_gameliftstreams::operation::start_stream_session::{StartStreamSessionInput, StartStreamSessionOutput};
-use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionInput;
+use aws_sdk_gameliftstreams::operation::create_stream_session_connection::builders::CreateStreamSessionConnectionInputBuilder;
+use aws_sdk_gameliftstreams::operation::create_stream_session_connection::CreateStreamSessionConnectionOutput;
+use aws_sdk_gameliftstreams::operation::export_stream_session_files::builders::ExportStreamSessionFilesInputBuilder;
+use aws_sdk_gameliftstreams::operation::export_stream_session_files::ExportStreamSessionFilesOutput;
+use aws_sdk_gameliftstreams::operation::get_stream_session::builders::GetStreamSessionInputBuilder;
+use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionOutput;
+use aws_sdk_gameliftstreams::operation::list_stream_sessions::builders::ListStreamSessionsInputBuilder;
+use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsOutput;
+use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::builders::ListStreamSessionsByAccountInputBuilder;
+use aws_sdk_gameliftstreams::operation::list_stream_sessions_by_account::ListStreamSessionsByAccountOutput;
+use aws_sdk_gameliftstreams::operation::start_stream_session::builders::StartStreamSessionInputBuilder;
+use aws_sdk_gameliftstreams::operation::start_stream_session::StartStreamSessionOutput;
+use aws_sdk_gameliftstreams::operation::terminate_stream_session::builders::TerminateStreamSessionInputBuilder;
+use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionOutput;
+
 use aws_sdk_gameliftstreams::operation::RequestId;
 use aws_sdk_gameliftstreams::Client;
 
 pub use error::{Class, SessionError, UpstreamKind};
 pub use resilience::{CallFailure, Resilience, RetryPolicy};
+pub use upstream::{Call, GameLiftStreams, Reply};
 
 /// GameLift Streams session operations over one SDK client.
 #[derive(Debug, Clone)]
@@ -44,15 +49,6 @@ pub struct Sessions {
 
 /// The result of one session operation.
 pub type CallResult<T> = Result<T, CallFailure>;
-
-/// How many attempts a call gets.
-#[derive(Debug, Clone, Copy)]
-enum Attempts {
-    /// As the retry policy says.
-    Policy,
-    /// One: for the watch pollers, whose next poll is the retry.
-    One,
-}
 
 /// The client span of one HTTP attempt, after the OpenTelemetry conventions
 /// for AWS SDK calls. At debug level: the trace exporter asks for it, the
@@ -105,31 +101,24 @@ impl Sessions {
     /// Sends `input` through `send` under the retry layer: one SDK request per
     /// attempt, each on a copy of the input, each in a client span (but for
     /// watch polls, which would flood traces).
-    async fn call<I, T, E, F, Fut>(
-        &self,
-        op: &'static str,
-        deadline: Option<Instant>,
-        attempts: Attempts,
-        input: I,
-        send: F,
-    ) -> CallResult<T>
+    async fn call<I, T, E, F, Fut>(&self, op: &'static str, call: Call, input: I, send: F) -> CallResult<T>
     where
         I: Clone,
         T: RequestId,
-        F: Fn(Client, I) -> Fut,
+        F: Fn(I, Client) -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        let (max_attempts, traced) = match attempts {
-            Attempts::Policy => (u32::MAX, true),
-            Attempts::One => (1, false),
+        let (deadline, max_attempts, traced) = match call {
+            Call::By(deadline) => (deadline, u32::MAX, true),
+            Call::Poll => (None, 1, false),
         };
         let mut attempt = 0u32;
         self.resilience
             .call_limited(op, deadline, max_attempts, || {
                 attempt += 1;
                 let span = if traced { attempt_span(op, attempt) } else { Span::none() };
-                let sent = span.in_scope(|| send(self.client.clone(), input.clone()));
+                let sent = span.in_scope(|| send(input.clone(), self.client.clone()));
                 let recorded = span.clone();
                 async move {
                     let result = sent.await.map_err(SessionError::from);
@@ -140,163 +129,70 @@ impl Sessions {
             })
             .await
     }
+}
 
-    /// StartStreamSession.
-    pub async fn start(
+/// Each operation sends the SDK's own input builder: its members are listed
+/// where the builder is filled, never here.
+macro_rules! send_with {
+    ($self:ident, $op:literal, $call:ident, $input:ident) => {
+        Box::pin($self.call($op, $call, $input, |input, client| async move { input.send_with(&client).await }))
+    };
+}
+
+impl GameLiftStreams for Sessions {
+    fn start_stream_session(
         &self,
-        input: StartStreamSessionInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<StartStreamSessionOutput> {
-        self.call("StartStreamSession", deadline, Attempts::Policy, input, |client, i| {
-            client
-                .start_stream_session()
-                .set_identifier(i.identifier)
-                .set_application_identifier(i.application_identifier)
-                .set_protocol(i.protocol)
-                .set_signal_request(i.signal_request)
-                .set_client_token(i.client_token)
-                .set_description(i.description)
-                .set_user_id(i.user_id)
-                .set_locations(i.locations)
-                .set_connection_timeout_seconds(i.connection_timeout_seconds)
-                .set_session_length_seconds(i.session_length_seconds)
-                .set_additional_launch_args(i.additional_launch_args)
-                .set_additional_environment_variables(i.additional_environment_variables)
-                .set_performance_stats_configuration(i.performance_stats_configuration)
-                .set_role_arn(i.role_arn)
-                .set_display_configuration(i.display_configuration)
-                .send()
-        })
-        .await
+        input: StartStreamSessionInputBuilder,
+        call: Call,
+    ) -> Reply<'_, StartStreamSessionOutput> {
+        send_with!(self, "StartStreamSession", call, input)
     }
 
-    /// GetStreamSession.
-    pub async fn get(
+    fn get_stream_session(&self, input: GetStreamSessionInputBuilder, call: Call) -> Reply<'_, GetStreamSessionOutput> {
+        send_with!(self, "GetStreamSession", call, input)
+    }
+
+    fn list_stream_sessions(
         &self,
-        input: GetStreamSessionInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<GetStreamSessionOutput> {
-        self.get_with(input, deadline, Attempts::Policy).await
+        input: ListStreamSessionsInputBuilder,
+        call: Call,
+    ) -> Reply<'_, ListStreamSessionsOutput> {
+        send_with!(self, "ListStreamSessions", call, input)
     }
 
-    /// GetStreamSession, one attempt (a watch poll).
-    pub async fn poll_get(&self, input: GetStreamSessionInput) -> CallResult<GetStreamSessionOutput> {
-        self.get_with(input, None, Attempts::One).await
-    }
-
-    async fn get_with(
+    fn list_stream_sessions_by_account(
         &self,
-        input: GetStreamSessionInput,
-        deadline: Option<Instant>,
-        attempts: Attempts,
-    ) -> CallResult<GetStreamSessionOutput> {
-        self.call("GetStreamSession", deadline, attempts, input, |client, i| {
-            client
-                .get_stream_session()
-                .set_identifier(i.identifier)
-                .set_stream_session_identifier(i.stream_session_identifier)
-                .send()
-        })
-        .await
+        input: ListStreamSessionsByAccountInputBuilder,
+        call: Call,
+    ) -> Reply<'_, ListStreamSessionsByAccountOutput> {
+        send_with!(self, "ListStreamSessionsByAccount", call, input)
     }
 
-    /// ListStreamSessions (one page).
-    pub async fn list(
+    fn terminate_stream_session(
         &self,
-        input: ListStreamSessionsInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<ListStreamSessionsOutput> {
-        self.list_with(input, deadline, Attempts::Policy).await
+        input: TerminateStreamSessionInputBuilder,
+        call: Call,
+    ) -> Reply<'_, TerminateStreamSessionOutput> {
+        send_with!(self, "TerminateStreamSession", call, input)
     }
 
-    /// ListStreamSessions (one page), one attempt (a watch poll).
-    pub async fn poll_list(&self, input: ListStreamSessionsInput) -> CallResult<ListStreamSessionsOutput> {
-        self.list_with(input, None, Attempts::One).await
-    }
-
-    async fn list_with(
+    fn create_stream_session_connection(
         &self,
-        input: ListStreamSessionsInput,
-        deadline: Option<Instant>,
-        attempts: Attempts,
-    ) -> CallResult<ListStreamSessionsOutput> {
-        self.call("ListStreamSessions", deadline, attempts, input, |client, i| {
-            client
-                .list_stream_sessions()
-                .set_identifier(i.identifier)
-                .set_status(i.status)
-                .set_export_files_status(i.export_files_status)
-                .set_max_results(i.max_results)
-                .set_next_token(i.next_token)
-                .send()
-        })
-        .await
+        input: CreateStreamSessionConnectionInputBuilder,
+        call: Call,
+    ) -> Reply<'_, CreateStreamSessionConnectionOutput> {
+        send_with!(self, "CreateStreamSessionConnection", call, input)
     }
 
-    /// ListStreamSessionsByAccount (one page).
-    pub async fn list_by_account(
+    fn export_stream_session_files(
         &self,
-        input: ListStreamSessionsByAccountInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<ListStreamSessionsByAccountOutput> {
-        self.call("ListStreamSessionsByAccount", deadline, Attempts::Policy, input, |client, i| {
-            client
-                .list_stream_sessions_by_account()
-                .set_status(i.status)
-                .set_export_files_status(i.export_files_status)
-                .set_max_results(i.max_results)
-                .set_next_token(i.next_token)
-                .send()
-        })
-        .await
+        input: ExportStreamSessionFilesInputBuilder,
+        call: Call,
+    ) -> Reply<'_, ExportStreamSessionFilesOutput> {
+        send_with!(self, "ExportStreamSessionFiles", call, input)
     }
 
-    /// TerminateStreamSession.
-    pub async fn terminate(&self, input: TerminateStreamSessionInput, deadline: Option<Instant>) -> CallResult<()> {
-        self.call("TerminateStreamSession", deadline, Attempts::Policy, input, |client, i| {
-            client
-                .terminate_stream_session()
-                .set_identifier(i.identifier)
-                .set_stream_session_identifier(i.stream_session_identifier)
-                .send()
-        })
-        .await
-        .map(drop)
-    }
-
-    /// CreateStreamSessionConnection.
-    pub async fn create_connection(
-        &self,
-        input: CreateStreamSessionConnectionInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<CreateStreamSessionConnectionOutput> {
-        self.call("CreateStreamSessionConnection", deadline, Attempts::Policy, input, |client, i| {
-            client
-                .create_stream_session_connection()
-                .set_identifier(i.identifier)
-                .set_stream_session_identifier(i.stream_session_identifier)
-                .set_signal_request(i.signal_request)
-                .set_client_token(i.client_token)
-                .send()
-        })
-        .await
-    }
-
-    /// ExportStreamSessionFiles.
-    pub async fn export_files(
-        &self,
-        input: ExportStreamSessionFilesInput,
-        deadline: Option<Instant>,
-    ) -> CallResult<()> {
-        self.call("ExportStreamSessionFiles", deadline, Attempts::Policy, input, |client, i| {
-            client
-                .export_stream_session_files()
-                .set_identifier(i.identifier)
-                .set_stream_session_identifier(i.stream_session_identifier)
-                .set_output_uri(i.output_uri)
-                .send()
-        })
-        .await
-        .map(drop)
+    fn send_rate(&self, op: &'static str) -> Option<f64> {
+        self.resilience.rate(op)
     }
 }

@@ -21,6 +21,7 @@ use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle};
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
 use gamelift_streams_gateway::server::{self, ListenAddr, RunningGateway};
 use gamelift_streams_gateway::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
+use gamelift_streams_gateway::sessions::watch::budget::PollBudget;
 use gamelift_streams_gateway::sessions::watch::{WatchConfig, Watches};
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use serde_json::Value;
@@ -137,7 +138,7 @@ pub async fn gateway_with(config: EmulatorConfig, policy: RetryPolicy) -> Gatewa
 pub async fn gateway_watching(config: EmulatorConfig, policy: RetryPolicy, watch: WatchConfig) -> GatewayHarness {
     let emulator = harness_with(config).await;
     let sessions = Sessions::new(emulator.client.clone(), Arc::new(Resilience::with_seed(policy, 7)));
-    let watches = Watches::new(sessions.clone(), watch);
+    let watches = watches_over(&sessions, watch);
     let gateway = serve(gateway_watched_by(sessions, StoreLimits::default(), watches.clone())).await;
     let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
         .expect("URI")
@@ -165,15 +166,21 @@ pub fn resilience() -> Arc<Resilience> {
     Arc::new(Resilience::with_seed(RetryPolicy::default(), 7))
 }
 
+/// Watches polling through `sessions` by `watch`, on the in-process budget.
+pub fn watches_over(sessions: &Sessions, watch: WatchConfig) -> Watches {
+    let schedule = Arc::new(PollBudget::new(watch.poll_share));
+    Watches::new(Arc::new(sessions.clone()), watch, schedule)
+}
+
 /// The service over `sessions`, with the default idempotency namespace.
 pub fn gateway_over(sessions: Sessions, limits: StoreLimits) -> Gateway {
-    let watches = Watches::new(sessions.clone(), quick_watches());
+    let watches = watches_over(&sessions, quick_watches());
     gateway_watched_by(sessions, limits, watches)
 }
 
 /// The same, with `watches`.
 pub fn gateway_watched_by(sessions: Sessions, limits: StoreLimits, watches: Watches) -> Gateway {
-    Gateway::new(sessions, Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), limits)), watches)
+    Gateway::new(Arc::new(sessions), Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), limits)), watches)
 }
 
 /// Serves `gateway` on an ephemeral loopback port.

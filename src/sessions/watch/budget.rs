@@ -1,19 +1,28 @@
-//! The pollers' share of each operation's rate: a pacing schedule per
-//! operation at `share` × the rate the retry layer allows now (its ceiling, or
-//! less after throttling), so polling never takes more than its share of the
-//! account's quota and backs off with everything else. Time is tokio's.
+//! When watch polls may go: the [`PollSchedule`] seam, and the in-process
+//! [`PollBudget`] behind it: the pollers' share of each operation's rate, a
+//! pacing schedule per operation at `share` × the rate the retry layer allows
+//! now (its ceiling, or less after throttling), so polling never takes more
+//! than its share of the account's quota and backs off with everything else.
+//! Time is tokio's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
-use crate::sessions::Resilience;
 use crate::sync::lock;
 
 /// Slowest pace, so a limiter at its floor still lets polls through.
 const MIN_RATE: f64 = 0.05;
+
+/// When the pollers may send their next call of each operation.
+pub trait PollSchedule: Send + Sync {
+    /// Waits for the next poll slot of `op`, whose send rate is `send_rate`
+    /// now (`None`: not paced); a wait dropped before its slot gives it back.
+    fn acquire(&self, op: &'static str, send_rate: Option<f64>) -> BoxFuture<'_, ()>;
+}
 
 /// Send slots for poll calls, per operation.
 #[derive(Debug)]
@@ -28,15 +37,16 @@ impl PollBudget {
         Self { share, next: Mutex::new(HashMap::new()) }
     }
 
-    /// The poll rate of `op` now, calls per second; `None` when unlimited.
-    pub fn rate(&self, op: &'static str, resilience: &Resilience) -> Option<f64> {
-        resilience.rate(op).map(|rate| (rate * self.share).max(MIN_RATE))
+    /// The poll rate of an operation whose send rate is `send_rate`, calls
+    /// per second; `None` when unlimited.
+    pub fn rate(&self, send_rate: Option<f64>) -> Option<f64> {
+        send_rate.map(|rate| (rate * self.share).max(MIN_RATE))
     }
 
     /// Reserves the next poll slot of `op` and returns when it is, and the
     /// interval it took from the schedule.
-    pub fn reserve(&self, op: &'static str, resilience: &Resilience, now: Instant) -> (Instant, Duration) {
-        let Some(rate) = self.rate(op, resilience) else { return (now, Duration::ZERO) };
+    pub fn reserve(&self, op: &'static str, send_rate: Option<f64>, now: Instant) -> (Instant, Duration) {
+        let Some(rate) = self.rate(send_rate) else { return (now, Duration::ZERO) };
         let interval = Duration::from_secs_f64(1.0 / rate);
         let mut next = lock(&self.next);
         let slot = next.get(op).copied().unwrap_or(now).max(now);
@@ -52,22 +62,24 @@ impl PollBudget {
             *next = next.checked_sub(interval).unwrap_or(now).max(now);
         }
     }
+}
 
-    /// Waits for the next poll slot of `op`; a wait dropped before its slot
-    /// (the poller stopped) gives the slot back.
-    pub async fn acquire(&self, op: &'static str, resilience: &Resilience) {
-        let now = Instant::now();
-        let (slot, interval) = self.reserve(op, resilience, now);
-        if slot <= now {
-            return;
-        }
-        let mut waiting = Waiting { budget: self, op, interval, used: false };
-        tokio::time::sleep_until(slot).await;
-        waiting.used = true;
+impl PollSchedule for PollBudget {
+    fn acquire(&self, op: &'static str, send_rate: Option<f64>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let (slot, interval) = self.reserve(op, send_rate, now);
+            if slot <= now {
+                return;
+            }
+            let mut waiting = Waiting { budget: self, op, interval, used: false };
+            tokio::time::sleep_until(slot).await;
+            waiting.used = true;
+        })
     }
 }
 
-/// A poll slot being waited for; see [`PollBudget::acquire`].
+/// A poll slot being waited for; see [`PollBudget`]'s `acquire`.
 struct Waiting<'a> {
     budget: &'a PollBudget,
     op: &'static str,
@@ -86,28 +98,27 @@ impl Drop for Waiting<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::RetryPolicy;
+
+    const CEILING: Option<f64> = Some(20.0);
 
     #[tokio::test(start_paused = true)]
     async fn polls_take_their_share_of_the_ceiling() {
-        let resilience = Resilience::with_seed(RetryPolicy::default(), 1);
         let budget = PollBudget::new(0.5);
         let start = Instant::now();
-        let slots: Vec<Instant> = (0..21).map(|_| budget.reserve("GetStreamSession", &resilience, start).0).collect();
+        let slots: Vec<Instant> = (0..21).map(|_| budget.reserve("GetStreamSession", CEILING, start).0).collect();
         assert_eq!(slots[0], start);
         assert_eq!(slots[20] - start, Duration::from_secs(2), "20 polls at half of 20/s take 2 s");
-        assert_eq!(budget.reserve("ListStreamSessions", &resilience, start).0, start, "operations are paced apart");
+        assert_eq!(budget.reserve("ListStreamSessions", CEILING, start).0, start, "operations are paced apart");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_poll_cancelled_while_it_waits_gives_its_slot_back() {
-        let resilience = Resilience::with_seed(RetryPolicy::default(), 1);
         let budget = PollBudget::new(0.5);
         let start = Instant::now();
-        budget.acquire("GetStreamSession", &resilience).await;
-        let waited = tokio::time::timeout(Duration::from_millis(10), budget.acquire("GetStreamSession", &resilience));
+        budget.acquire("GetStreamSession", CEILING).await;
+        let waited = tokio::time::timeout(Duration::from_millis(10), budget.acquire("GetStreamSession", CEILING));
         assert!(waited.await.is_err(), "the second poll's slot is at 100 ms; its poller stopped first");
-        budget.acquire("GetStreamSession", &resilience).await;
+        budget.acquire("GetStreamSession", CEILING).await;
         assert_eq!(Instant::now() - start, Duration::from_millis(100), "the given-back slot, not the one after it");
     }
 }

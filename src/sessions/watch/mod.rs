@@ -21,10 +21,10 @@ use opentelemetry::metrics::Histogram;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-use super::Sessions;
+use super::GameLiftStreams;
 use crate::proto::v1 as pb;
 use crate::sync::lock;
-use budget::PollBudget;
+use budget::PollSchedule;
 use feed::{resource_id, GroupFeed, SessionFeed};
 
 /// How watches poll.
@@ -106,9 +106,9 @@ pub struct Watches {
 
 /// What every poller shares.
 struct Core {
-    sessions: Sessions,
+    upstream: Arc<dyn GameLiftStreams>,
     config: WatchConfig,
-    budget: PollBudget,
+    schedule: Arc<dyn PollSchedule>,
     groups: Mutex<HashMap<String, Arc<Group>>>,
     revision: AtomicU64,
     poll_calls: Mutex<BTreeMap<&'static str, u64>>,
@@ -146,13 +146,14 @@ struct Listing {
 }
 
 impl Watches {
-    /// Watches that read GameLift Streams through `sessions`.
-    pub fn new(sessions: Sessions, config: WatchConfig) -> Self {
+    /// Watches that read GameLift Streams through `upstream`, when
+    /// `schedule` lets them.
+    pub fn new(upstream: Arc<dyn GameLiftStreams>, config: WatchConfig, schedule: Arc<dyn PollSchedule>) -> Self {
         let start = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
         Self {
             core: Arc::new(Core {
-                sessions,
-                budget: PollBudget::new(config.poll_share),
+                upstream,
+                schedule,
                 config,
                 groups: Mutex::new(HashMap::new()),
                 revision: AtomicU64::new(u64::try_from(start).unwrap_or(u64::MAX / 2)),
@@ -286,7 +287,9 @@ impl Core {
         }
     }
 
-    fn count_call(&self, op: &'static str) {
+    /// Waits for a poll slot of `op` and counts the call it is for.
+    async fn poll_slot(&self, op: &'static str) {
+        self.schedule.acquire(op, self.upstream.send_rate(op)).await;
         *lock(&self.poll_calls).entry(op).or_default() += 1;
     }
 }

@@ -16,8 +16,7 @@ use tokio::time::Instant;
 use super::feed::{fingerprint, is_terminal, merge_summary, resource_id, GroupFeed, Observed};
 use super::{Core, Entry, Group, GroupState};
 use crate::proto::v1 as pb;
-use crate::sessions::resilience::GiveUp;
-use crate::sessions::{CallFailure, SessionError};
+use crate::sessions::{Call, CallFailure};
 use crate::sync::lock;
 
 /// Sessions per ListStreamSessions page (the API's maximum).
@@ -87,31 +86,15 @@ fn is_transient(failure: &CallFailure) -> bool {
     failure.error.class().retryable()
 }
 
-/// The failure of a request the SDK could not build (never sent).
-fn unsendable(err: aws_smithy_types::error::operation::BuildError) -> CallFailure {
-    CallFailure {
-        error: SessionError::Other(err.to_string()),
-        attempts: 0,
-        gave_up: GiveUp::NotRetryable,
-        retry_after: None,
-    }
-}
-
 /// Reads one session and publishes what changed.
 async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let watched = lock(&group.state).sessions.get(key).is_some_and(|e| e.tx.receiver_count() > 0);
     if !watched {
         return;
     }
-    core.budget.acquire("GetStreamSession", core.sessions.resilience()).await;
+    core.poll_slot("GetStreamSession").await;
     let input = GetStreamSessionInput::builder().identifier(&group.identifier).stream_session_identifier(identifier);
-    let result = match input.build() {
-        Ok(input) => {
-            core.count_call("GetStreamSession");
-            core.sessions.poll_get(input).await
-        }
-        Err(err) => Err(unsendable(err)),
-    };
+    let result = core.upstream.get_stream_session(input, Call::Poll).await;
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
     let Some(entry) = st.sessions.get_mut(key) else { return };
@@ -167,20 +150,12 @@ async fn list(core: &Core, group: &Group) {
     let mut reads = Vec::new();
     let mut next_token = None;
     loop {
-        core.budget.acquire("ListStreamSessions", core.sessions.resilience()).await;
+        core.poll_slot("ListStreamSessions").await;
         let input = ListStreamSessionsInput::builder()
             .identifier(group.identifier.clone())
             .max_results(PAGE as i32)
-            .set_next_token(next_token.take())
-            .build();
-        let page = match input {
-            Ok(input) => {
-                core.count_call("ListStreamSessions");
-                core.sessions.poll_list(input).await
-            }
-            Err(err) => Err(unsendable(err)),
-        };
-        match page {
+            .set_next_token(next_token.take());
+        match core.upstream.list_stream_sessions(input, Call::Poll).await {
             Ok(out) => {
                 let in_group = |s: aws_sdk_gameliftstreams::types::StreamSessionSummary| pb::StreamSession {
                     stream_group_id: group.key.clone(),
