@@ -12,6 +12,9 @@ pub mod replay;
 pub mod status;
 pub mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::pin::Pin;
 use std::sync::Arc;
 

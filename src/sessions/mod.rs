@@ -5,6 +5,8 @@
 
 pub mod client;
 pub mod error;
+#[cfg(test)]
+pub mod fake;
 pub mod idempotency;
 pub mod resilience;
 pub mod upstream;

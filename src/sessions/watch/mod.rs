@@ -12,6 +12,9 @@ mod poller;
 pub mod stream;
 pub mod token;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -74,7 +74,11 @@ fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
         let next = st.sessions.values().map(|e| e.due).chain(st.listing.as_ref().map(|l| l.due)).min();
         return Some(Plan::Sleep(next.unwrap_or(now + core.config.normal_interval)));
     }
-    let known = due.iter().filter(|(_, e)| e.tx.borrow().observed.is_some()).count();
+    // A listing reads every session at once, so sessions due within half a
+    // fast interval count too: reads spaced by the poll budget would otherwise
+    // never fall due together, and every round would be a GetStreamSession each.
+    let soon = now + core.config.fast_interval / 2;
+    let known = st.sessions.values().filter(|e| e.due <= soon && e.tx.borrow().observed.is_some()).count();
     if list_due || known > st.size_hint.div_ceil(PAGE).max(1) {
         return Some(Plan::List);
     }

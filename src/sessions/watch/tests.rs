@@ -1,0 +1,124 @@
+//! The poller and the watch streams over a fake GameLift Streams, on tokio's
+//! paused clock: what is read, when, with which operation, and what each
+//! watcher sees.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_gameliftstreams::types::StreamSessionStatus as Aws;
+use futures_util::{Stream, StreamExt};
+
+use super::budget::PollBudget;
+use super::stream::SessionWatch;
+use super::token::ResumeToken;
+use super::{WatchConfig, Watches};
+use crate::proto::v1 as pb;
+use crate::sessions::fake::{steps, throttled, FakeStreams, GROUP};
+
+use pb::StreamSessionEventKind as Kind;
+use pb::StreamSessionStatus as S;
+
+fn watches(fake: &Arc<FakeStreams>) -> Watches {
+    Watches::new(fake.clone(), WatchConfig::default(), Arc::new(PollBudget::new(0.5)))
+}
+
+fn watch(watches: &Watches, id: &str, resume: Option<ResumeToken>) -> impl Stream<Item = pb::StreamSessionEvent> {
+    let sub = watches.watch_session(GROUP, id);
+    let events = SessionWatch::new(sub, id, watches.config().heartbeat, resume).into_stream();
+    events.map(|e| e.expect("the watch does not fail"))
+}
+
+/// Every event but heartbeats, as (kind, status, previous status).
+async fn changes(events: impl Stream<Item = pb::StreamSessionEvent>) -> Vec<(Kind, S, S)> {
+    events
+        .filter(|e| std::future::ready(e.kind() != Kind::Heartbeat))
+        .map(|e| (e.kind(), e.stream_session.as_ref().map_or(S::Unspecified, |s| s.status()), e.previous_status()))
+        .collect()
+        .await
+}
+
+fn lifecycle() -> crate::sessions::fake::Lifecycle {
+    steps(&[(0, Aws::Activating), (5, Aws::Active), (11, Aws::Connected), (60, Aws::Terminated)])
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watcher_sees_the_whole_lifecycle_in_order_then_the_stream_ends() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", lifecycle());
+    let seen = changes(watch(&watches(&fake), "ss-1", None)).await;
+    assert_eq!(
+        seen,
+        [
+            (Kind::Snapshot, S::Activating, S::Unspecified),
+            (Kind::Change, S::Active, S::Activating),
+            (Kind::Change, S::Connected, S::Active),
+            (Kind::Change, S::Terminated, S::Connected),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_status_is_read_at_its_own_interval() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", lifecycle());
+    changes(watch(&watches(&fake), "ss-1", None)).await;
+    // ACTIVATING every second, ACTIVE every 2 s, CONNECTED every 10 s, until TERMINATED.
+    assert_eq!(fake.seconds("GetStreamSession"), [0, 1, 2, 3, 4, 5, 7, 9, 11, 21, 31, 41, 51, 61]);
+    assert_eq!(fake.count("ListStreamSessions"), 0, "one session is read with GetStreamSession");
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_known_sessions_are_read_with_one_listing_per_round() {
+    let fake = FakeStreams::new(Vec::new());
+    let ids = ["ss-1", "ss-2", "ss-3", "ss-4", "ss-5"];
+    for id in ids {
+        fake.add(id, steps(&[(0, Aws::Activating)]));
+    }
+    let watches = watches(&fake);
+    let _subscriptions: Vec<_> = ids.iter().map(|id| watches.watch_session(GROUP, id)).collect();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let calls = fake.calls();
+    assert_eq!(calls[..5], ["GetStreamSession"; 5], "the first read of each session is a GetStreamSession");
+    assert_eq!(calls[5..], ["ListStreamSessions"; 3], "then one listing a second for all five");
+    assert_eq!(fake.seconds("ListStreamSessions"), [1, 2, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_watcher_delays_neither_the_poller_nor_another_watcher() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", lifecycle());
+    let watches = watches(&fake);
+    let stalled = watch(&watches, "ss-1", None);
+    let seen = changes(watch(&watches, "ss-1", None)).await;
+    assert_eq!(seen.len(), 4, "the reading watcher saw every state: {seen:?}");
+    assert_eq!(fake.seconds("GetStreamSession").last(), Some(&61), "the poller kept its schedule");
+    let late = changes(stalled).await;
+    assert_eq!(late, [(Kind::Snapshot, S::Terminated, S::Unspecified)], "the stalled one gets the latest state");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_watch_starts_with_what_changed_since_its_token() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", lifecycle());
+    let watches = watches(&fake);
+    let mut first = Box::pin(watch(&watches, "ss-1", None));
+    let snapshot = first.next().await.expect("a snapshot");
+    drop(first);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let token = ResumeToken::decode(&snapshot.resume_token).expect("a token").expect("not empty");
+    let mut resumed = Box::pin(watch(&watches, "ss-1", Some(token)));
+    let next = resumed.next().await.expect("an event");
+    assert_eq!((next.kind(), next.previous_status()), (Kind::Change, S::Activating));
+    assert_eq!(next.stream_session.expect("the session").status(), S::Active);
+    assert!(next.revision > snapshot.revision, "{} after {}", next.revision, snapshot.revision);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_read_is_retried_a_fast_interval_later_without_ending_the_watch() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", steps(&[(0, Aws::Active), (3, Aws::Terminated)]));
+    fake.fail_next("GetStreamSession", 2, throttled);
+    let seen = changes(watch(&watches(&fake), "ss-1", None)).await;
+    assert_eq!(seen, [(Kind::Snapshot, S::Active, S::Unspecified), (Kind::Change, S::Terminated, S::Active)]);
+    assert_eq!(fake.seconds("GetStreamSession"), [0, 1, 2, 4]);
+}
