@@ -1,5 +1,6 @@
 //! The one retry layer between the gateway and GameLift Streams. Every call
-//! waits for a send slot from its operation's adaptive rate limiter, is tried
+//! waits for a send slot of its operation from the [`SendPacing`] seam (the
+//! process's own adaptive rate limiters by default), is tried
 //! with a per-attempt timeout, and on a transient failure (throttling, 5xx,
 //! timeout, connection) is retried with capped exponential backoff and full
 //! jitter, while the process-wide retry budget can pay for it and never past the
@@ -9,10 +10,11 @@
 pub mod budget;
 pub mod counters;
 pub mod limiter;
+pub mod pacing;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -23,7 +25,7 @@ use super::error::{Class, SessionError, UpstreamKind};
 use crate::sync::lock;
 use budget::{BudgetCosts, RetryBudget, RetryCost};
 use counters::{CounterValues, Counters};
-use limiter::AdaptiveLimiter;
+use pacing::{LocalPacing, SendPacing};
 
 /// AWS's published per-account, per-Region limits of the operations the gateway
 /// calls, in requests per second: the default ceilings.
@@ -127,7 +129,7 @@ pub struct ResilienceStats {
 pub struct Resilience {
     policy: RetryPolicy,
     budget: RetryBudget,
-    limiters: Mutex<HashMap<&'static str, AdaptiveLimiter>>,
+    pacing: Arc<dyn SendPacing>,
     counters: Counters,
     rng: Mutex<StdRng>,
 }
@@ -158,7 +160,7 @@ impl Resilience {
     pub fn with_seed(policy: RetryPolicy, seed: u64) -> Self {
         Self {
             budget: RetryBudget::new(policy.budget_tokens, policy.budget_costs),
-            limiters: Mutex::new(HashMap::new()),
+            pacing: Arc::new(LocalPacing::new(policy.ceilings.clone())),
             counters: Counters::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             policy,
@@ -171,15 +173,13 @@ impl Resilience {
             counters: self.counters.values(),
             budget_level: self.budget.level(),
             budget_capacity: self.budget.capacity(),
-            limiter_rates: lock(&self.limiters).iter().map(|(op, l)| (op.to_string(), l.rate())).collect(),
+            limiter_rates: self.pacing.rates(),
         }
     }
 
-    fn with_limiter<R>(&self, op: &'static str, f: impl FnOnce(&mut AdaptiveLimiter) -> R) -> Option<R> {
-        let ceiling = *self.policy.ceilings.get(op)?;
-        let mut limiters = lock(&self.limiters);
-        let limiter = limiters.entry(op).or_insert_with(|| AdaptiveLimiter::new(ceiling, Instant::now()));
-        Some(f(limiter))
+    /// The same, its sends paced by `pacing` instead of its own limiters.
+    pub fn with_pacing(self, pacing: Arc<dyn SendPacing>) -> Self {
+        Self { pacing, ..self }
     }
 
     /// The cap of the backoff before retry number `retry` (1-based).
@@ -208,8 +208,7 @@ impl Resilience {
     /// limiter's rate (below the ceiling after throttling), or the ceiling
     /// before its first call; `None` for an operation without a ceiling.
     pub fn rate(&self, op: &'static str) -> Option<f64> {
-        let ceiling = *self.policy.ceilings.get(op)?;
-        Some(lock(&self.limiters).get(op).map_or(ceiling, AdaptiveLimiter::rate))
+        self.pacing.rate(op)
     }
 
     /// Runs `attempt` under the policy for operation `op`, within `deadline`.
@@ -244,9 +243,9 @@ impl Resilience {
         let mut last: Option<(SessionError, Duration)> = None;
         loop {
             let now = Instant::now();
-            let slot = self.with_limiter(op, |l| l.reserve(now)).unwrap_or(now);
+            let slot = self.pacing.reserve(op, now).await.unwrap_or(now);
             if deadline.is_some_and(|d| slot >= d) {
-                self.with_limiter(op, AdaptiveLimiter::cancel);
+                self.pacing.cancel(op);
                 let wait = slot - now;
                 let (error, advice) = last.unwrap_or((SessionError::RateLimited, wait));
                 return Err(self.fail(op, error, attempts, GiveUp::Deadline, Some(advice.max(wait))));
@@ -269,7 +268,7 @@ impl Resilience {
             if throttled {
                 self.counters.throttle(op);
             }
-            self.with_limiter(op, |l| l.record(throttled, Instant::now()));
+            self.pacing.record(op, throttled, Instant::now());
             let error = match result {
                 Ok(value) => {
                     self.budget.deposit(paid);
@@ -317,7 +316,7 @@ impl Waiting<'_> {
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if !self.used {
-            self.resilience.with_limiter(self.op, AdaptiveLimiter::cancel);
+            self.resilience.pacing.cancel(self.op);
         }
     }
 }

@@ -175,3 +175,66 @@ async fn a_due_slot_is_taken_without_a_trip_through_the_timer() {
     let second = r.call("GetStreamSession", None, || async { Ok::<_, SessionError>(()) }).now_or_never();
     assert!(second.is_none(), "the next slot is 50 ms away at 20/s: that call waits");
 }
+
+/// A pacing that hands out one slot a second from its start, and logs what
+/// the retry layer tells it.
+#[derive(Debug)]
+struct EverySecond {
+    start: Instant,
+    next: Mutex<u32>,
+    log: Mutex<Vec<String>>,
+}
+
+impl SendPacing for EverySecond {
+    fn reserve(&self, op: &'static str, _: Instant) -> futures_util::future::BoxFuture<'_, Option<Instant>> {
+        let mut next = lock(&self.next);
+        let slot = self.start + Duration::from_secs(u64::from(*next));
+        *next += 1;
+        lock(&self.log).push(format!("reserve {op}"));
+        Box::pin(std::future::ready(Some(slot)))
+    }
+
+    fn cancel(&self, op: &'static str) {
+        *lock(&self.next) -= 1;
+        lock(&self.log).push(format!("cancel {op}"));
+    }
+
+    fn record(&self, op: &'static str, throttled: bool, _: Instant) {
+        lock(&self.log).push(format!("record {op} throttled={throttled}"));
+    }
+
+    fn rate(&self, _: &'static str) -> Option<f64> {
+        Some(1.0)
+    }
+
+    fn rates(&self) -> BTreeMap<String, f64> {
+        BTreeMap::new()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_send_when_the_pacing_seam_says_and_give_back_a_slot_they_cannot_use() {
+    let start = Instant::now();
+    let pacing = Arc::new(EverySecond { start, next: Mutex::new(0), log: Mutex::new(Vec::new()) });
+    let r = Resilience::with_seed(policy(), 1).with_pacing(pacing.clone());
+    let (result, attempts) = run(&r, 1, upstream(UpstreamKind::Throttling, "ThrottlingException"), None).await;
+    assert_eq!((result.is_ok(), attempts), (true, 2));
+    assert_eq!(Instant::now() - start, Duration::from_secs(1), "the retry waited for the second slot");
+    let deadline = Some(Instant::now() + Duration::from_millis(500));
+    let (result, attempts) = run(&r, 0, SessionError::Timeout, deadline).await;
+    let failure = result.expect_err("the next slot is after the deadline");
+    assert_eq!((attempts, failure.gave_up), (0, GiveUp::Deadline), "nothing sent");
+    assert!(matches!(failure.error, SessionError::RateLimited), "{}", failure.error);
+    assert_eq!(
+        *lock(&pacing.log),
+        [
+            "reserve GetStreamSession",
+            "record GetStreamSession throttled=true",
+            "reserve GetStreamSession",
+            "record GetStreamSession throttled=false",
+            "reserve GetStreamSession",
+            "cancel GetStreamSession",
+        ]
+    );
+    assert_eq!(r.rate("GetStreamSession"), Some(1.0), "the rate comes from the seam");
+}
