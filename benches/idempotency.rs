@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::sessions::idempotency::{
-    Begin, Fingerprint, IdempotencyStore, Key, StoreLimits, DEFAULT_NAMESPACE,
+    Begin, Fingerprint, IdempotencyStore, Key, OutcomeStore, StoreLimits, DEFAULT_NAMESPACE,
 };
 use prost::Message;
 
@@ -88,7 +88,7 @@ fn main() {
         let value = response(i);
         value_bytes += value.len();
         let now = tokio::time::Instant::now();
-        let Begin::Lead(leader) = measured.begin(*k, fingerprint, now) else { panic!("new key") };
+        let Begin::Lead(leader) = measured.begin_now(*k, fingerprint, now) else { panic!("new key") };
         leader.finish(Ok(value), true, now);
     }
     let store_bytes = LIVE.load(Ordering::Relaxed) - before;
@@ -102,7 +102,7 @@ fn main() {
         let started = Instant::now();
         for i in batch * BATCH..(batch + 1) * BATCH {
             let now = tokio::time::Instant::now();
-            let Begin::Lead(leader) = store.begin(keys[i], fingerprint, now) else { panic!("new key") };
+            let Begin::Lead(leader) = store.begin_now(keys[i], fingerprint, now) else { panic!("new key") };
             leader.finish(Ok(values[i].clone()), true, now);
         }
         insert.push(started.elapsed().as_nanos() as f64 / BATCH as f64);
@@ -114,14 +114,14 @@ fn main() {
         let range = batch * BATCH..(batch + 1) * BATCH;
         let started = Instant::now();
         for i in range.clone() {
-            let Begin::Replay(_) = store.begin(keys[i], fingerprint, tokio::time::Instant::now()) else {
+            let Begin::Replay(_) = store.begin_now(keys[i], fingerprint, tokio::time::Instant::now()) else {
                 panic!("kept")
             };
         }
         replay.push(started.elapsed().as_nanos() as f64 / BATCH as f64);
         let started = Instant::now();
         for i in range {
-            let Begin::Reused = store.begin(keys[i], other, tokio::time::Instant::now()) else { panic!("reused") };
+            let Begin::Reused = store.begin_now(keys[i], other, tokio::time::Instant::now()) else { panic!("reused") };
         }
         conflict.push(started.elapsed().as_nanos() as f64 / BATCH as f64);
     }

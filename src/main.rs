@@ -49,7 +49,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let sdk = client::connect(&config.aws).await?;
     let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
     let idempotency =
-        std::sync::Arc::new(Idempotency::new(config.idempotency_namespace.clone(), config.idempotency.clone()));
+        std::sync::Arc::new(Idempotency::in_process(config.idempotency_namespace.clone(), config.idempotency.clone()));
     let upstream: std::sync::Arc<dyn GameLiftStreams> = std::sync::Arc::new(sessions.clone());
     let schedule = std::sync::Arc::new(PollBudget::new(config.watch.poll_share));
     let watches = Watches::new(upstream.clone(), config.watch.clone(), schedule);

@@ -15,14 +15,15 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::status::ApiError;
-use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, StoreLimits, StoreStats};
+use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, OutcomeStore, StoreLimits, StoreStats};
 
-type Stored = Result<Bytes, ApiError>;
+/// An outcome as the store keeps it: a response encoded, or the error.
+pub type Stored = Result<Bytes, ApiError>;
 
 /// The gateway's idempotency keys and the outcomes they map to.
 pub struct Idempotency {
     namespace: String,
-    store: Arc<IdempotencyStore<Stored>>,
+    store: Arc<dyn OutcomeStore<Stored>>,
 }
 
 /// Whether an error is final: a retry with the same parameters cannot succeed,
@@ -45,9 +46,14 @@ fn decode<T: Message + Default>(stored: Stored) -> Result<T, ApiError> {
 }
 
 impl Idempotency {
-    /// Keys in `namespace`, outcomes kept within `limits`.
-    pub fn new(namespace: String, limits: StoreLimits) -> Self {
-        Self { namespace, store: IdempotencyStore::new(limits) }
+    /// Keys in `namespace`, outcomes kept in `store`.
+    pub fn new(namespace: String, store: Arc<dyn OutcomeStore<Stored>>) -> Self {
+        Self { namespace, store }
+    }
+
+    /// Keys in `namespace`, outcomes kept in the process within `limits`.
+    pub fn in_process(namespace: String, limits: StoreLimits) -> Self {
+        Self::new(namespace, Arc::new(IdempotencyStore::new(limits)))
     }
 
     /// Joins, replays and conflicts so far, and the outcomes kept now.
@@ -96,7 +102,7 @@ impl Idempotency {
             return work.await;
         }
         let fingerprint = Fingerprint::of(&params.encode_to_vec());
-        let waiter = match self.store.begin(key, fingerprint, Instant::now()) {
+        let waiter = match self.store.begin(key, fingerprint, Instant::now()).await {
             Begin::Replay(stored) => return decode(stored),
             Begin::Reused => return Err(ApiError::KeyReused),
             Begin::Join(waiter) => waiter,
@@ -117,5 +123,57 @@ impl Idempotency {
             }
         };
         decode(waiter.outcome().await.unwrap_or_else(|| Err(vanished())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::proto::v1 as pb;
+    use crate::sessions::idempotency::Waiter;
+
+    /// A store that has every key: finished, or in flight elsewhere.
+    struct Remote {
+        in_flight: bool,
+        arn: &'static str,
+    }
+
+    impl OutcomeStore<Stored> for Remote {
+        fn begin(&self, _: Key, _: Fingerprint, _: Instant) -> futures_util::future::BoxFuture<'_, Begin<Stored>> {
+            let session = pb::StreamSession { arn: self.arn.into(), ..Default::default() };
+            let stored: Stored =
+                Ok(Bytes::from(pb::StartStreamSessionResponse { stream_session: Some(session) }.encode_to_vec()));
+            let begin = if self.in_flight {
+                Begin::Join(Waiter::new(async move { Some(stored) }))
+            } else {
+                Begin::Replay(stored)
+            };
+            Box::pin(std::future::ready(begin))
+        }
+
+        fn stats(&self) -> StoreStats {
+            StoreStats::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outcome_the_store_holds_is_answered_without_running_the_call() {
+        for (in_flight, arn) in [(false, "arn-replayed"), (true, "arn-joined")] {
+            let replay = Idempotency::new("ns".into(), Arc::new(Remote { in_flight, arn }));
+            let ran = Arc::new(AtomicBool::new(false));
+            let work = {
+                let ran = ran.clone();
+                async move {
+                    ran.store(true, Ordering::SeqCst);
+                    Ok(pb::StartStreamSessionResponse::default())
+                }
+            };
+            let key = replay.key("StartStreamSession", "r-1");
+            let out = replay.run(key, true, &pb::StartStreamSessionRequest::default(), work).await.expect("an answer");
+            assert_eq!(out.stream_session.map(|s| s.arn).as_deref(), Some(arn));
+            assert!(!ran.load(Ordering::SeqCst), "the call ran although the store had its outcome");
+        }
     }
 }

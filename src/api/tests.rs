@@ -21,7 +21,7 @@ use pb::stream_sessions_server::StreamSessions;
 fn gateway(started: Lifecycle) -> (Gateway, Arc<FakeStreams>) {
     let fake = FakeStreams::new(started);
     let watches = Watches::new(fake.clone(), WatchConfig::default(), Arc::new(PollBudget::new(0.5)));
-    let idempotency = Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), StoreLimits::default()));
+    let idempotency = Arc::new(Idempotency::in_process(DEFAULT_NAMESPACE.into(), StoreLimits::default()));
     (Gateway::new(fake.clone(), idempotency, watches), fake)
 }
 

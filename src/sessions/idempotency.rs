@@ -1,14 +1,17 @@
 //! Idempotency keys (AIP-155). A `request_id` becomes, deterministically, the
 //! ClientToken GameLift Streams de-duplicates on (so two sidecars, or one
-//! restarted, send the same token), and the key of an in-process store that
+//! restarted, send the same token), and the key of an [`OutcomeStore`] that
 //! makes a repeated call join the one in flight (single-flight) or replay its
-//! final outcome for a retention window. The store is bounded: at most
-//! `max_entries`, the oldest evicted first. It knows nothing about what it stores.
+//! final outcome for a retention window. The in-process store behind it by
+//! default is bounded: at most `max_entries`, the oldest evicted first. It
+//! knows nothing about what it stores.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -119,49 +122,82 @@ pub struct StoreStats {
     pub conflicts: u64,
 }
 
-/// Outcomes of mutating calls by key, with single-flight.
+/// Outcomes of mutating calls by key, with single-flight, in the process.
 pub struct IdempotencyStore<V> {
     limits: StoreLimits,
-    inner: Mutex<Inner<V>>,
+    inner: Arc<Mutex<Inner<V>>>,
     stats: Mutex<StoreStats>,
 }
 
+/// Where the outcomes of mutating calls are kept by key: the seam between
+/// the gateway's replay and whatever store holds them.
+pub trait OutcomeStore<V>: Send + Sync {
+    /// Looks `key` up for a call with `fingerprint`, at `now`.
+    fn begin(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> BoxFuture<'_, Begin<V>>;
+
+    /// Entries held and what repeated keys did.
+    fn stats(&self) -> StoreStats;
+}
+
+/// What a store does with the outcome of the call a [`Leader`] ran.
+pub trait Lead<V>: Send {
+    /// Publishes `outcome` to every waiter; keeps it for replay when `keep`,
+    /// forgets the key otherwise. Dropped without this, a lead forgets its key.
+    fn finish(self: Box<Self>, outcome: V, keep: bool, now: Instant);
+}
+
 /// The right and duty to run the call for a key.
-pub struct Leader<V> {
-    store: Arc<IdempotencyStore<V>>,
+pub struct Leader<V>(Box<dyn Lead<V>>);
+
+impl<V> Leader<V> {
+    /// A leader whose outcome goes to `lead`.
+    pub fn new(lead: impl Lead<V> + 'static) -> Self {
+        Self(Box::new(lead))
+    }
+
+    /// Publishes the outcome to every waiter; keeps it for replay when `keep`
+    /// (a final outcome), forgets the key otherwise (so a retry runs again).
+    pub fn finish(self, outcome: V, keep: bool, now: Instant) {
+        self.0.finish(outcome, keep, now);
+    }
+}
+
+/// A wait for the outcome of a call in flight.
+pub struct Waiter<V>(BoxFuture<'static, Option<V>>);
+
+impl<V> Waiter<V> {
+    /// A wait on `outcome`.
+    pub fn new(outcome: impl Future<Output = Option<V>> + Send + 'static) -> Self {
+        Self(Box::pin(outcome))
+    }
+
+    /// The outcome, or `None` if the leader vanished without one.
+    pub async fn outcome(self) -> Option<V> {
+        self.0.await
+    }
+}
+
+/// The lead of a call in the in-process store.
+struct LocalLead<V> {
+    inner: Arc<Mutex<Inner<V>>>,
     key: Key,
     generation: u64,
     tx: watch::Sender<Option<V>>,
     finished: bool,
 }
 
-/// A wait for the outcome of a call in flight.
-pub struct Waiter<V>(watch::Receiver<Option<V>>);
-
-impl<V: Clone> Waiter<V> {
-    /// The outcome, or `None` if the leader vanished without one.
-    pub async fn outcome(mut self) -> Option<V> {
-        self.0.wait_for(Option::is_some).await.ok().and_then(|v| v.clone())
-    }
-}
-
-impl<V: Clone> IdempotencyStore<V> {
+impl<V: Clone + Send + Sync + 'static> IdempotencyStore<V> {
     /// An empty store.
-    pub fn new(limits: StoreLimits) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(limits: StoreLimits) -> Self {
+        Self {
             limits,
-            inner: Mutex::new(Inner { entries: HashMap::new(), order: VecDeque::new(), next_generation: 0 }),
+            inner: Arc::new(Mutex::new(Inner { entries: HashMap::new(), order: VecDeque::new(), next_generation: 0 })),
             stats: Mutex::new(StoreStats::default()),
-        })
+        }
     }
 
-    /// Entries held and what repeated keys did.
-    pub fn stats(&self) -> StoreStats {
-        StoreStats { entries: lock(&self.inner).entries.len(), ..*lock(&self.stats) }
-    }
-
-    /// Looks `key` up for a call with `fingerprint`, at `now`.
-    pub fn begin(self: &Arc<Self>, key: Key, fingerprint: Fingerprint, now: Instant) -> Begin<V> {
+    /// Looks `key` up for a call with `fingerprint`, at `now`, at once.
+    pub fn begin_now(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> Begin<V> {
         let mut inner = lock(&self.inner);
         self.expire(&mut inner, now);
         if let Some(entry) = inner.entries.get(&key) {
@@ -177,7 +213,10 @@ impl<V: Clone> IdempotencyStore<V> {
                 }
                 State::InFlight(rx) => {
                     stats.joins += 1;
-                    Begin::Join(Waiter(rx.clone()))
+                    let mut rx = rx.clone();
+                    Begin::Join(Waiter::new(
+                        async move { rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) },
+                    ))
                 }
             };
         }
@@ -197,7 +236,7 @@ impl<V: Clone> IdempotencyStore<V> {
             let Inner { entries, order, .. } = &mut *inner;
             order.retain(|(k, g)| entries.get(k).is_some_and(|e| e.generation == *g));
         }
-        Begin::Lead(Leader { store: self.clone(), key, generation, tx, finished: false })
+        Begin::Lead(Leader::new(LocalLead { inner: self.inner.clone(), key, generation, tx, finished: false }))
     }
 
     fn expire(&self, inner: &mut Inner<V>, now: Instant) {
@@ -224,13 +263,21 @@ fn remove_if<V>(entries: &mut HashMap<Key, Entry<V>>, key: Key, generation: u64)
     }
 }
 
-impl<V: Clone> Leader<V> {
-    /// Publishes the outcome to every waiter; keeps it for replay when `keep`
-    /// (a final outcome), forgets the key otherwise (so a retry runs again).
-    pub fn finish(mut self, outcome: V, keep: bool, now: Instant) {
+impl<V: Clone + Send + Sync + 'static> OutcomeStore<V> for IdempotencyStore<V> {
+    fn begin(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> BoxFuture<'_, Begin<V>> {
+        Box::pin(std::future::ready(self.begin_now(key, fingerprint, now)))
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats { entries: lock(&self.inner).entries.len(), ..*lock(&self.stats) }
+    }
+}
+
+impl<V: Clone + Send + Sync> Lead<V> for LocalLead<V> {
+    fn finish(mut self: Box<Self>, outcome: V, keep: bool, now: Instant) {
         self.finished = true;
         {
-            let mut inner = lock(&self.store.inner);
+            let mut inner = lock(&self.inner);
             if keep {
                 if let Some(entry) = inner.entries.get_mut(&self.key).filter(|e| e.generation == self.generation) {
                     entry.state = State::Done(outcome.clone());
@@ -244,10 +291,10 @@ impl<V: Clone> Leader<V> {
     }
 }
 
-impl<V> Drop for Leader<V> {
+impl<V> Drop for LocalLead<V> {
     fn drop(&mut self) {
         if !self.finished {
-            remove_if(&mut lock(&self.store.inner).entries, self.key, self.generation);
+            remove_if(&mut lock(&self.inner).entries, self.key, self.generation);
         }
     }
 }
@@ -260,7 +307,7 @@ mod tests {
         Key::new(DEFAULT_NAMESPACE, "StartStreamSession", id)
     }
 
-    fn store(retention: u64, max_entries: usize) -> Arc<IdempotencyStore<String>> {
+    fn store(retention: u64, max_entries: usize) -> IdempotencyStore<String> {
         IdempotencyStore::new(StoreLimits { retention: Duration::from_secs(retention), max_entries })
     }
 
@@ -292,12 +339,12 @@ mod tests {
         let s = store(60, 10);
         let fp = Fingerprint::of(b"params");
         let now = Instant::now();
-        let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("first call leads") };
-        let Begin::Join(joiner) = s.begin(key("k"), fp, now) else { panic!("second call joins") };
+        let Begin::Lead(leader) = s.begin_now(key("k"), fp, now) else { panic!("first call leads") };
+        let Begin::Join(joiner) = s.begin_now(key("k"), fp, now) else { panic!("second call joins") };
         leader.finish("arn-1".to_string(), true, now);
         assert_eq!(joiner.outcome().await.as_deref(), Some("arn-1"));
-        assert!(matches!(s.begin(key("k"), fp, now), Begin::Replay(v) if v == "arn-1"));
-        assert!(matches!(s.begin(key("k"), Fingerprint::of(b"other"), now), Begin::Reused));
+        assert!(matches!(s.begin_now(key("k"), fp, now), Begin::Replay(v) if v == "arn-1"));
+        assert!(matches!(s.begin_now(key("k"), Fingerprint::of(b"other"), now), Begin::Reused));
         assert_eq!(s.stats(), StoreStats { entries: 1, joins: 1, replays: 1, conflicts: 1 });
     }
 
@@ -306,13 +353,13 @@ mod tests {
         let s = store(60, 10);
         let fp = Fingerprint::of(b"p");
         let now = Instant::now();
-        let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("leads") };
+        let Begin::Lead(leader) = s.begin_now(key("k"), fp, now) else { panic!("leads") };
         leader.finish("throttled".to_string(), false, now);
-        let Begin::Lead(leader) = s.begin(key("k"), fp, now) else { panic!("runs again") };
-        let Begin::Join(joiner) = s.begin(key("k"), fp, now) else { panic!("joins") };
+        let Begin::Lead(leader) = s.begin_now(key("k"), fp, now) else { panic!("runs again") };
+        let Begin::Join(joiner) = s.begin_now(key("k"), fp, now) else { panic!("joins") };
         drop(leader);
         assert_eq!(joiner.outcome().await, None);
-        assert!(matches!(s.begin(key("k"), fp, now), Begin::Lead(_)));
+        assert!(matches!(s.begin_now(key("k"), fp, now), Begin::Lead(_)));
     }
 
     #[test]
@@ -320,10 +367,10 @@ mod tests {
         let s = store(60, 10);
         let fp = Fingerprint::of(b"p");
         let t0 = Instant::now();
-        let Begin::Lead(leader) = s.begin(key("k"), fp, t0) else { panic!("leads") };
+        let Begin::Lead(leader) = s.begin_now(key("k"), fp, t0) else { panic!("leads") };
         leader.finish("arn".to_string(), true, t0);
-        assert!(matches!(s.begin(key("k"), fp, t0 + Duration::from_secs(59)), Begin::Replay(_)));
-        assert!(matches!(s.begin(key("k"), fp, t0 + Duration::from_secs(60)), Begin::Lead(_)));
+        assert!(matches!(s.begin_now(key("k"), fp, t0 + Duration::from_secs(59)), Begin::Replay(_)));
+        assert!(matches!(s.begin_now(key("k"), fp, t0 + Duration::from_secs(60)), Begin::Lead(_)));
     }
 
     #[test]
@@ -331,14 +378,14 @@ mod tests {
         let s = store(3600, 3);
         let fp = Fingerprint::of(b"p");
         let now = Instant::now();
-        let Begin::Lead(kept) = s.begin(key("kept"), fp, now) else { panic!("leads") };
+        let Begin::Lead(kept) = s.begin_now(key("kept"), fp, now) else { panic!("leads") };
         kept.finish("arn".to_string(), true, now);
         for i in 0..10_000 {
-            let Begin::Lead(leader) = s.begin(key(&format!("retry-{i}")), fp, now) else { panic!("leads") };
+            let Begin::Lead(leader) = s.begin_now(key(&format!("retry-{i}")), fp, now) else { panic!("leads") };
             leader.finish("throttled".to_string(), false, now);
             assert!(lock(&s.inner).order.len() <= 2 * 3, "after {i}: {}", lock(&s.inner).order.len());
         }
-        assert!(matches!(s.begin(key("kept"), fp, now), Begin::Replay(v) if v == "arn"), "the kept outcome stays");
+        assert!(matches!(s.begin_now(key("kept"), fp, now), Begin::Replay(v) if v == "arn"), "the kept outcome stays");
     }
 
     #[test]
@@ -347,11 +394,11 @@ mod tests {
         let fp = Fingerprint::of(b"p");
         let now = Instant::now();
         for id in ["a", "b", "c", "d"] {
-            let Begin::Lead(leader) = s.begin(key(id), fp, now) else { panic!("leads") };
+            let Begin::Lead(leader) = s.begin_now(key(id), fp, now) else { panic!("leads") };
             leader.finish(id.to_string(), true, now);
         }
         assert_eq!(s.stats().entries, 3);
-        assert!(matches!(s.begin(key("b"), fp, now), Begin::Replay(v) if v == "b"));
-        assert!(matches!(s.begin(key("a"), fp, now), Begin::Lead(_)), "a was evicted");
+        assert!(matches!(s.begin_now(key("b"), fp, now), Begin::Replay(v) if v == "b"));
+        assert!(matches!(s.begin_now(key("a"), fp, now), Begin::Lead(_)), "a was evicted");
     }
 }

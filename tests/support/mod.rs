@@ -180,7 +180,7 @@ pub fn gateway_over(sessions: Sessions, limits: StoreLimits) -> Gateway {
 
 /// The same, with `watches`.
 pub fn gateway_watched_by(sessions: Sessions, limits: StoreLimits, watches: Watches) -> Gateway {
-    Gateway::new(Arc::new(sessions), Arc::new(Idempotency::new(DEFAULT_NAMESPACE.into(), limits)), watches)
+    Gateway::new(Arc::new(sessions), Arc::new(Idempotency::in_process(DEFAULT_NAMESPACE.into(), limits)), watches)
 }
 
 /// Serves `gateway` on an ephemeral loopback port.
