@@ -6,6 +6,7 @@ pub mod auth;
 pub mod codec;
 pub mod config;
 pub mod connections;
+pub mod convert;
 pub mod emulator;
 pub mod proto;
 pub mod server;

@@ -4,7 +4,6 @@
 //! most once per `request_id`), its answer converted, and any error mapped to
 //! a status with details. No AWS call happens for invalid input.
 
-pub mod convert;
 pub mod deadline;
 pub mod fields;
 pub mod operations;

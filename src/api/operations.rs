@@ -24,10 +24,10 @@ use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStrea
 use aws_sdk_gameliftstreams::types as aws;
 use tokio::time::Instant;
 
-use super::convert::{export_status_to_aws, status_to_aws};
 use super::fields::{list, text, Fields};
 use super::status::{ApiError, CallContext};
 use super::{is_ready, validate, Gateway};
+use crate::convert::{export_status_to_aws, status_to_aws};
 use crate::proto::v1 as pb;
 use crate::sessions::{Call, GameLiftStreams};
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::convert::{reason_to_aws, status_to_aws};
 use super::validate::{snake_case, FieldViolation};
+use crate::convert::{reason_to_aws, status_to_aws};
 use crate::proto::v1 as pb;
 use crate::sessions::resilience::GiveUp;
 use crate::sessions::watch::stream::WatchError;

@@ -1,6 +1,7 @@
 //! The conversions of what GameLift Streams answers into the proto's
-//! messages, and of the proto's enums to AWS's (inputs are filled in
-//! [`operations`](super::operations), one row per member). Nothing here calls AWS.
+//! messages (for the RPCs and the watch pollers alike), and of the proto's
+//! enums to AWS's. Inputs are filled in `api::operations`, one row per
+//! member. Nothing here calls AWS.
 
 use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionOutput;
 use aws_sdk_gameliftstreams::operation::start_stream_session::StartStreamSessionOutput;
