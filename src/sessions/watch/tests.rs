@@ -9,7 +9,7 @@ use aws_sdk_gameliftstreams::types::StreamSessionStatus as Aws;
 use futures_util::{Stream, StreamExt};
 
 use super::budget::PollBudget;
-use super::stream::SessionWatch;
+use super::stream::{GroupWatch, SessionWatch};
 use super::token::ResumeToken;
 use super::{WatchConfig, Watches};
 use crate::proto::v1 as pb;
@@ -121,4 +121,37 @@ async fn a_throttled_read_is_retried_a_fast_interval_later_without_ending_the_wa
     let seen = changes(watch(&watches(&fake), "ss-1", None)).await;
     assert_eq!(seen, [(Kind::Snapshot, S::Active, S::Unspecified), (Kind::Change, S::Terminated, S::Active)]);
     assert_eq!(fake.seconds("GetStreamSession"), [0, 1, 2, 4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_watch_lists_the_group_sends_a_snapshot_then_synced_then_changes() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", steps(&[(0, Aws::Activating), (3, Aws::Active)]));
+    fake.add("ss-2", steps(&[(0, Aws::Activating), (5, Aws::Terminated)]));
+    let watches = watches(&fake);
+    let sub = watches.watch_group(GROUP);
+    let events = GroupWatch::new(sub, Vec::new(), watches.config().heartbeat).into_stream();
+    let events = events.map(|e| e.expect("the watch does not fail"));
+    let arn_and_change = |e: pb::StreamSessionEvent| {
+        let session = e
+            .stream_session
+            .as_ref()
+            .map_or(String::new(), |s| s.arn.rsplit('/').next().unwrap_or_default().to_string());
+        (e.kind(), session, e.stream_session.as_ref().map_or(S::Unspecified, |s| s.status()), e.previous_status())
+    };
+    let mut seen: Vec<_> =
+        events.filter(|e| std::future::ready(e.kind() != Kind::Heartbeat)).take(5).map(arn_and_change).collect().await;
+    seen[..2].sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        seen,
+        [
+            (Kind::Snapshot, "ss-1".to_string(), S::Activating, S::Unspecified),
+            (Kind::Snapshot, "ss-2".to_string(), S::Activating, S::Unspecified),
+            (Kind::Synced, String::new(), S::Unspecified, S::Unspecified),
+            (Kind::Change, "ss-1".to_string(), S::Active, S::Activating),
+            (Kind::Change, "ss-2".to_string(), S::Terminated, S::Activating),
+        ]
+    );
+    assert_eq!(fake.seconds("ListStreamSessions"), [0, 1, 2, 3, 4, 5], "every second while one is ACTIVATING");
+    assert_eq!(fake.count("GetStreamSession"), 0, "a group watch needs no GetStreamSession");
 }
