@@ -15,23 +15,13 @@ use gamelift_streams_gateway::sessions::idempotency::StoreLimits;
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use reqwest::Method;
 use support::process::{announced, ChildProcess};
-use support::{client_of, gateway_over, harness_with, serve, Harness, APP, GROUP};
+use support::{client_of, gateway_over, harness_with, serve, start_request_with_id, Harness, GROUP};
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-fn start_request(request_id: &str) -> pb::StartStreamSessionRequest {
-    pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        request_id: request_id.into(),
-        ..Default::default()
-    }
-}
-
 async fn start(client: &mut StreamSessionsClient<Channel>, request_id: &str) -> Result<String, tonic::Status> {
-    let response = client.start_stream_session(start_request(request_id)).await?.into_inner();
+    let response = client.start_stream_session(start_request_with_id(request_id)).await?.into_inner();
     Ok(response.stream_session.expect("session").arn)
 }
 
@@ -124,7 +114,7 @@ async fn the_same_key_with_other_parameters_is_refused() {
     let h = emulator().await;
     let (_gateway, mut client) = gateway_client(&h, StoreLimits::default(), RetryPolicy::default()).await;
     start(&mut client, "launch-7").await.expect("started");
-    let mut other = start_request("launch-7");
+    let mut other = start_request_with_id("launch-7");
     other.description = "another game".into();
     let status = client.start_stream_session(other).await.expect_err("reused key");
     assert_eq!(status.code(), Code::InvalidArgument);

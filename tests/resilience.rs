@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::sessions::RetryPolicy;
-use support::{gateway_with, unlimited, GatewayHarness, APP, GROUP};
+use support::{gateway_with, start_request_with_id, unlimited, GatewayHarness, GROUP};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -22,18 +22,8 @@ fn get_request(session: &str) -> pb::GetStreamSessionRequest {
     pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: session.into() }
 }
 
-fn start_request(request_id: &str) -> pb::StartStreamSessionRequest {
-    pb::StartStreamSessionRequest {
-        stream_group_identifier: GROUP.into(),
-        application_identifier: APP.into(),
-        signal_request: "offer".into(),
-        request_id: request_id.into(),
-        ..Default::default()
-    }
-}
-
 async fn a_session(g: &mut GatewayHarness) -> String {
-    let s = g.client.start_stream_session(start_request("")).await.expect("start").into_inner();
+    let s = g.client.start_stream_session(start_request_with_id("")).await.expect("start").into_inner();
     s.stream_session.expect("session").arn
 }
 
@@ -62,7 +52,7 @@ async fn every_error_class_costs_exactly_its_upstream_attempts() {
     let status = g.client.get_stream_session(get_request("UnknownSess01")).await.expect_err("404");
     assert_eq!(status.code(), Code::NotFound);
     assert_eq!(g.emulator.emulator.call_count("GetStreamSession", "ResourceNotFoundException"), 1);
-    let mut wrong_location = start_request("");
+    let mut wrong_location = start_request_with_id("");
     wrong_location.locations = vec!["eu-central-1".into()];
     g.client.start_stream_session(wrong_location).await.expect_err("400");
     assert_eq!(g.emulator.emulator.call_count("StartStreamSession", "ValidationException"), 1);
@@ -103,7 +93,7 @@ async fn two_hundred_starts_through_heavy_faults_make_exactly_two_hundred_sessio
                 let request_id = format!("launch-{i:03}");
                 // A caller that keeps its request_id across its own retries, as AIP-155 asks.
                 for _ in 0..50 {
-                    match client.start_stream_session(start_request(&request_id)).await {
+                    match client.start_stream_session(start_request_with_id(&request_id)).await {
                         Ok(r) => return r.into_inner().stream_session.expect("session").arn,
                         Err(status) => assert_eq!(status.code(), Code::Unavailable, "{status:?}"),
                     }

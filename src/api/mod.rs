@@ -25,8 +25,8 @@ use crate::proto::v1 as pb;
 use crate::sessions::watch::stream::{wait_for, GroupWatch, SessionWatch, WaitError, WatchError};
 use crate::sessions::watch::token::ResumeToken;
 use crate::sessions::watch::Watches;
-use crate::sessions::GameLiftStreams;
-use operations::{group_ctx, session_ctx, Unary};
+use crate::sessions::{Call, GameLiftStreams};
+use operations::{group_ctx, session_ctx, Unary, Upstream};
 use replay::Idempotency;
 use status::{to_status, ApiError, CallContext};
 use validate::FieldViolation;
@@ -63,16 +63,21 @@ impl Gateway {
         let r = request.into_inner();
         respond(r.context(), async {
             let response = match r.request_id() {
-                None => R::send(self.upstream.clone(), r.input(None)?, deadline).await?,
+                None => R::send(self.to(deadline), r.input(None)?).await?,
                 Some(request_id) => {
                     let key = self.idempotency.key(R::OPERATION, request_id);
-                    let work = R::send(self.upstream.clone(), r.input(Some(key.client_token()))?, deadline);
+                    let work = R::send(self.to(deadline), r.input(Some(key.client_token()))?);
                     self.idempotency.run(key, !request_id.is_empty(), &r.params(), work).await?
                 }
             };
             r.finish(self, response, deadline).await
         })
         .await
+    }
+
+    /// GameLift Streams, called by `deadline`.
+    fn to(&self, deadline: Option<Instant>) -> Upstream {
+        Upstream { api: self.upstream.clone(), call: Call::By(deadline) }
     }
 
     /// Waits until the session is in a state `ready` takes, until `deadline`.

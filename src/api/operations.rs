@@ -49,7 +49,7 @@ pub trait Unary: prost::Message + Default + Sized + Send + Sync + 'static {
     }
 
     /// What a repeated `request_id` must repeat: the request without what
-    /// does not change the AWS call.
+    /// does not change the AWS call (a read, without `request_id`, has none).
     fn params(&self) -> Self {
         Self::default()
     }
@@ -58,11 +58,7 @@ pub trait Unary: prost::Message + Default + Sized + Send + Sync + 'static {
     fn input(&self, client_token: Option<String>) -> Result<Self::Input, ApiError>;
 
     /// Sends `input` and converts the answer.
-    fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> impl Future<Output = Result<Self::Response, ApiError>> + Send + 'static;
+    fn send(to: Upstream, input: Self::Input) -> impl Future<Output = Answer<Self::Response>> + Send + 'static;
 
     /// What the RPC does with the answer (once per caller, also on a replay).
     fn finish(
@@ -75,6 +71,22 @@ pub trait Unary: prost::Message + Default + Sized + Send + Sync + 'static {
     }
 }
 
+/// What an RPC answers, or why not.
+pub type Answer<T> = Result<T, ApiError>;
+
+/// Where an RPC's call goes, and how it may be tried.
+pub struct Upstream {
+    /// GameLift Streams.
+    pub api: Arc<dyn GameLiftStreams>,
+    /// By the caller's deadline.
+    pub call: Call,
+}
+
+/// A page of sessions as the list RPCs answer it.
+fn page(items: Option<Vec<aws::StreamSessionSummary>>, next_token: Option<String>) -> (Vec<pb::StreamSession>, String) {
+    (items.unwrap_or_default().into_iter().map(Into::into).collect(), next_token.unwrap_or_default())
+}
+
 /// Errors about one stream session.
 pub fn session_ctx(operation: &'static str, session: &str) -> CallContext {
     CallContext { operation, resource_type: "StreamSession", resource_name: session.to_string() }
@@ -85,7 +97,8 @@ pub fn group_ctx(operation: &'static str, group: &str) -> CallContext {
     CallContext { operation, resource_type: "StreamGroup", resource_name: group.to_string() }
 }
 
-/// GetStreamSession's input: what a session read (and a session watch) sends.
+/// GetStreamSession's input: what a session read sends, and what a session
+/// watch (whose poller reads the same two members) is checked as.
 pub fn get_fields(group: &str, session: &str) -> Fields<GetStreamSessionInputBuilder> {
     Fields::new("GetStreamSessionInput", GetStreamSessionInput::builder())
         .member("Identifier", "stream_group_identifier", text(group), GetStreamSessionInputBuilder::set_identifier)
@@ -97,7 +110,8 @@ pub fn get_fields(group: &str, session: &str) -> Fields<GetStreamSessionInputBui
         )
 }
 
-/// ListStreamSessions's input: what a listing (and a stream group watch) sends.
+/// ListStreamSessions's input: what a listing sends, and what a stream group
+/// watch (whose poller lists by the identifier) is checked as.
 pub fn list_fields(
     group: &str,
     status: i32,
@@ -282,12 +296,8 @@ impl Unary for pb::StartStreamSessionRequest {
         Ok(start_fields(self, client_token)?.check(Some(&self.request_id))?)
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        let out = upstream.start_stream_session(input, Call::By(deadline)).await?;
+    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        let out = to.api.start_stream_session(input, to.call).await?;
         Ok(pb::StartStreamSessionResponse { stream_session: Some(without_signal_request(out)) })
     }
 
@@ -320,12 +330,8 @@ impl Unary for pb::GetStreamSessionRequest {
         Ok(get_fields(&self.stream_group_identifier, &self.stream_session_identifier).check(None)?)
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        let out = upstream.get_stream_session(input, Call::By(deadline)).await?;
+    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        let out = to.api.get_stream_session(input, to.call).await?;
         Ok(pb::GetStreamSessionResponse { stream_session: Some(out.into()) })
     }
 }
@@ -350,16 +356,10 @@ impl Unary for pb::ListStreamSessionsRequest {
         Ok(fields.check(None)?)
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        let out = upstream.list_stream_sessions(input, Call::By(deadline)).await?;
-        Ok(pb::ListStreamSessionsResponse {
-            stream_sessions: out.items.unwrap_or_default().into_iter().map(Into::into).collect(),
-            next_page_token: out.next_token.unwrap_or_default(),
-        })
+    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        let out = to.api.list_stream_sessions(input, to.call).await?;
+        let (stream_sessions, next_page_token) = page(out.items, out.next_token);
+        Ok(pb::ListStreamSessionsResponse { stream_sessions, next_page_token })
     }
 }
 
@@ -376,16 +376,10 @@ impl Unary for pb::ListStreamSessionsByAccountRequest {
         Ok(list_by_account_fields(self).check(None)?)
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        let out = upstream.list_stream_sessions_by_account(input, Call::By(deadline)).await?;
-        Ok(pb::ListStreamSessionsByAccountResponse {
-            stream_sessions: out.items.unwrap_or_default().into_iter().map(Into::into).collect(),
-            next_page_token: out.next_token.unwrap_or_default(),
-        })
+    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        let out = to.api.list_stream_sessions_by_account(input, to.call).await?;
+        let (stream_sessions, next_page_token) = page(out.items, out.next_token);
+        Ok(pb::ListStreamSessionsByAccountResponse { stream_sessions, next_page_token })
     }
 }
 
@@ -411,12 +405,8 @@ impl Unary for pb::TerminateStreamSessionRequest {
         Ok(fields.check(Some(&self.request_id))?)
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        upstream.terminate_stream_session(input, Call::By(deadline)).await?;
+    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        to.api.terminate_stream_session(input, to.call).await?;
         Ok(pb::TerminateStreamSessionResponse {})
     }
 }
@@ -450,14 +440,10 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
         Ok((connection, read_back))
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        (input, read_back): Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        let out = upstream.create_stream_session_connection(input, Call::By(deadline)).await?;
+    async fn send(to: Upstream, (input, read_back): Self::Input) -> Answer<Self::Response> {
+        let out = to.api.create_stream_session_connection(input, to.call).await?;
         let stream_session = match read_back {
-            Some(get) => read_session(upstream.as_ref(), get, deadline).await,
+            Some(get) => read_session(&to, get).await,
             None => None,
         };
         Ok(pb::CreateStreamSessionConnectionResponse {
@@ -485,12 +471,8 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
 
 /// The session read right after CreateStreamSessionConnection; `None` if the
 /// read failed (the connection was created all the same).
-async fn read_session(
-    upstream: &dyn GameLiftStreams,
-    input: GetStreamSessionInputBuilder,
-    deadline: Option<Instant>,
-) -> Option<pb::StreamSession> {
-    match upstream.get_stream_session(input, Call::By(deadline)).await {
+async fn read_session(to: &Upstream, input: GetStreamSessionInputBuilder) -> Option<pb::StreamSession> {
+    match to.api.get_stream_session(input, to.call).await {
         Ok(s) => Some(without_signal_request(s)),
         Err(err) => {
             tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
@@ -520,12 +502,8 @@ impl Unary for pb::ExportStreamSessionFilesRequest {
         Ok(export_fields(self).check(Some(&self.request_id))?)
     }
 
-    async fn send(
-        upstream: Arc<dyn GameLiftStreams>,
-        input: Self::Input,
-        deadline: Option<Instant>,
-    ) -> Result<Self::Response, ApiError> {
-        upstream.export_stream_session_files(input, Call::By(deadline)).await?;
+    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        to.api.export_stream_session_files(input, to.call).await?;
         Ok(pb::ExportStreamSessionFilesResponse {})
     }
 }

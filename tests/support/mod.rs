@@ -107,6 +107,11 @@ pub fn start_request() -> gamelift_streams_gateway::proto::v1::StartStreamSessio
     }
 }
 
+/// The same, with `request_id`.
+pub fn start_request_with_id(request_id: &str) -> gamelift_streams_gateway::proto::v1::StartStreamSessionRequest {
+    gamelift_streams_gateway::proto::v1::StartStreamSessionRequest { request_id: request_id.into(), ..start_request() }
+}
+
 /// An emulator, the gateway in front of it, and a gRPC client of the gateway.
 pub struct GatewayHarness {
     pub emulator: Harness,
