@@ -19,6 +19,8 @@
 //! Then the gateway's footprint: idle RSS with and without the embedded
 //! emulator, RSS after 10,000 calls, memory per open watch, binary size, and
 //! the median time from exec to `grpc.health.v1` SERVING over 10 starts.
+//! Over 400 lines: the four variants must run interleaved in one process
+//! to be compared; the pass-through and the from-memory servers live here.
 //!
 //! Run: `cargo bench --bench overhead` (about 2 minutes). `BENCH_GATEWAY_BIN`
 //! measures another build of the gateway (e.g. `target/profiling/…`, to

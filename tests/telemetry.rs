@@ -2,6 +2,7 @@
 //! metrics) received by an OTLP collector running in the test, the Prometheus endpoint parsed with a
 //! Prometheus text-format parser while its counters move, and JSON logs that
 //! carry trace ids and never a signal request, signal response or credential.
+//! Over 400 lines: the three signals share the collector and the binary started here.
 
 mod support;
 

@@ -6,6 +6,7 @@
 
 pub mod deadline;
 pub mod fields;
+pub mod inputs;
 pub mod operations;
 pub mod replay;
 pub mod status;
@@ -190,7 +191,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = session_ctx("WatchStreamSession", &r.stream_session_identifier);
         respond(ctx.clone(), async {
-            operations::get_fields(&r.stream_group_identifier, &r.stream_session_identifier).check(None)?;
+            inputs::get_fields(&r.stream_group_identifier, &r.stream_session_identifier).check(None)?;
             let resume = match r.resume_token.as_str() {
                 "" => None,
                 text => ResumeToken::decode(text)
@@ -214,7 +215,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let ctx = group_ctx("WatchStreamSessions", &r.stream_group_identifier);
         respond(ctx.clone(), async {
             let unknown = r.statuses.iter().find(|s| pb::StreamSessionStatus::try_from(**s).is_err());
-            let fields = operations::list_fields(&r.stream_group_identifier, 0, 0, None, "");
+            let fields = inputs::list_fields(&r.stream_group_identifier, 0, 0, None, "");
             fields.known::<pb::StreamSessionStatus>("statuses", unknown.copied().unwrap_or_default()).check(None)?;
             let rx = self.watches.watch_group(&r.stream_group_identifier);
             let watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);

@@ -1,7 +1,8 @@
 //! The one mapping from the gateway's errors to gRPC statuses, each with
 //! `google.rpc.ErrorInfo` (domain `gameliftstreams.amazonaws.com`, a stable
 //! reason, the AWS request id) and the detail the code calls for: BadRequest,
-//! ResourceInfo, QuotaFailure or RetryInfo.
+//! ResourceInfo, QuotaFailure or RetryInfo. Over 400 lines with its tests:
+//! the mapping is one `match`, kept whole so every code is read in one place.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -163,7 +163,7 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::operations;
+    use crate::api::inputs;
 
     fn aws_names(members: &[Member]) -> Vec<&'static str> {
         let mut names: Vec<_> = members.iter().map(|m| m.aws).collect();
@@ -179,26 +179,26 @@ mod tests {
 
     fn start_check(r: &pb::StartStreamSessionRequest) -> Result<(), Vec<FieldViolation>> {
         check_counts(r)?;
-        operations::start_fields(r, None).expect("a resolution builds").check(Some(&r.request_id)).map(drop)
+        inputs::start_fields(r, None).expect("a resolution builds").check(Some(&r.request_id)).map(drop)
     }
 
     #[test]
     fn every_member_of_every_aws_input_comes_from_a_proto_field() {
-        let start = operations::start_fields(&Default::default(), None).expect("an empty request builds");
+        let start = inputs::start_fields(&Default::default(), None).expect("an empty request builds");
         let cases = [
             ("StartStreamSessionInput", aws_names(start.members())),
-            ("GetStreamSessionInput", aws_names(operations::get_fields("", "").members())),
-            ("ListStreamSessionsInput", aws_names(operations::list_fields("", 0, 0, None, "").members())),
+            ("GetStreamSessionInput", aws_names(inputs::get_fields("", "").members())),
+            ("ListStreamSessionsInput", aws_names(inputs::list_fields("", 0, 0, None, "").members())),
             (
                 "ListStreamSessionsByAccountInput",
-                aws_names(operations::list_by_account_fields(&Default::default()).members()),
+                aws_names(inputs::list_by_account_fields(&Default::default()).members()),
             ),
-            ("TerminateStreamSessionInput", aws_names(operations::terminate_fields("", "").members())),
+            ("TerminateStreamSessionInput", aws_names(inputs::terminate_fields("", "").members())),
             (
                 "CreateStreamSessionConnectionInput",
-                aws_names(operations::connection_fields(&Default::default(), None).members()),
+                aws_names(inputs::connection_fields(&Default::default(), None).members()),
             ),
-            ("ExportStreamSessionFilesInput", aws_names(operations::export_fields(&Default::default()).members())),
+            ("ExportStreamSessionFilesInput", aws_names(inputs::export_fields(&Default::default()).members())),
         ];
         for (input, members) in cases {
             assert_eq!(members, model_names(input), "{input}");
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn required_fields_request_ids_and_enums() {
-        let get = operations::get_fields("", "");
+        let get = inputs::get_fields("", "");
         let err = check("GetStreamSessionInput", get.members(), Some("with space"), &[("status", false)]).unwrap_err();
         let fields: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["status", "request_id", "stream_group_identifier", "stream_session_identifier"]);
