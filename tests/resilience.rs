@@ -1,6 +1,7 @@
 //! The retry layer against the emulator over real HTTP: exact upstream attempts
 //! per error class, no lost or duplicated session under heavy faults, deadlines,
-//! the per-operation ceiling and the retry budget.
+//! the per-operation ceiling, the retry budget, and callers served through
+//! throttling their own pacing cannot reduce.
 
 mod support;
 
@@ -25,6 +26,13 @@ fn get_request(session: &str) -> pb::GetStreamSessionRequest {
 async fn a_session(g: &mut GatewayHarness) -> String {
     let s = g.client.start_stream_session(start_request_with_id("")).await.expect("start").into_inner();
     s.stream_session.expect("session").arn
+}
+
+/// The ARNs of every session the emulator holds.
+async fn sessions_upstream(g: &GatewayHarness) -> HashSet<String> {
+    let pages = g.emulator.client.list_stream_sessions().identifier(GROUP).max_results(100).into_paginator();
+    let items = pages.items().send().collect::<Result<Vec<_>, _>>().await.expect("list");
+    items.into_iter().filter_map(|s| s.arn).collect()
 }
 
 fn metadata(status: &tonic::Status, key: &str) -> Option<String> {
@@ -107,21 +115,7 @@ async fn two_hundred_starts_through_heavy_faults_make_exactly_two_hundred_sessio
         answered.insert(task.await.expect("task"));
     }
     g.emulator.emulator.clear_faults();
-    let listed: HashSet<String> = g
-        .emulator
-        .client
-        .list_stream_sessions()
-        .identifier(GROUP)
-        .max_results(100)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .expect("list")
-        .into_iter()
-        .filter_map(|s| s.arn)
-        .collect();
+    let listed = sessions_upstream(&g).await;
     assert_eq!(answered.len(), 200, "200 distinct answers");
     assert_eq!(listed, answered, "exactly the 200 answered sessions exist upstream");
     let calls = g.emulator.emulator.calls();
@@ -191,4 +185,31 @@ async fn the_budget_empties_under_sustained_failure_and_refills_after_success() 
     g.emulator.emulator.add_fault(failing).expect("fault");
     let third = g.client.get_stream_session(get_request(&arn)).await.expect_err("fails");
     assert_eq!((upstream(&g), metadata(&third, "gave_up").as_deref()), (6, Some("budget_exhausted")));
+}
+
+#[tokio::test]
+async fn half_the_starts_throttled_whatever_the_rate_still_starts_95_of_100_each_once() {
+    let g = gateway_with(unlimited(), RetryPolicy::default()).await;
+    let throttle = FaultRule { operation: Some("StartStreamSession".into()), throttle: 0.5, ..FaultRule::default() };
+    g.emulator.emulator.add_fault(throttle).expect("fault");
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let mut client = g.client.clone();
+            let mut request = tonic::Request::new(start_request_with_id(&format!("start-{i:03}")));
+            request.set_timeout(Duration::from_secs(90));
+            tokio::spawn(async move { client.start_stream_session(request).await })
+        })
+        .collect();
+    let mut started = HashSet::new();
+    for task in tasks {
+        if let Ok(response) = task.await.expect("task") {
+            started.insert(response.into_inner().stream_session.expect("session").arn);
+        }
+    }
+    g.emulator.emulator.clear_faults();
+    assert!(started.len() >= 95, "{} of 100 started", started.len());
+    assert_eq!(sessions_upstream(&g).await, started, "exactly one session upstream per start answered");
+    let starts = g.emulator.emulator.calls()["StartStreamSession"].clone();
+    assert_eq!(starts.get("Success").copied(), Some(started.len() as u64), "{starts:?}");
+    assert!(starts.get("ThrottlingException").copied().unwrap_or(0) >= 50, "{starts:?}");
 }

@@ -30,7 +30,8 @@ pub struct ServeArgs {
     /// Longest time one HTTP attempt to GameLift Streams may take, in seconds.
     #[arg(long, env = "GLS_GATEWAY_AWS_ATTEMPT_TIMEOUT_SECONDS", default_value_t = 10.0)]
     pub aws_attempt_timeout_seconds: f64,
-    /// Attempts per call, the first included (1 turns retries off).
+    /// Attempts per call, the first included (1 turns retries off). A call with a deadline
+    /// retries throttling past this, until its deadline or the retry budget stops it.
     #[arg(long, env = "GLS_GATEWAY_RETRY_MAX_ATTEMPTS", default_value_t = 3)]
     pub retry_max_attempts: u32,
     /// Backoff before the first retry, in milliseconds; it doubles per retry, with full jitter.

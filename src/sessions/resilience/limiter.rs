@@ -4,6 +4,14 @@
 //! ceiling, so the sidecar stays inside its share of the account's quota. The
 //! bucket holds one token: calls are paced, not burst. Time is tokio's, so
 //! tests control it.
+//!
+//! A cut must pay off. After one, the rate holds (no growth) for the next
+//! few dozen attempts while the limiter counts their throttled share; a later
+//! throttle cuts again only when that share moved significantly: down after a
+//! cut (slowing down helped: the throttling is this sidecar's own doing) or
+//! up. Otherwise the rate holds and grows back. Throttling that slowing down
+//! does not reduce (another tenant of the account eating the quota) therefore
+//! costs two cuts, not a collapse to the floor.
 
 use std::time::Duration;
 
@@ -19,6 +27,67 @@ const MIN_RATE: f64 = 0.5;
 const SMOOTH: f64 = 0.8;
 /// Width of the sending-rate measurement buckets, seconds.
 const BUCKET: f64 = 0.5;
+/// Attempts after a cut before the limiter judges whether it paid off.
+const EVIDENCE: u32 = 100;
+/// How many standard errors apart two throttled shares must be to differ.
+const SIGNIFICANCE: f64 = 2.5;
+/// A throttled share below this is all but none: the next throttle starts a
+/// new episode (and cuts at once).
+const QUIET: f64 = 0.05;
+
+/// How a throttled share moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shift {
+    Rose,
+    Fell,
+    Same,
+}
+
+/// The attempts since the last cut or hold.
+#[derive(Debug, Clone, Copy, Default)]
+struct Epoch {
+    attempts: u32,
+    throttles: u32,
+    /// The throttled share before; `None` after the first cut of a
+    /// throttling episode (the share before it is unknown).
+    before: Option<f64>,
+    /// Whether the epoch began with a cut (or with a throttle that held).
+    cut: bool,
+    /// Whether the rate is held at the cut until the epoch has its evidence.
+    frozen: bool,
+}
+
+impl Epoch {
+    fn share(&self) -> f64 {
+        f64::from(self.throttles) / f64::from(self.attempts.max(1))
+    }
+
+    /// How the throttled share compares with the one before; `None` when
+    /// nothing is known to compare with.
+    fn shift(&self) -> Option<Shift> {
+        let before = self.before?;
+        let error = SIGNIFICANCE * (before * (1.0 - before) / f64::from(self.attempts.max(1))).sqrt();
+        let share = self.share();
+        Some(if share > before + error {
+            Shift::Rose
+        } else if share < before - error {
+            Shift::Fell
+        } else {
+            Shift::Same
+        })
+    }
+
+    /// Whether another cut is called for: nothing to compare with, the
+    /// throttled share rose, or it fell after a cut (the cut helped; another
+    /// may too).
+    fn calls_for_a_cut(&self) -> bool {
+        match self.shift() {
+            None | Some(Shift::Rose) => true,
+            Some(Shift::Fell) => self.cut,
+            Some(Shift::Same) => false,
+        }
+    }
+}
 
 /// One operation's adaptive limiter.
 #[derive(Debug)]
@@ -29,6 +98,10 @@ pub struct AdaptiveLimiter {
     last_refill: Instant,
     last_max_rate: f64,
     last_throttle: Option<Instant>,
+    /// Since the last cut or hold; `None` before the first throttle. It
+    /// outlives the climb back to the ceiling: what the throttled share was
+    /// is the reference for the next throttle.
+    epoch: Option<Epoch>,
     measured_rate: f64,
     bucket_start: f64,
     bucket_count: u64,
@@ -45,6 +118,7 @@ impl AdaptiveLimiter {
             last_refill: now,
             last_max_rate: ceiling,
             last_throttle: None,
+            epoch: None,
             measured_rate: 0.0,
             bucket_start: 0.0,
             bucket_count: 0,
@@ -82,18 +156,27 @@ impl AdaptiveLimiter {
     }
 
     /// Records the outcome of a sent request and adapts the rate: a throttle
-    /// cuts it to β times the rate actually sent; successes after a throttle
-    /// grow it back along the CUBIC curve (and at most to twice the rate
-    /// actually sent) until it reaches the ceiling, where it stays.
+    /// that earns a cut (see the module) cuts it to β times the rate actually
+    /// sent; successes after a cut grow it back along the CUBIC curve (and at
+    /// most to twice the rate actually sent) until it reaches the ceiling,
+    /// where it stays.
     pub fn record(&mut self, throttled: bool, now: Instant) {
         self.measure(now);
         self.refill(now);
+        if let Some(epoch) = self.epoch.as_mut() {
+            epoch.attempts += 1;
+            epoch.throttles += u32::from(throttled);
+        }
         if throttled {
-            let base = if self.measured_rate > 0.0 { self.measured_rate.min(self.rate) } else { self.rate };
-            self.last_max_rate = base;
-            self.last_throttle = Some(now);
-            self.rate = (base * BETA).clamp(MIN_RATE, self.ceiling);
+            self.on_throttle(now);
             return;
+        }
+        if let Some(epoch) = self.epoch.as_mut().filter(|e| e.frozen) {
+            if epoch.attempts < EVIDENCE {
+                return;
+            }
+            epoch.frozen = false;
+            self.last_throttle = Some(now);
         }
         let Some(last_throttle) = self.last_throttle else {
             return;
@@ -106,6 +189,35 @@ impl AdaptiveLimiter {
         if self.rate >= self.ceiling {
             self.last_throttle = None;
         }
+    }
+
+    /// A throttle: the first of an episode cuts at once; later ones cut only
+    /// once enough attempts since the last cut show that the throttled share
+    /// moved, and start a new count either way.
+    fn on_throttle(&mut self, now: Instant) {
+        let before = match self.epoch {
+            None => None,
+            Some(epoch) if epoch.attempts < EVIDENCE => return,
+            Some(epoch) if epoch.share() < QUIET => None,
+            Some(epoch) if !epoch.calls_for_a_cut() => {
+                if epoch.frozen {
+                    // Growth resumes from the cut rate, along the curve's start.
+                    self.last_throttle = Some(now);
+                }
+                // The reference is the share measured at the cut rate, or a lower
+                // one seen since; never one that crept up as the rate grew back.
+                let rebase = epoch.cut || epoch.shift() == Some(Shift::Fell);
+                let before = if rebase { Some(epoch.share()) } else { epoch.before };
+                self.epoch = Some(Epoch { before, ..Epoch::default() });
+                return;
+            }
+            Some(epoch) => Some(epoch.share()),
+        };
+        let base = if self.measured_rate > 0.0 { self.measured_rate.min(self.rate) } else { self.rate };
+        self.last_max_rate = base;
+        self.last_throttle = Some(now);
+        self.rate = (base * BETA).clamp(MIN_RATE, self.ceiling);
+        self.epoch = Some(Epoch { before, cut: true, frozen: true, ..Epoch::default() });
     }
 
     fn measure(&mut self, now: Instant) {
@@ -156,6 +268,60 @@ mod tests {
             previous = limiter.rate();
         }
         assert_eq!(limiter.rate(), 20.0, "recovers to, and never above, the ceiling");
+    }
+
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Sends as fast as the limiter allows for `seconds`, each send throttled
+    /// as `throttled(send time)` says; returns the rate after each second and
+    /// the sends and throttles of the last half.
+    fn drive(seconds: u64, mut throttled: impl FnMut(Duration) -> bool) -> (Vec<f64>, u32, u32) {
+        let t0 = Instant::now();
+        let mut limiter = AdaptiveLimiter::new(20.0, t0);
+        let (mut rates, mut sent, mut refused) = (Vec::new(), 0, 0);
+        let mut now = t0;
+        while now - t0 < Duration::from_secs(seconds) {
+            now = limiter.reserve(now);
+            let at = now - t0;
+            let refuse = throttled(at);
+            limiter.record(refuse, now);
+            if at >= Duration::from_secs(seconds / 2) {
+                sent += 1;
+                refused += u32::from(refuse);
+            }
+            if at.as_secs() as usize >= rates.len() {
+                rates.push(limiter.rate());
+            }
+        }
+        (rates, sent, refused)
+    }
+
+    #[test]
+    fn throttling_that_slowing_down_does_not_reduce_does_not_collapse_the_rate() {
+        for (seed, share) in (0..30).map(|seed| (seed, [0.3, 0.5, 0.7][seed as usize % 3])) {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let (rates, _, _) = drive(300, |_| rng.random_bool(share));
+            let lowest = rates.iter().copied().fold(f64::MAX, f64::min);
+            let late = rates[150..].iter().sum::<f64>() / (rates.len() - 150) as f64;
+            assert!(lowest >= 20.0 * BETA.powi(4), "seed {seed}: fell to {lowest:.2}/s: {rates:.1?}");
+            assert!(late >= 20.0 * BETA, "seed {seed}: {late:.2}/s on average over the last 150 s");
+        }
+    }
+
+    #[test]
+    fn throttling_caused_by_this_rate_still_brings_it_down_to_the_quota() {
+        let (mut second, mut in_second) = (u64::MAX, 0);
+        let (rates, sent, refused) = drive(120, |at| {
+            if at.as_secs() != second {
+                (second, in_second) = (at.as_secs(), 0);
+            }
+            in_second += 1;
+            in_second > 8
+        });
+        let rate = f64::from(sent) / 60.0;
+        assert!((4.0..=8.0 * 1.3).contains(&rate), "{rate:.2}/s sent against a quota of 8/s: {rates:.1?}");
+        assert!(f64::from(refused) <= 0.2 * f64::from(sent), "{refused} of {sent} throttled");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The one retry layer between the gateway and GameLift Streams. Every call
 //! waits for a send slot of its operation from the [`SendPacing`] seam (the
-//! process's own adaptive rate limiters by default), is tried
-//! with a per-attempt timeout, and on a transient failure (throttling, 5xx,
-//! timeout, connection) is retried with capped exponential backoff and full
-//! jitter, while the process-wide retry budget can pay for it and never past the
-//! caller's deadline. Other failures are returned at once. The SDK's own retries
-//! are off, so an attempt here is one HTTP request.
+//! process's own adaptive rate limiters by default), is tried with a
+//! per-attempt timeout, and on a transient failure (throttling, 5xx, timeout,
+//! connection) is retried with capped exponential backoff and full jitter,
+//! while the process-wide retry budget can pay for it and never past the
+//! caller's deadline. A caller with a deadline waits out throttling past the
+//! attempt limit, as long as its deadline and the budget allow. Other failures
+//! are returned at once. The SDK's own retries are off, so an attempt here is
+//! one HTTP request.
 
 pub mod budget;
 pub mod counters;
@@ -42,7 +44,8 @@ pub const PUBLISHED_LIMITS: &[(&str, f64)] = &[
 /// How calls are retried and paced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts per call, the first included (1 = no retries).
+    /// Attempts per call, the first included (1 = no retries); a call with
+    /// a deadline retries throttling past this.
     pub max_attempts: u32,
     /// Backoff before the first retry (before jitter).
     pub base_delay: Duration,
@@ -280,7 +283,11 @@ impl Resilience {
                 return Err(self.fail(op, error, attempts, GiveUp::NotRetryable, None));
             };
             let cap = self.backoff_cap(attempts);
-            if attempts >= max_attempts {
+            // Throttling that slowing down does not end (another tenant of the
+            // account) must not fail a caller who can still wait: with a deadline
+            // (and retries on), only the deadline and the budget stop its retries.
+            let waits_out_throttling = cost == RetryCost::Throttling && deadline.is_some() && max_attempts > 1;
+            if attempts >= max_attempts && !waits_out_throttling {
                 return Err(self.fail(op, error, attempts, GiveUp::AttemptsExhausted, Some(cap)));
             }
             let delay = self.jitter(cap);

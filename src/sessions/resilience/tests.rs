@@ -238,3 +238,38 @@ async fn calls_send_when_the_pacing_seam_says_and_give_back_a_slot_they_cannot_u
     );
     assert_eq!(r.rate("GetStreamSession"), Some(1.0), "the rate comes from the seam");
 }
+
+#[tokio::test(start_paused = true)]
+async fn half_the_calls_throttled_whatever_the_rate_still_lets_95_of_100_callers_through() {
+    let ceilings = HashMap::from([("StartStreamSession".to_string(), 20.0)]);
+    let r = Arc::new(Resilience::with_seed(RetryPolicy { ceilings, ..RetryPolicy::default() }, 5));
+    let coin = Arc::new(Mutex::new(StdRng::seed_from_u64(11)));
+    let start = Instant::now();
+    let deadline = Some(start + Duration::from_secs(90));
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let (r, coin) = (r.clone(), coin.clone());
+            tokio::spawn(async move {
+                let attempt = || {
+                    let throttled = lock(&coin).random_bool(0.5);
+                    async move {
+                        if throttled {
+                            Err(upstream(UpstreamKind::Throttling, "ThrottlingException"))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                };
+                r.call("StartStreamSession", deadline, attempt).await
+            })
+        })
+        .collect();
+    let mut succeeded = 0;
+    for call in calls {
+        succeeded += u32::from(call.await.expect("the call ran").is_ok());
+    }
+    let rate = r.rate("StartStreamSession").expect("paced");
+    assert!(succeeded >= 95, "{succeeded} of 100 succeeded; the rate is {rate:.2}/s");
+    assert!(rate >= 20.0 * limiter::BETA.powi(3), "the rate fell to {rate:.2}/s");
+    assert!(Instant::now() - start < Duration::from_secs(60), "took {:?}", Instant::now() - start);
+}
