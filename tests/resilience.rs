@@ -163,6 +163,8 @@ async fn the_ceiling_keeps_a_burst_of_100_inside_the_emulators_20_per_second() {
     let gets = g.emulator.emulator.calls()["GetStreamSession"].clone();
     assert_eq!(gets.get("Success"), Some(&100));
     assert_eq!(gets.get("ThrottlingException"), None, "{gets:?}");
+    let peak = g.emulator.emulator.call_peaks()["GetStreamSession"];
+    assert!(peak <= 21, "{peak} calls arrived within one second: paced, no burst at a second's edge");
 }
 
 #[tokio::test]
@@ -212,4 +214,6 @@ async fn half_the_starts_throttled_whatever_the_rate_still_starts_95_of_100_each
     let starts = g.emulator.emulator.calls()["StartStreamSession"].clone();
     assert_eq!(starts.get("Success").copied(), Some(started.len() as u64), "{starts:?}");
     assert!(starts.get("ThrottlingException").copied().unwrap_or(0) >= 50, "{starts:?}");
+    let peak = g.emulator.emulator.call_peaks()["StartStreamSession"];
+    assert!(peak <= 21, "{peak} starts arrived within one second, retries included");
 }

@@ -1,5 +1,5 @@
 //! The emulator's admin API under `/_emulator`, for tests and demos: call
-//! counts, fault rules, rate limits, the simulated clock, and a simulated WebRTC
+//! counts and per-second peaks, fault rules, rate limits, the simulated clock, and a simulated WebRTC
 //! client. Answers JSON; errors use the service's error shape.
 
 use std::collections::HashMap;
@@ -26,6 +26,7 @@ fn route(state: &Emulator, method: &str, segments: &[&str], body: &[u8]) -> Resu
     match (method, segments) {
         ("GET", ["health"]) => Ok((200, json!({ "status": "ok" }))),
         ("GET", ["calls"]) => Ok((200, json!(state.calls.snapshot()))),
+        ("GET", ["calls", "peaks"]) => Ok((200, json!(state.calls.peaks()))),
         ("DELETE", ["calls"]) => {
             state.calls.reset();
             Ok((200, json!({})))

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use calls::CallCounts;
+pub use calls::{CallCounts, CallPeaks};
 pub use errors::ApiError;
 pub use faults::FaultRule;
 pub use model::{Timings, WorldConfig, SEEDED_APPLICATION_ID, SEEDED_STREAM_GROUP_ID};
@@ -112,6 +112,11 @@ impl EmulatorHandle {
     /// Calls answered so far, per operation and outcome.
     pub fn calls(&self) -> CallCounts {
         self.state.calls.snapshot()
+    }
+
+    /// The most calls of each operation that arrived within any one second.
+    pub fn call_peaks(&self) -> CallPeaks {
+        self.state.calls.peaks()
     }
 
     /// How many calls of `operation` ended with `outcome` (`Success`, an error

@@ -88,13 +88,14 @@ async fn handle(state: Arc<Emulator>, req: Request<Incoming>) -> Result<HttpResp
         let err = ApiError::UnknownOperation(format!("No GameLift Streams operation is {method} {path}."));
         return Ok(error_response(&request_id, &err));
     };
+    let arrived = tokio::time::Instant::now();
     let (latency, verdict) = state.faults.decide(&op.name);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     let result = match verdict {
         Verdict::Drop => {
-            state.calls.record(&op.name, CONNECTION_DROPPED);
+            state.calls.record(&op.name, CONNECTION_DROPPED, arrived);
             return Err(ConnectionDropped);
         }
         Verdict::Throttle => Err(ApiError::Throttling("Rate exceeded (injected fault).".into())),
@@ -110,11 +111,11 @@ async fn handle(state: Arc<Emulator>, req: Request<Incoming>) -> Result<HttpResp
         }
     };
     if verdict == Verdict::DropResponse && result.is_ok() {
-        state.calls.record(&op.name, RESPONSE_DROPPED);
+        state.calls.record(&op.name, RESPONSE_DROPPED, arrived);
         return Err(ConnectionDropped);
     }
     let outcome = result.as_ref().map_or_else(ApiError::error_type, |_| SUCCESS);
-    state.calls.record(&op.name, outcome);
+    state.calls.record(&op.name, outcome, arrived);
     Ok(match result {
         Ok(output) => success_response(&request_id, op.response_code, output),
         Err(err) => error_response(&request_id, &err),

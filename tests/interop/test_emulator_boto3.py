@@ -341,6 +341,7 @@ def test_waiter_stream_session_active(emulator):
     )
     assert polls == ["ACTIVATING", "ACTIVE"]
     assert admin.calls() == {"GetStreamSession": {"Success": 2}}
+    assert admin.call("GET", "calls/peaks") == (200, {"GetStreamSession": 1}), "polls a second apart"
 
 
 def test_waiter_in_real_time_as_the_readme_shows(emulator_with):
