@@ -133,6 +133,7 @@ mod tests {
     use super::*;
     use crate::proto::v1 as pb;
     use crate::sessions::idempotency::Waiter;
+    use crate::sessions::{at_once, Soon};
 
     /// A store that has every key: finished, or in flight elsewhere.
     struct Remote {
@@ -141,7 +142,7 @@ mod tests {
     }
 
     impl OutcomeStore<Stored> for Remote {
-        fn begin(&self, _: Key, _: Fingerprint, _: Instant) -> futures_util::future::BoxFuture<'_, Begin<Stored>> {
+        fn begin(&self, _: Key, _: Fingerprint, _: Instant) -> Soon<'_, Begin<Stored>> {
             let session = pb::StreamSession { arn: self.arn.into(), ..Default::default() };
             let stored: Stored =
                 Ok(Bytes::from(pb::StartStreamSessionResponse { stream_session: Some(session) }.encode_to_vec()));
@@ -150,7 +151,7 @@ mod tests {
             } else {
                 Begin::Replay(stored)
             };
-            Box::pin(std::future::ready(begin))
+            at_once(begin)
         }
 
         fn stats(&self) -> StoreStats {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::{at_once, Soon};
 use crate::sync::lock;
 
 /// Longest accepted `request_id`.
@@ -133,7 +134,7 @@ pub struct IdempotencyStore<V> {
 /// the gateway's replay and whatever store holds them.
 pub trait OutcomeStore<V>: Send + Sync {
     /// Looks `key` up for a call with `fingerprint`, at `now`.
-    fn begin(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> BoxFuture<'_, Begin<V>>;
+    fn begin(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> Soon<'_, Begin<V>>;
 
     /// Entries held and what repeated keys did.
     fn stats(&self) -> StoreStats;
@@ -264,8 +265,8 @@ fn remove_if<V>(entries: &mut HashMap<Key, Entry<V>>, key: Key, generation: u64)
 }
 
 impl<V: Clone + Send + Sync + 'static> OutcomeStore<V> for IdempotencyStore<V> {
-    fn begin(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> BoxFuture<'_, Begin<V>> {
-        Box::pin(std::future::ready(self.begin_now(key, fingerprint, now)))
+    fn begin(&self, key: Key, fingerprint: Fingerprint, now: Instant) -> Soon<'_, Begin<V>> {
+        at_once(self.begin_now(key, fingerprint, now))
     }
 
     fn stats(&self) -> StoreStats {

@@ -49,6 +49,15 @@ pub struct Sessions {
     resilience: Arc<Resilience>,
 }
 
+/// What a seam answers: at once from in-process state (nothing allocated on
+/// the per-call path), or later from I/O.
+pub type Soon<'a, T> = futures_util::future::Either<std::future::Ready<T>, futures_util::future::BoxFuture<'a, T>>;
+
+/// A seam's answer known at once.
+pub fn at_once<'a, T>(value: T) -> Soon<'a, T> {
+    futures_util::future::Either::Left(std::future::ready(value))
+}
+
 /// The result of one session operation.
 pub type CallResult<T> = Result<T, CallFailure>;
 

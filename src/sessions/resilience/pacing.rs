@@ -7,17 +7,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Mutex;
 
-use futures_util::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::limiter::AdaptiveLimiter;
+use crate::sessions::{at_once, Soon};
 use crate::sync::lock;
 
 /// When each operation may send.
 pub trait SendPacing: Send + Sync + fmt::Debug {
     /// Reserves the next send slot of `op` at or after `now`; `None` when
     /// `op` is not paced (send now).
-    fn reserve(&self, op: &'static str, now: Instant) -> BoxFuture<'_, Option<Instant>>;
+    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Instant>>;
 
     /// Gives back the slot `op` reserved last: it will not be used.
     fn cancel(&self, op: &'static str);
@@ -55,8 +55,8 @@ impl LocalPacing {
 }
 
 impl SendPacing for LocalPacing {
-    fn reserve(&self, op: &'static str, now: Instant) -> BoxFuture<'_, Option<Instant>> {
-        Box::pin(std::future::ready(self.with(op, |l| l.reserve(now))))
+    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Instant>> {
+        at_once(self.with(op, |l| l.reserve(now)))
     }
 
     fn cancel(&self, op: &'static str) {

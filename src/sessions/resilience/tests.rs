@@ -186,12 +186,12 @@ struct EverySecond {
 }
 
 impl SendPacing for EverySecond {
-    fn reserve(&self, op: &'static str, _: Instant) -> futures_util::future::BoxFuture<'_, Option<Instant>> {
+    fn reserve(&self, op: &'static str, _: Instant) -> crate::sessions::Soon<'_, Option<Instant>> {
         let mut next = lock(&self.next);
         let slot = self.start + Duration::from_secs(u64::from(*next));
         *next += 1;
         lock(&self.log).push(format!("reserve {op}"));
-        Box::pin(std::future::ready(Some(slot)))
+        crate::sessions::at_once(Some(slot))
     }
 
     fn cancel(&self, op: &'static str) {
