@@ -8,6 +8,7 @@ pub mod config;
 pub mod connections;
 pub mod convert;
 pub mod emulator;
+pub mod fleet;
 pub mod proto;
 pub mod server;
 pub mod service_model;

@@ -3,10 +3,15 @@
 
 use std::io::Write;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
-use gamelift_streams_gateway::api::{replay::Idempotency, Gateway};
+use gamelift_streams_gateway::api::replay::{Idempotency, Stored};
+use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
+use gamelift_streams_gateway::fleet::{outcomes::FleetOutcomes, pacing::FleetPacing, Fleet};
+use gamelift_streams_gateway::sessions::idempotency::{IdempotencyStore, OutcomeStore};
 use gamelift_streams_gateway::sessions::watch::{budget::PollBudget, Watches};
 use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sessions};
 use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
@@ -47,11 +52,25 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         None => None,
     };
     let sdk = client::connect(&config.aws).await?;
-    let sessions = Sessions::new(sdk, std::sync::Arc::new(Resilience::new(config.retry.clone())));
-    let idempotency =
-        std::sync::Arc::new(Idempotency::in_process(config.idempotency_namespace.clone(), config.idempotency.clone()));
-    let upstream: std::sync::Arc<dyn GameLiftStreams> = std::sync::Arc::new(sessions.clone());
-    let schedule = std::sync::Arc::new(PollBudget::new(config.watch.poll_share));
+    let region = sdk.config().region().map_or_else(|| "default".to_string(), ToString::to_string);
+    let fleet = match &config.fleet {
+        Some(fleet) => Some(Fleet::join(fleet, &region).await?),
+        None => None,
+    };
+    let mut resilience = Resilience::new(config.retry.clone());
+    let mut outcomes: Arc<dyn OutcomeStore<Stored>> = Arc::new(IdempotencyStore::new(config.idempotency.clone()));
+    let mut fleet_metrics = None;
+    if let Some(fleet) = &fleet {
+        let pacing = Arc::new(FleetPacing::new(fleet.clone(), &config.retry.ceilings));
+        resilience = resilience.with_pacing(pacing.clone());
+        outcomes = Arc::new(FleetOutcomes::new(fleet.clone(), config.idempotency.clone()));
+        fleet_metrics = Some(telemetry::metrics::register_fleet(fleet, &pacing));
+        tracing::info!(members = fleet.members(), degraded = fleet.degraded(), "fleet mode on");
+    }
+    let sessions = Sessions::new(sdk, Arc::new(resilience));
+    let idempotency = Arc::new(Idempotency::new(config.idempotency_namespace.clone(), outcomes));
+    let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
+    let schedule = Arc::new(PollBudget::new(config.watch.poll_share));
     let watches = Watches::new(upstream.clone(), config.watch.clone(), schedule);
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
     let gateway_service = Gateway::new(upstream, idempotency, watches);
@@ -81,6 +100,10 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     }
     tracing::info!(grace_seconds = config.drain.as_secs_f64(), "draining");
     gateway.drain(config.drain).await;
+    if let Some(fleet) = fleet {
+        fleet.leave().await;
+    }
+    drop(fleet_metrics);
     if let Some(e) = embedded {
         e.shutdown().await;
     }

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
@@ -14,7 +13,7 @@ use gamelift_streams_gateway::server::RunningGateway;
 use gamelift_streams_gateway::sessions::idempotency::StoreLimits;
 use gamelift_streams_gateway::sessions::{Resilience, RetryPolicy, Sessions};
 use reqwest::Method;
-use support::process::{announced, ChildProcess};
+use support::process::gateway_process;
 use support::{client_of, gateway_over, harness_with, serve, start_request_with_id, Harness, GROUP};
 use tonic::transport::Channel;
 use tonic::Code;
@@ -42,11 +41,6 @@ async fn gateway_client(
     (gateway, client)
 }
 
-async fn sessions_upstream(h: &Harness) -> usize {
-    let list = h.client.list_stream_sessions().identifier(GROUP).max_results(100).send().await.expect("list");
-    list.items().len()
-}
-
 #[tokio::test]
 async fn fifty_concurrent_identical_starts_make_one_session() {
     let h = emulator().await;
@@ -67,7 +61,7 @@ async fn fifty_concurrent_identical_starts_make_one_session() {
     arns.dedup();
     assert_eq!(arns.len(), 1, "all 50 answers carry the same ARN");
     assert_eq!(h.emulator.calls()["StartStreamSession"].values().sum::<u64>(), 1, "the emulator saw one Start");
-    assert_eq!(sessions_upstream(&h).await, 1);
+    assert_eq!(h.sessions_upstream().await.len(), 1);
 }
 
 #[tokio::test]
@@ -79,34 +73,19 @@ async fn a_restarted_gateway_answers_the_same_session() {
     let (_second, mut client) = gateway_client(&h, StoreLimits::default(), RetryPolicy::default()).await;
     assert_eq!(start(&mut client, "launch-restart").await.expect("started"), arn);
     assert_eq!(h.emulator.call_count("StartStreamSession", "Success"), 2, "the new gateway asked AWS again");
-    assert_eq!(sessions_upstream(&h).await, 1, "and AWS de-duplicated on the ClientToken");
-}
-
-/// A gateway process over `endpoint`, with the emulator's credentials; its URL.
-fn gateway_process(endpoint: &str) -> (ChildProcess, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", endpoint, "--aws-region", "us-west-2"])
-        .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
-    let process = announced(command, "gateway listening on ");
-    let url = format!("http://{}", process.address);
-    (process, url)
+    assert_eq!(h.sessions_upstream().await.len(), 1, "and AWS de-duplicated on the ClientToken");
 }
 
 #[tokio::test]
 async fn two_gateway_processes_given_one_request_id_make_one_session() {
     let h = emulator().await;
-    let (_a, url_a) = gateway_process(&h.emulator.endpoint_url());
-    let (_b, url_b) = gateway_process(&h.emulator.endpoint_url());
+    let (_a, url_a) = gateway_process(&h.emulator.endpoint_url(), &[]);
+    let (_b, url_b) = gateway_process(&h.emulator.endpoint_url(), &[]);
     let mut client_a = StreamSessionsClient::connect(url_a).await.expect("a");
     let mut client_b = StreamSessionsClient::connect(url_b).await.expect("b");
     let (arn_a, arn_b) = tokio::join!(start(&mut client_a, "launch-replicas"), start(&mut client_b, "launch-replicas"));
     assert_eq!(arn_a.expect("a started"), arn_b.expect("b started"));
-    assert_eq!(sessions_upstream(&h).await, 1);
+    assert_eq!(h.sessions_upstream().await.len(), 1);
 }
 
 #[tokio::test]
@@ -135,7 +114,7 @@ async fn after_the_retention_window_the_same_session_still_comes_back_from_upstr
     let second = start(&mut client, "launch-expired").await.expect("started again");
     assert_eq!(first, second);
     assert_eq!(h.emulator.call_count("StartStreamSession", "Success"), 2, "nothing replayed in process");
-    assert_eq!(sessions_upstream(&h).await, 1, "AWS de-duplicated on the ClientToken");
+    assert_eq!(h.sessions_upstream().await.len(), 1, "AWS de-duplicated on the ClientToken");
 }
 
 #[tokio::test]

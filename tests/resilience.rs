@@ -29,12 +29,6 @@ async fn a_session(g: &mut GatewayHarness) -> String {
 }
 
 /// The ARNs of every session the emulator holds.
-async fn sessions_upstream(g: &GatewayHarness) -> HashSet<String> {
-    let pages = g.emulator.client.list_stream_sessions().identifier(GROUP).max_results(100).into_paginator();
-    let items = pages.items().send().collect::<Result<Vec<_>, _>>().await.expect("list");
-    items.into_iter().filter_map(|s| s.arn).collect()
-}
-
 fn metadata(status: &tonic::Status, key: &str) -> Option<String> {
     status.get_error_details().error_info().and_then(|i| i.metadata.get(key).cloned())
 }
@@ -115,7 +109,7 @@ async fn two_hundred_starts_through_heavy_faults_make_exactly_two_hundred_sessio
         answered.insert(task.await.expect("task"));
     }
     g.emulator.emulator.clear_faults();
-    let listed = sessions_upstream(&g).await;
+    let listed = g.emulator.sessions_upstream().await;
     assert_eq!(answered.len(), 200, "200 distinct answers");
     assert_eq!(listed, answered, "exactly the 200 answered sessions exist upstream");
     let calls = g.emulator.emulator.calls();
@@ -210,7 +204,7 @@ async fn half_the_starts_throttled_whatever_the_rate_still_starts_95_of_100_each
     }
     g.emulator.emulator.clear_faults();
     assert!(started.len() >= 95, "{} of 100 started", started.len());
-    assert_eq!(sessions_upstream(&g).await, started, "exactly one session upstream per start answered");
+    assert_eq!(g.emulator.sessions_upstream().await, started, "exactly one session upstream per start answered");
     let starts = g.emulator.emulator.calls()["StartStreamSession"].clone();
     assert_eq!(starts.get("Success").copied(), Some(started.len() as u64), "{starts:?}");
     assert!(starts.get("ThrottlingException").copied().unwrap_or(0) >= 50, "{starts:?}");

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, every Rust test, the
+# The whole test suite, as CI runs it: formatting, lints, every Rust test (the
+# fleet tests with a real redis-server, installed from Debian when missing), the
 # container image check, and the Python tests (boto3 against the emulator,
 # grpcio against the gateway, the Helm chart rendered, linted and validated) in
 # a virtual environment this script creates with pinned versions.
@@ -8,6 +9,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# The fleet tests start their own redis-server processes (Debian's package).
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    step "apt-get install redis-server"
+    sudo=""
+    if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
 
 step "cargo fmt --check"
 cargo fmt --check

@@ -15,10 +15,25 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::status::ApiError;
-use crate::sessions::idempotency::{Begin, Fingerprint, IdempotencyStore, Key, OutcomeStore, StoreLimits, StoreStats};
+use crate::sessions::idempotency::{
+    Begin, Fingerprint, IdempotencyStore, Key, OutcomeStore, Portable, StoreLimits, StoreStats,
+};
 
 /// An outcome as the store keeps it: a response encoded, or the error.
 pub type Stored = Result<Bytes, ApiError>;
+
+/// Responses cross processes (a fleet's shared store); errors stay in the
+/// process: they carry the first caller's context, and a retry of one that
+/// was final fails the same way again.
+impl Portable for Stored {
+    fn to_bytes(&self) -> Option<Bytes> {
+        self.as_ref().ok().cloned()
+    }
+
+    fn from_bytes(bytes: Bytes) -> Self {
+        Ok(bytes)
+    }
+}
 
 /// The gateway's idempotency keys and the outcomes they map to.
 pub struct Idempotency {

@@ -57,7 +57,7 @@ impl FromStr for Secret {
 pub enum Command {
     /// Run the gateway: the StreamSessions gRPC service in front of GameLift
     /// Streams, with gRPC health and reflection.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the GameLift Streams emulator: the service's REST-JSON API on a
     /// simulated clock, for development and tests without an AWS account.
     Emulator(EmulatorArgs),

@@ -9,6 +9,7 @@ use super::{check_rates, invalid, pair, positive_duration, seconds, ConfigError,
 use crate::auth::AuthToken;
 use crate::connections::ConnectionLimits;
 use crate::emulator::EmulatorConfig;
+use crate::fleet::{FleetConfig, DEFAULT_PREFIX};
 use crate::server::{Access, Limits, ListenAddr};
 use crate::sessions::client::AwsSettings;
 use crate::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
@@ -128,6 +129,29 @@ pub struct ServeArgs {
     /// Simulated seconds per real second in the embedded emulator.
     #[arg(long, env = "GLS_GATEWAY_EMULATOR_TIME_SCALE", default_value_t = 1.0)]
     pub emulator_time_scale: f64,
+    /// Fleet mode: share the send budget and idempotency records with every
+    /// sidecar of the account and Region through this Redis (redis://, or
+    /// rediss:// for TLS; user and password may be in the URL). Without it
+    /// each sidecar keeps its own state.
+    #[arg(long, env = "GLS_GATEWAY_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// A file holding the Redis password (a mounted Secret); it overrides
+    /// the URL's.
+    #[arg(long, env = "GLS_GATEWAY_REDIS_PASSWORD_FILE", requires = "redis_url")]
+    pub redis_password_file: Option<std::path::PathBuf>,
+    /// What every fleet key starts with (the Region follows): sidecars with
+    /// the same prefix share one budget, so give unrelated fleets (another
+    /// account) their own.
+    #[arg(long, env = "GLS_GATEWAY_REDIS_KEY_PREFIX", default_value = DEFAULT_PREFIX)]
+    pub redis_key_prefix: String,
+    /// Longest wait for one Redis command; past it the sidecar serves from
+    /// its own state (its share of each ceiling) until Redis answers again.
+    #[arg(long, env = "GLS_GATEWAY_REDIS_TIMEOUT_MS", default_value_t = 250)]
+    pub redis_timeout_ms: u64,
+    /// How often each sidecar tells the fleet it is alive; one silent for
+    /// three heartbeats no longer counts in the share of a ceiling.
+    #[arg(long, env = "GLS_GATEWAY_FLEET_HEARTBEAT_SECONDS", default_value_t = 1.0)]
+    pub fleet_heartbeat_seconds: f64,
 }
 
 /// The validated settings of `serve`.
@@ -157,6 +181,8 @@ pub struct ServeConfig {
     pub limits: Limits,
     /// The embedded emulator, when asked for.
     pub emulator: Option<EmulatorConfig>,
+    /// Fleet mode, when a Redis URL is given.
+    pub fleet: Option<FleetConfig>,
 }
 
 impl ServeArgs {
@@ -203,7 +229,39 @@ impl ServeArgs {
             access: Access { token: self.auth_token()?, health_listen: self.health_listen },
             limits: self.limits()?,
             emulator,
+            fleet: self.fleet()?,
         })
+    }
+
+    fn fleet(&self) -> Result<Option<FleetConfig>, ConfigError> {
+        let Some(url) = &self.redis_url else { return Ok(None) };
+        // The URL may carry a password: errors name the flag, never the value.
+        if !(url.0.starts_with("redis://") || url.0.starts_with("rediss://")) {
+            return Err(invalid("redis-url", "must start with redis:// or rediss://"));
+        }
+        let password = match &self.redis_password_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| invalid("redis-password-file", format!("cannot read {}: {e}", path.display())))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let prefix = &self.redis_key_prefix;
+        if prefix.is_empty() || prefix.contains(['{', '}']) {
+            return Err(invalid("redis-key-prefix", "must not be empty or contain { or }"));
+        }
+        if !(1..=60_000).contains(&self.redis_timeout_ms) {
+            return Err(invalid("redis-timeout-ms", "must be 1 to 60000"));
+        }
+        Ok(Some(FleetConfig {
+            url: url.0.clone(),
+            password,
+            prefix: prefix.clone(),
+            timeout: Duration::from_millis(self.redis_timeout_ms),
+            heartbeat: positive_duration("fleet-heartbeat-seconds", self.fleet_heartbeat_seconds)?,
+        }))
     }
 
     fn auth_token(&self) -> Result<Option<AuthToken>, ConfigError> {
@@ -363,5 +421,33 @@ mod tests {
         assert_eq!(tuned.retry.budget_tokens, 50);
         let both = serve(&["--emulator", "--aws-endpoint-url", "http://x"]).expect_err("bad");
         assert!(both.contains("--emulator"), "{both}");
+    }
+
+    #[test]
+    fn fleet_mode_is_off_without_a_redis_url_and_its_flags_are_checked() {
+        assert_eq!(serve(&[]).expect("valid").fleet, None);
+        let dir = std::env::temp_dir().join(format!("gls-redis-password-{}", std::process::id()));
+        std::fs::write(&dir, "from-the-secret\n").expect("password file");
+        let path = dir.to_str().expect("utf-8 path");
+        let fleet = serve(&["--redis-url", "rediss://user:in-the-url@cache:6379", "--redis-password-file", path])
+            .expect("valid")
+            .fleet
+            .expect("fleet mode on");
+        std::fs::remove_file(&dir).expect("cleanup");
+        assert_eq!(fleet.password.as_deref(), Some("from-the-secret"));
+        assert_eq!((fleet.prefix.as_str(), fleet.timeout), ("gls", Duration::from_millis(250)));
+        assert!(!format!("{fleet:?}").contains("in-the-url"), "Debug redacts the URL");
+        for (args, flag) in [
+            (&["--redis-url", "http://user:secret@cache"][..], "--redis-url"),
+            (&["--redis-url", "redis://cache", "--redis-key-prefix", "{x}"], "--redis-key-prefix"),
+            (&["--redis-url", "redis://cache", "--redis-timeout-ms", "0"], "--redis-timeout-ms"),
+            (&["--redis-url", "redis://cache", "--redis-password-file", "/nonexistent"], "--redis-password-file"),
+            (&["--redis-url", "redis://cache", "--fleet-heartbeat-seconds", "0"], "--fleet-heartbeat-seconds"),
+        ] {
+            let err = serve(args).expect_err("refused");
+            assert!(err.contains(flag) && !err.contains("secret"), "{args:?}: {err}");
+        }
+        let orphan = serve(&["--redis-password-file", "/x"]).expect_err("needs a URL");
+        assert!(orphan.contains("--redis-url"), "{orphan}");
     }
 }

@@ -50,8 +50,12 @@ impl Key {
     /// The ClientToken for this key: 64 lowercase hex characters, within
     /// GameLift's 32–128 printable ASCII.
     pub fn client_token(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.0)
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A digest of a request's parameters (everything but its `request_id`).
@@ -63,6 +67,21 @@ impl Fingerprint {
     pub fn of(encoded: &[u8]) -> Self {
         Self(Sha256::digest(encoded).into())
     }
+
+    /// The digest as 64 lowercase hex characters (for a shared store).
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// An outcome a store shared between processes can hold.
+pub trait Portable: Sized {
+    /// The outcome as bytes; `None` when it cannot leave the process (the
+    /// waiters elsewhere then see none, and a retry runs the call again).
+    fn to_bytes(&self) -> Option<bytes::Bytes>;
+
+    /// The outcome from bytes `to_bytes` made.
+    fn from_bytes(bytes: bytes::Bytes) -> Self;
 }
 
 /// How the store is bounded.

@@ -8,12 +8,15 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
 use crate::api::replay::Idempotency;
+use crate::fleet::pacing::FleetPacing;
+use crate::fleet::Fleet;
 use crate::sessions::watch::Watches;
 use crate::sessions::Sessions;
 
 /// The registered instruments; collection stops when they are dropped.
 pub struct GatewayMetrics {
     _counters: Vec<ObservableCounter<u64>>,
+    _seconds: Vec<ObservableCounter<f64>>,
     _gauges: Vec<ObservableGauge<f64>>,
 }
 
@@ -164,6 +167,59 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &W
     );
     GatewayMetrics {
         _counters: vec![aws_calls, retries, throttles, give_ups, idempotent, poll_calls],
+        _seconds: Vec::new(),
         _gauges: vec![budget, rates, watch_state],
     }
+}
+
+/// Registers the metrics of fleet mode over `fleet` and its send budget.
+pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>) -> GatewayMetrics {
+    let meter = super::meter();
+    let f = fleet.clone();
+    let state = gauge(
+        &meter,
+        "gls_gateway.fleet.state",
+        "Fleet mode: live members at the last heartbeat (kind=members); 1 while serving locally because Redis failed (kind=degraded)",
+        move || {
+            let stats = f.stats();
+            vec![
+                (stats.members as f64, vec![KeyValue::new("kind", "members")]),
+                (f64::from(u8::from(stats.degraded)), vec![KeyValue::new("kind", "degraded")]),
+            ]
+        },
+    );
+    let f = fleet.clone();
+    let redis = counter(
+        &meter,
+        "gls_gateway.fleet.redis.commands",
+        "Redis commands of fleet mode, by result (ok, error: failed or timed out), and times the sidecar went local (result=degraded)",
+        move || {
+            let stats = f.stats();
+            [("ok", stats.commands - stats.errors), ("error", stats.errors), ("degraded", stats.degradations)]
+                .into_iter()
+                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
+                .collect()
+        },
+    );
+    let f = fleet.clone();
+    let latency = meter
+        .f64_observable_counter("gls_gateway.fleet.redis.wait")
+        .with_unit("s")
+        .with_description("Seconds spent waiting for Redis commands that answered")
+        .with_callback(move |observer| observer.observe(f.stats().latency_seconds, &[]))
+        .build();
+    let p = pacing.clone();
+    let budget = counter(
+        &meter,
+        "gls_gateway.fleet.budget.slots",
+        "Send slots from the fleet's budget, by result (now, waited, given_back: denied past the deadline or abandoned)",
+        move || {
+            let stats = p.stats();
+            [("now", stats.slots - stats.waits), ("waited", stats.waits), ("given_back", stats.given_back)]
+                .into_iter()
+                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
+                .collect()
+        },
+    );
+    GatewayMetrics { _counters: vec![redis, budget], _seconds: vec![latency], _gauges: vec![state] }
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,6 +76,13 @@ impl Harness {
             .expect("StartStreamSession")
             .arn
             .expect("ARN")
+    }
+
+    /// The ARNs of every session in the seeded stream group.
+    pub async fn sessions_upstream(&self) -> std::collections::HashSet<String> {
+        let pages = self.client.list_stream_sessions().identifier(GROUP).max_results(100).into_paginator();
+        let items = pages.items().send().collect::<Result<Vec<_>, _>>().await.expect("list");
+        items.into_iter().filter_map(|s| s.arn).collect()
     }
 
     /// Calls the admin API; returns the status and the JSON body.

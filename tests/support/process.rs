@@ -40,6 +40,23 @@ pub fn spawn(mut command: Command) -> ChildProcess {
     ChildProcess { child, address: String::new(), stdout, stderr, stderr_reader: Some(stderr_reader) }
 }
 
+/// A gateway process over the emulator at `endpoint` (with its credentials)
+/// and `extra` flags; its URL.
+pub fn gateway_process(endpoint: &str, extra: &[&str]) -> (ChildProcess, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", endpoint, "--aws-region", "us-west-2"])
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    let process = announced(command, "gateway listening on ");
+    let url = format!("http://{}", process.address);
+    (process, url)
+}
+
 /// Starts `command` and reads the rest of its first stdout line, which must
 /// start with `prefix`, into its `address`.
 pub fn announced(command: Command, prefix: &str) -> ChildProcess {

@@ -131,10 +131,15 @@ impl AdaptiveLimiter {
         self.rate
     }
 
+    /// Adds the tokens earned since the last refill. Time only moves on: a
+    /// reservation may be made from a future instant (after slots held
+    /// elsewhere), and a record at an earlier `now` must not earn them again.
     fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last_refill).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(1.0);
-        self.last_refill = now;
+        if now > self.last_refill {
+            let elapsed = (now - self.last_refill).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * self.rate).min(1.0);
+            self.last_refill = now;
+        }
     }
 
     /// Reserves the next send slot and returns when it is: `now` if a token is
@@ -236,6 +241,16 @@ impl AdaptiveLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_between_reservations_from_the_future_earns_no_tokens() {
+        let t0 = Instant::now();
+        let mut limiter = AdaptiveLimiter::new(4.0, t0);
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(limiter.reserve(later), later);
+        limiter.record(false, t0);
+        assert_eq!(limiter.reserve(later) - later, Duration::from_millis(250));
+    }
 
     #[test]
     fn paces_at_the_ceiling_without_bursts() {

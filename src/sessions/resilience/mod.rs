@@ -41,6 +41,11 @@ pub const PUBLISHED_LIMITS: &[(&str, f64)] = &[
     ("ExportStreamSessionFiles", 20.0),
 ];
 
+/// A send slot this close to the caller's deadline is as good as past it:
+/// the answer could not arrive in time, and the call would spend quota (and
+/// perhaps start a session) for nobody.
+pub const SEND_GUARD: Duration = Duration::from_millis(50);
+
 /// How calls are retried and paced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
@@ -247,7 +252,7 @@ impl Resilience {
         loop {
             let now = Instant::now();
             let slot = self.pacing.reserve(op, now).await.unwrap_or(now);
-            if deadline.is_some_and(|d| slot >= d) {
+            if deadline.is_some_and(|d| slot + SEND_GUARD >= d) {
                 self.pacing.cancel(op);
                 let wait = slot - now;
                 let (error, advice) = last.unwrap_or((SessionError::RateLimited, wait));

@@ -46,6 +46,11 @@ impl LocalPacing {
         Self { ceilings, limiters: Mutex::new(HashMap::new()) }
     }
 
+    /// Reserves the next send slot of `op` at or after `now`, at once.
+    pub fn reserve_now(&self, op: &'static str, now: Instant) -> Option<Instant> {
+        self.with(op, |l| l.reserve(now))
+    }
+
     fn with<R>(&self, op: &'static str, f: impl FnOnce(&mut AdaptiveLimiter) -> R) -> Option<R> {
         let ceiling = *self.ceilings.get(op)?;
         let mut limiters = lock(&self.limiters);
@@ -56,7 +61,7 @@ impl LocalPacing {
 
 impl SendPacing for LocalPacing {
     fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Instant>> {
-        at_once(self.with(op, |l| l.reserve(now)))
+        at_once(self.reserve_now(op, now))
     }
 
     fn cancel(&self, op: &'static str) {

@@ -225,6 +225,10 @@ async fn calls_send_when_the_pacing_seam_says_and_give_back_a_slot_they_cannot_u
     let failure = result.expect_err("the next slot is after the deadline");
     assert_eq!((attempts, failure.gave_up), (0, GiveUp::Deadline), "nothing sent");
     assert!(matches!(failure.error, SessionError::RateLimited), "{}", failure.error);
+    let deadline = Some(start + Duration::from_secs(2) + SEND_GUARD / 2);
+    let (result, attempts) = run(&r, 0, SessionError::Timeout, deadline).await;
+    let failure = result.expect_err("the next slot leaves too little time before the deadline");
+    assert_eq!((attempts, failure.gave_up), (0, GiveUp::Deadline), "nothing sent");
     assert_eq!(
         *lock(&pacing.log),
         [
@@ -232,6 +236,8 @@ async fn calls_send_when_the_pacing_seam_says_and_give_back_a_slot_they_cannot_u
             "record GetStreamSession throttled=true",
             "reserve GetStreamSession",
             "record GetStreamSession throttled=false",
+            "reserve GetStreamSession",
+            "cancel GetStreamSession",
             "reserve GetStreamSession",
             "cancel GetStreamSession",
         ]

@@ -1,0 +1,63 @@
+//! A real `redis-server` (Debian's package; `tests/run-all.sh` installs it) as
+//! the test's own process on a free loopback port, without persistence: killed
+//! with SIGKILL, paused with SIGSTOP, and restarted on the same port.
+
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::process::{spawn, ChildProcess};
+
+/// A `redis-server` the test owns.
+pub struct RedisServer {
+    pub port: u16,
+    process: Option<ChildProcess>,
+}
+
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+impl RedisServer {
+    /// Starts one on a free port and waits until it accepts connections.
+    pub fn start() -> Self {
+        let mut server = Self { port: free_port(), process: None };
+        server.restart();
+        server
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on its port, empty.
+    pub fn restart(&mut self) {
+        let mut command = Command::new("redis-server");
+        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        let process = spawn(command);
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start:\n{}", process.stderr());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.process = Some(process);
+    }
+
+    /// SIGKILL, and waits for the exit.
+    pub fn kill9(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.child.kill().expect("SIGKILL");
+            process.child.wait().expect("exit");
+        }
+    }
+
+    /// A command's reply, through `redis-cli`.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out =
+            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli");
+        assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
