@@ -10,8 +10,9 @@ use clap::Parser;
 use gamelift_streams_gateway::api::replay::{Idempotency, Stored};
 use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
-use gamelift_streams_gateway::fleet::{outcomes::FleetOutcomes, pacing::FleetPacing, Fleet};
+use gamelift_streams_gateway::fleet::{outcomes::FleetOutcomes, pacing::FleetPacing, reads::FleetReads, Fleet};
 use gamelift_streams_gateway::sessions::idempotency::{IdempotencyStore, OutcomeStore};
+use gamelift_streams_gateway::sessions::watch::shared::{NotShared, PollResults};
 use gamelift_streams_gateway::sessions::watch::{budget::PollBudget, Watches};
 use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sessions};
 use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
@@ -59,19 +60,22 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     };
     let mut resilience = Resilience::new(config.retry.clone());
     let mut outcomes: Arc<dyn OutcomeStore<Stored>> = Arc::new(IdempotencyStore::new(config.idempotency.clone()));
+    let mut results: Arc<dyn PollResults> = Arc::new(NotShared);
     let mut fleet_metrics = None;
     if let Some(fleet) = &fleet {
         let pacing = Arc::new(FleetPacing::new(fleet.clone(), &config.retry.ceilings));
+        let reads = Arc::new(FleetReads::new(fleet.clone()));
         resilience = resilience.with_pacing(pacing.clone());
         outcomes = Arc::new(FleetOutcomes::new(fleet.clone(), config.idempotency.clone()));
-        fleet_metrics = Some(telemetry::metrics::register_fleet(fleet, &pacing));
+        results = reads.clone();
+        fleet_metrics = Some(telemetry::metrics::register_fleet(fleet, &pacing, &reads));
         tracing::info!(members = fleet.members(), degraded = fleet.degraded(), "fleet mode on");
     }
     let sessions = Sessions::new(sdk, Arc::new(resilience));
     let idempotency = Arc::new(Idempotency::new(config.idempotency_namespace.clone(), outcomes));
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
     let schedule = Arc::new(PollBudget::new(config.watch.poll_share));
-    let watches = Watches::new(upstream.clone(), config.watch.clone(), schedule);
+    let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
     let gateway_service = Gateway::new(upstream, idempotency, watches);
     let mut gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)

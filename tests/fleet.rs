@@ -8,23 +8,94 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use gamelift_streams_gateway::emulator::FaultRule;
+use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
 use gamelift_streams_gateway::fleet::pacing::PACE_LUA;
+use gamelift_streams_gateway::fleet::reads::FETCH_LEASE;
+use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use pb::StreamSessionEventKind as Kind;
+use pb::StreamSessionStatus as S;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use reqwest::Method;
 use support::process::{gateway_process, ChildProcess};
 use support::redis::RedisServer;
-use support::{harness, reason, start_request_with_id, Harness};
+use support::{harness, harness_with, reason, scrape, start_request_with_id, value, Harness, GROUP};
+use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-/// A gateway process in the fleet of `redis`, and a client of it.
-async fn sidecar(h: &Harness, redis: &RedisServer) -> (ChildProcess, StreamSessionsClient<Channel>) {
-    let (process, url) = gateway_process(&h.emulator.endpoint_url(), &["--redis-url", &redis.url()]);
+/// A gateway process in the fleet of `redis` (with `extra` flags), and a client of it.
+async fn sidecar_with(
+    h: &Harness,
+    redis: &RedisServer,
+    extra: &[&str],
+) -> (ChildProcess, StreamSessionsClient<Channel>) {
+    let url = redis.url();
+    let args: Vec<&str> = ["--redis-url", url.as_str()].into_iter().chain(extra.iter().copied()).collect();
+    let (process, url) = gateway_process(&h.emulator.endpoint_url(), &args);
     process.wait_for_stderr("fleet mode on");
     (process, StreamSessionsClient::connect(url).await.expect("connect"))
+}
+
+async fn sidecar(h: &Harness, redis: &RedisServer) -> (ChildProcess, StreamSessionsClient<Channel>) {
+    sidecar_with(h, redis, &[]).await
+}
+
+/// An emulator with AWS's quota and room for 16 sessions, whose clock moves
+/// only when the test says.
+async fn stopped_clock() -> Harness {
+    let mut config = EmulatorConfig { time_scale: 1e-9, ..EmulatorConfig::default() };
+    config.world.capacity = vec![(config.world.region.clone(), 16)];
+    harness_with(config).await
+}
+
+/// `n` ACTIVE sessions; their ARNs.
+async fn active_sessions(h: &Harness, n: usize) -> Vec<String> {
+    let mut arns = Vec::new();
+    for _ in 0..n {
+        arns.push(h.start_session().await);
+    }
+    h.emulator.advance_clock(5.0).expect("clock advanced");
+    arns
+}
+
+/// A simulated client connects to (or disconnects from) session `arn`.
+async fn client_action(h: &Harness, arn: &str, action: &str) {
+    let id = arn.rsplit('/').next().expect("session id");
+    let (status, body) = h.admin(Method::POST, &format!("sessions/{id}/{action}"), None).await;
+    assert_eq!(status, 200, "{action}: {body}");
+}
+
+/// Watches `arn` through `client` for `how_long`; the statuses of the
+/// snapshot and the changes it saw.
+fn watch(client: &StreamSessionsClient<Channel>, arn: &str, how_long: Duration) -> JoinHandle<Vec<S>> {
+    let (mut client, arn) = (client.clone(), arn.to_string());
+    tokio::spawn(async move {
+        let request = pb::WatchStreamSessionRequest {
+            stream_group_identifier: GROUP.into(),
+            stream_session_identifier: arn,
+            resume_token: String::new(),
+        };
+        let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(how_long, async {
+            while let Some(event) = stream.message().await.expect("no error") {
+                if event.kind() != Kind::Heartbeat {
+                    seen.push(event.stream_session.expect("session").status());
+                }
+            }
+        })
+        .await;
+        seen
+    })
+}
+
+/// Upstream poll calls (GetStreamSession and ListStreamSessions) so far.
+fn poll_calls(h: &Harness) -> u64 {
+    let calls = h.emulator.calls();
+    ["GetStreamSession", "ListStreamSessions"].iter().filter_map(|op| calls.get(*op)).flat_map(|m| m.values()).sum()
 }
 
 async fn start(
@@ -222,4 +293,83 @@ async fn killing_redis_mid_load_fails_no_call_and_the_fleet_rejoins_when_it_retu
         process.wait_for_stderr("fleet mode: Redis answers again");
     }
     assert_eq!(redis.cli(&["ZCARD", "{gls:us-west-2}:members"]), "4", "every sidecar rejoined");
+}
+
+#[tokio::test]
+async fn four_sidecars_watching_the_same_12_sessions_poll_about_as_much_as_one() {
+    let h = stopped_clock().await;
+    let arns = active_sessions(&h, 12).await;
+    let window = Duration::from_secs(10);
+
+    let (alone, url) = gateway_process(&h.emulator.endpoint_url(), &[]);
+    let client = StreamSessionsClient::connect(url).await.expect("connect");
+    let before = poll_calls(&h);
+    let watchers: Vec<_> = arns.iter().map(|arn| watch(&client, arn, window)).collect();
+    for watcher in watchers {
+        assert_eq!(watcher.await.expect("watcher"), [S::Active]);
+    }
+    let one = poll_calls(&h) - before;
+    drop(alone);
+
+    let redis = RedisServer::start();
+    let mut sidecars = Vec::new();
+    for _ in 0..4 {
+        sidecars.push(sidecar(&h, &redis).await);
+    }
+    let before = poll_calls(&h);
+    let watchers: Vec<Vec<_>> =
+        sidecars.iter().map(|(_, client)| arns.iter().map(|arn| watch(client, arn, window)).collect()).collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    client_action(&h, &arns[0], "connect").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    client_action(&h, &arns[0], "disconnect").await;
+    for (i, sidecar) in watchers.into_iter().enumerate() {
+        for (j, watcher) in sidecar.into_iter().enumerate() {
+            let seen = watcher.await.expect("watcher");
+            if j == 0 {
+                assert!(seen.contains(&S::Connected), "sidecar {i} missed the 5 s CONNECTED: {seen:?}");
+            } else {
+                assert_eq!(seen, [S::Active], "sidecar {i}, session {j}");
+            }
+        }
+    }
+    let four = poll_calls(&h) - before;
+    assert!(one > 0 && four * 2 <= one * 3, "four sidecars polled {four} times, one alone {one}");
+}
+
+#[tokio::test]
+async fn a_sidecar_killed_while_it_reads_for_the_fleet_loses_no_change() {
+    let h = stopped_clock().await;
+    let arn = active_sessions(&h, 1).await.remove(0);
+    let redis = RedisServer::start();
+    let (mut first, a) = sidecar(&h, &redis).await;
+    let seen_by_a = watch(&a, &arn, Duration::from_secs(60));
+    while poll_calls(&h) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first sidecar's next read (2 s later: the session is ACTIVE) hangs
+    // upstream while it holds the read's fetch lease.
+    let hang = FaultRule {
+        operation: Some("GetStreamSession".into()),
+        latency_ms: 30_000,
+        count: Some(1),
+        ..FaultRule::default()
+    };
+    h.emulator.add_fault(hang).expect("fault");
+    while !h.emulator.faults().is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (second, b) = sidecar_with(&h, &redis, &["--metrics-listen", "127.0.0.1:0"]).await;
+    let metrics = second.expect_line("metrics listening on ");
+    // Within the dead sidecar's lease, plus a poll interval (ACTIVE: 2 s), plus slack.
+    let seen_by_b = watch(&b, &arn, FETCH_LEASE + Duration::from_secs(5));
+    first.child.kill().expect("kill -9");
+    first.child.wait().expect("exit");
+    seen_by_a.abort();
+    h.emulator.clear_faults();
+    client_action(&h, &arn, "connect").await;
+    let seen = seen_by_b.await.expect("watcher");
+    assert!(seen.contains(&S::Connected), "the change after the fetcher died was lost: {seen:?}");
+    let busy = value(&scrape(&metrics).await, "gls_gateway_fleet_poll_reads_total", &[("result", "busy")]);
+    assert!(busy >= 1.0, "the second sidecar waited out the dead one's lease");
 }

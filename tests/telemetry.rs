@@ -24,8 +24,9 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prometheus_parse::{Scrape, Value};
+use prometheus_parse::Scrape;
 use support::process::{self, ChildProcess};
+use support::{scrape, value};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 
@@ -260,27 +261,6 @@ async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span
 }
 
 // ----- Prometheus -----
-
-async fn scrape(url: &str) -> Scrape {
-    let body = reqwest::get(url).await.expect("scrape").text().await.expect("text");
-    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
-}
-
-/// The value of `metric` with (at least) `labels`; 0 when absent.
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    let matching: Vec<f64> = scrape
-        .samples
-        .iter()
-        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .map(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
-            Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
-            Value::Summary(_) => f64::NAN,
-        })
-        .collect();
-    assert!(matching.len() <= 1, "{metric} {labels:?} matches {} series", matching.len());
-    matching.first().copied().unwrap_or(0.0)
-}
 
 fn rpcs(scrape: &Scrape, method: &str, code: &str) -> f64 {
     value(scrape, "rpc_server_call_duration_seconds_count", &[("rpc_method", method), ("rpc_grpc_status_code", code)])

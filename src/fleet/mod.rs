@@ -10,6 +10,7 @@
 
 pub mod outcomes;
 pub mod pacing;
+pub mod reads;
 
 use std::fmt;
 use std::future::Future;
@@ -196,6 +197,26 @@ impl Fleet {
             return None;
         }
         self.attempt(command).await
+    }
+
+    /// Runs `script` on `keys` with `args` in the background: nobody waits
+    /// for its answer.
+    pub fn detach(self: &Arc<Self>, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
+        let fleet = self.clone();
+        tokio::spawn(async move {
+            let _: Option<redis::Value> = fleet
+                .run(|mut c| async move {
+                    let mut call = script.prepare_invoke();
+                    for key in &keys {
+                        call.key(key);
+                    }
+                    for arg in &args {
+                        call.arg(arg.as_slice());
+                    }
+                    call.invoke_async(&mut c).await
+                })
+                .await;
+        });
     }
 
     async fn attempt<T, F, Fut>(&self, command: F) -> Option<T>

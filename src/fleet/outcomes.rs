@@ -178,20 +178,9 @@ impl SharedLead {
     }
 
     /// Runs `mode` on the record in the background (nobody waits for it).
-    fn send(&self, mode: &'static str, args: Vec<Vec<u8>>) {
-        let (fleet, record, run) = (self.fleet.clone(), self.record.clone(), self.run.clone());
-        tokio::spawn(async move {
-            let _: Option<u8> = fleet
-                .run(|mut c| async move {
-                    let mut call = OUTCOMES.key(&record);
-                    call.arg(mode).arg(&run);
-                    for arg in &args {
-                        call.arg(arg.as_slice());
-                    }
-                    call.invoke_async(&mut c).await
-                })
-                .await;
-        });
+    fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
+        args.splice(0..0, [mode.as_bytes().to_vec(), self.run.clone().into_bytes()]);
+        self.fleet.detach(&OUTCOMES, vec![self.record.clone()], args);
     }
 }
 

@@ -9,6 +9,7 @@ use opentelemetry::KeyValue;
 
 use crate::api::replay::Idempotency;
 use crate::fleet::pacing::FleetPacing;
+use crate::fleet::reads::FleetReads;
 use crate::fleet::Fleet;
 use crate::sessions::watch::Watches;
 use crate::sessions::Sessions;
@@ -172,8 +173,9 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &W
     }
 }
 
-/// Registers the metrics of fleet mode over `fleet` and its send budget.
-pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>) -> GatewayMetrics {
+/// Registers the metrics of fleet mode over `fleet`, its send budget and its
+/// shared poll results.
+pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc<FleetReads>) -> GatewayMetrics {
     let meter = super::meter();
     let f = fleet.clone();
     let state = gauge(
@@ -221,5 +223,18 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>) -> GatewayM
                 .collect()
         },
     );
-    GatewayMetrics { _counters: vec![redis, budget], _seconds: vec![latency], _gauges: vec![state] }
+    let r = reads.clone();
+    let poll_reads = counter(
+        &meter,
+        "gls_gateway.fleet.poll.reads",
+        "Watch poll reads in fleet mode, by result (fresh: another sidecar's result; fetched: read upstream under this sidecar's fetch lease; busy: another sidecar held the lease)",
+        move || {
+            let stats = r.stats();
+            [("fresh", stats.fresh), ("fetched", stats.fetched), ("busy", stats.busy)]
+                .into_iter()
+                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
+                .collect()
+        },
+    );
+    GatewayMetrics { _counters: vec![redis, budget, poll_reads], _seconds: vec![latency], _gauges: vec![state] }
 }

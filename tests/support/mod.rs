@@ -206,3 +206,27 @@ pub async fn serve(gateway: Gateway) -> RunningGateway {
 pub async fn client_of(gateway: &RunningGateway) -> StreamSessionsClient<Channel> {
     StreamSessionsClient::connect(format!("http://{}", gateway.local_addr())).await.expect("gateway reachable")
 }
+
+/// The Prometheus text at `url`, parsed.
+pub async fn scrape(url: &str) -> prometheus_parse::Scrape {
+    let body = reqwest::get(url).await.expect("scrape").text().await.expect("text");
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
+}
+
+/// The value of `metric` with (at least) `labels`; 0 when absent.
+pub fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let matching: Vec<f64> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => *v,
+            prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+            prometheus_parse::Value::Summary(_) => f64::NAN,
+        })
+        .collect();
+    assert!(matching.len() <= 1, "{metric} {labels:?} matches {} series", matching.len());
+    matching.first().copied().unwrap_or(0.0)
+}

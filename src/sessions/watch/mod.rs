@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod feed;
 mod poller;
+pub mod shared;
 pub mod stream;
 pub mod token;
 
@@ -29,6 +30,7 @@ use crate::proto::v1 as pb;
 use crate::sync::lock;
 use budget::PollSchedule;
 use feed::{resource_id, GroupFeed, SessionFeed};
+use shared::{NotShared, PollResults};
 
 /// How watches poll.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,7 @@ struct Core {
     upstream: Arc<dyn GameLiftStreams>,
     config: WatchConfig,
     schedule: Arc<dyn PollSchedule>,
+    results: Arc<dyn PollResults>,
     groups: Mutex<HashMap<String, Arc<Group>>>,
     revision: AtomicU64,
     poll_calls: Mutex<BTreeMap<&'static str, u64>>,
@@ -152,11 +155,23 @@ impl Watches {
     /// Watches that read GameLift Streams through `upstream`, when
     /// `schedule` lets them.
     pub fn new(upstream: Arc<dyn GameLiftStreams>, config: WatchConfig, schedule: Arc<dyn PollSchedule>) -> Self {
+        Self::sharing(upstream, config, schedule, Arc::new(NotShared))
+    }
+
+    /// The same, looking in `results` before each read (and storing there
+    /// what they read), to share reads with other processes.
+    pub fn sharing(
+        upstream: Arc<dyn GameLiftStreams>,
+        config: WatchConfig,
+        schedule: Arc<dyn PollSchedule>,
+        results: Arc<dyn PollResults>,
+    ) -> Self {
         let start = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
         Self {
             core: Arc::new(Core {
                 upstream,
                 schedule,
+                results,
                 config,
                 groups: Mutex::new(HashMap::new()),
                 revision: AtomicU64::new(u64::try_from(start).unwrap_or(u64::MAX / 2)),

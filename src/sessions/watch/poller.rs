@@ -3,7 +3,9 @@
 //! pages (100 sessions a call) when that is cheaper or the group itself is
 //! watched, and then GetStreamSession only for the sessions whose summary
 //! shows a change a summary cannot carry (a new signal response). Every call
-//! waits for a poll slot, one attempt each: the next round is the retry.
+//! waits for a poll slot, one attempt each: the next round is the retry. A
+//! read still fresh in the shared results (another process's poller made
+//! it) is taken from there, and goes nowhere upstream.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -13,7 +15,11 @@ use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInpu
 use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
 use tokio::time::Instant;
 
+use bytes::Bytes;
+use prost::Message;
+
 use super::feed::{fingerprint, is_terminal, merge_summary, resource_id, GroupFeed, Observed};
+use super::shared::{Look, Read};
 use super::{Core, Entry, Group, GroupState};
 use crate::proto::v1 as pb;
 use crate::sessions::{Call, CallFailure};
@@ -90,27 +96,96 @@ fn is_transient(failure: &CallFailure) -> bool {
     failure.error.class().retryable()
 }
 
+/// What a poll read got.
+enum Got<T> {
+    /// The result, from upstream or shared by another poller.
+    Value(T),
+    /// Another poller is making this read and no result is known yet.
+    Later,
+    /// The read failed.
+    Failed(CallFailure),
+}
+
+/// A result shared by another poller, or `Later` if it cannot be decoded.
+fn shared<T: Message + Default>(bytes: Bytes) -> Got<T> {
+    T::decode(bytes).map_or(Got::Later, Got::Value)
+}
+
+/// Reads one session: from the shared results while they are fresh,
+/// otherwise upstream (storing what it got for the others).
+async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str) -> Got<pb::StreamSession> {
+    let ticket = match core.results.look(&group.key, Read::Session(key)).await {
+        Look::Fresh(bytes) | Look::Busy(Some(bytes)) => return shared(bytes),
+        Look::Busy(None) => return Got::Later,
+        Look::Fetch(ticket) => ticket,
+    };
+    core.poll_slot("GetStreamSession").await;
+    let input = GetStreamSessionInput::builder().identifier(&group.identifier).stream_session_identifier(identifier);
+    match core.upstream.get_stream_session(input, Call::Poll).await {
+        Ok(out) => {
+            let session = pb::StreamSession { signal_request: String::new(), ..out.into() };
+            ticket.store(Bytes::from(session.encode_to_vec()), core.config.interval(session.status()));
+            Got::Value(session)
+        }
+        Err(failure) => Got::Failed(failure),
+    }
+}
+
+/// Reads one listing page (at `token`, empty for the first): shared or
+/// upstream, as [`read_session`].
+async fn read_page(core: &Core, group: &Group, token: &str) -> Got<pb::ListStreamSessionsResponse> {
+    let ticket = match core.results.look(&group.key, Read::Page(token)).await {
+        Look::Fresh(bytes) | Look::Busy(Some(bytes)) => return shared(bytes),
+        Look::Busy(None) => return Got::Later,
+        Look::Fetch(ticket) => ticket,
+    };
+    core.poll_slot("ListStreamSessions").await;
+    let input = ListStreamSessionsInput::builder()
+        .identifier(group.identifier.clone())
+        .max_results(PAGE as i32)
+        .set_next_token((!token.is_empty()).then(|| token.to_string()));
+    match core.upstream.list_stream_sessions(input, Call::Poll).await {
+        Ok(out) => {
+            let in_group = |s: aws_sdk_gameliftstreams::types::StreamSessionSummary| pb::StreamSession {
+                stream_group_id: group.key.clone(),
+                ..s.into()
+            };
+            let page = pb::ListStreamSessionsResponse {
+                stream_sessions: out.items.unwrap_or_default().into_iter().map(in_group).collect(),
+                next_page_token: out.next_token.unwrap_or_default(),
+            };
+            let fresh_for = page
+                .stream_sessions
+                .iter()
+                .filter(|s| !is_terminal(s.status()))
+                .map(|s| core.config.interval(s.status()))
+                .fold(core.config.normal_interval, std::cmp::min);
+            ticket.store(Bytes::from(page.encode_to_vec()), fresh_for);
+            Got::Value(page)
+        }
+        Err(failure) => Got::Failed(failure),
+    }
+}
+
 /// Reads one session and publishes what changed.
 async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let watched = lock(&group.state).sessions.get(key).is_some_and(|e| e.tx.receiver_count() > 0);
     if !watched {
         return;
     }
-    core.poll_slot("GetStreamSession").await;
-    let input = GetStreamSessionInput::builder().identifier(&group.identifier).stream_session_identifier(identifier);
-    let result = core.upstream.get_stream_session(input, Call::Poll).await;
+    let result = read_session(core, group, key, identifier).await;
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
     let Some(entry) = st.sessions.get_mut(key) else { return };
     let ended = match result {
-        Ok(out) => publish(core, entry, pb::StreamSession { signal_request: String::new(), ..out.into() }, now, wall),
-        Err(failure) if is_transient(&failure) => {
-            entry.due = now + core.config.fast_interval;
-            false
-        }
-        Err(failure) => {
+        Got::Value(session) => publish(core, entry, session, now, wall),
+        Got::Failed(failure) if !is_transient(&failure) => {
             entry.tx.send_modify(|feed| feed.failure = Some(failure));
             true
+        }
+        Got::Later | Got::Failed(_) => {
+            entry.due = now + core.config.fast_interval;
+            false
         }
     };
     if ended {
@@ -152,28 +227,19 @@ fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Inst
 async fn list(core: &Core, group: &Group) {
     let mut listed = Vec::new();
     let mut reads = Vec::new();
-    let mut next_token = None;
+    let mut token = String::new();
     loop {
-        core.poll_slot("ListStreamSessions").await;
-        let input = ListStreamSessionsInput::builder()
-            .identifier(group.identifier.clone())
-            .max_results(PAGE as i32)
-            .set_next_token(next_token.take());
-        match core.upstream.list_stream_sessions(input, Call::Poll).await {
-            Ok(out) => {
-                let in_group = |s: aws_sdk_gameliftstreams::types::StreamSessionSummary| pb::StreamSession {
-                    stream_group_id: group.key.clone(),
-                    ..s.into()
-                };
-                let page: Vec<pb::StreamSession> = out.items.unwrap_or_default().into_iter().map(in_group).collect();
-                reads.extend(apply_page(core, group, &page));
-                listed.extend(page);
-                next_token = out.next_token;
-                if next_token.is_none() {
+        match read_page(core, group, &token).await {
+            Got::Value(page) => {
+                reads.extend(apply_page(core, group, &page.stream_sessions));
+                listed.extend(page.stream_sessions);
+                token = page.next_page_token;
+                if token.is_empty() {
                     break;
                 }
             }
-            Err(failure) => return list_failed(core, group, failure),
+            Got::Later => return list_failed(core, group, None),
+            Got::Failed(failure) => return list_failed(core, group, Some(failure)),
         }
     }
     let missed = finish_listing(core, group, listed, &reads);
@@ -183,21 +249,25 @@ async fn list(core: &Core, group: &Group) {
     }
 }
 
-/// A listing failed: transient failures move what was due to the next fast
-/// round; others end every watch of the group.
-fn list_failed(core: &Core, group: &Group, failure: CallFailure) {
+/// A listing failed (`None`: its page is being read by another poller):
+/// transient failures move what was due to the next fast round; others end
+/// every watch of the group.
+fn list_failed(core: &Core, group: &Group, failure: Option<CallFailure>) {
     let now = Instant::now();
     let mut st = lock(&group.state);
-    if is_transient(&failure) {
-        let later = now + core.config.fast_interval;
-        for entry in st.sessions.values_mut().filter(|e| e.due <= now) {
-            entry.due = later;
+    let failure = match failure {
+        Some(failure) if !is_transient(&failure) => failure,
+        _ => {
+            let later = now + core.config.fast_interval;
+            for entry in st.sessions.values_mut().filter(|e| e.due <= now) {
+                entry.due = later;
+            }
+            if let Some(listing) = st.listing.as_mut() {
+                listing.due = later;
+            }
+            return;
         }
-        if let Some(listing) = st.listing.as_mut() {
-            listing.due = later;
-        }
-        return;
-    }
+    };
     for entry in st.sessions.values() {
         entry.tx.send_modify(|feed| feed.failure = Some(failure.clone()));
     }

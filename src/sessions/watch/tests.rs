@@ -155,3 +155,73 @@ async fn a_group_watch_lists_the_group_sends_a_snapshot_then_synced_then_changes
     assert_eq!(fake.seconds("ListStreamSessions"), [0, 1, 2, 3, 4, 5], "every second while one is ACTIVATING");
     assert_eq!(fake.count("GetStreamSession"), 0, "a group watch needs no GetStreamSession");
 }
+
+/// Poll results shared in memory, as Redis shares them between processes:
+/// fresh for the interval their reader set, one fetch lease per read.
+#[derive(Default)]
+struct Memory {
+    results: std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, Duration, bytes::Bytes)>>,
+    leases: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+struct MemoryTicket {
+    name: String,
+    results: Arc<Memory>,
+}
+
+impl super::shared::Ticket for MemoryTicket {
+    fn store(self: Box<Self>, result: bytes::Bytes, fresh_for: Duration) {
+        let at = tokio::time::Instant::now();
+        crate::sync::lock(&self.results.results).insert(self.name.clone(), (at, fresh_for, result));
+    }
+}
+
+impl Drop for MemoryTicket {
+    fn drop(&mut self) {
+        crate::sync::lock(&self.results.leases).remove(&self.name);
+    }
+}
+
+/// One process's view of the shared memory.
+struct Shared(Arc<Memory>);
+
+impl super::shared::PollResults for Shared {
+    fn look(&self, group: &str, read: super::shared::Read<'_>) -> crate::sessions::Soon<'_, super::shared::Look> {
+        use super::shared::Look;
+        let name = format!("{group}/{read:?}");
+        let known = crate::sync::lock(&self.0.results).get(&name).cloned();
+        let look = match known {
+            Some((at, fresh, result)) if at.elapsed() < fresh => Look::Fresh(result),
+            known if crate::sync::lock(&self.0.leases).insert(name.clone()) => {
+                drop(known);
+                Look::Fetch(Box::new(MemoryTicket { name, results: self.0.clone() }))
+            }
+            known => Look::Busy(known.map(|(_, _, result)| result)),
+        };
+        crate::sessions::at_once(look)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_processes_sharing_poll_results_read_upstream_as_one_and_both_see_everything() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", lifecycle());
+    let memory = Arc::new(Memory::default());
+    let sharing = || {
+        let shared = Arc::new(Shared(memory.clone()));
+        Watches::sharing(fake.clone(), WatchConfig::default(), Arc::new(PollBudget::new(0.5)), shared)
+    };
+    let (first, second) = (sharing(), sharing());
+    let (a, b) = tokio::join!(changes(watch(&first, "ss-1", None)), changes(watch(&second, "ss-1", None)));
+    let whole = [
+        (Kind::Snapshot, S::Activating, S::Unspecified),
+        (Kind::Change, S::Active, S::Activating),
+        (Kind::Change, S::Connected, S::Active),
+        (Kind::Change, S::Terminated, S::Connected),
+    ];
+    assert_eq!((a.as_slice(), b.as_slice()), (&whole[..], &whole[..]));
+    let alone = FakeStreams::new(Vec::new());
+    alone.add("ss-1", lifecycle());
+    changes(watch(&watches(&alone), "ss-1", None)).await;
+    assert_eq!(fake.seconds("GetStreamSession"), alone.seconds("GetStreamSession"), "the same reads as one process");
+}

@@ -1,0 +1,140 @@
+//! Poll results shared by the fleet behind the [`PollResults`] seam
+//! (`reads.lua`): before a poller reads a session or a listing page upstream
+//! it looks in Redis; a result another sidecar stored is used while it is
+//! fresh (for the interval its reader set by the session's status), and when
+//! none is, one sidecar takes the read's fetch lease and reads upstream while
+//! the others keep the last result. So sidecars watching the same sessions
+//! read each once between them, and if the fetching sidecar dies, another
+//! fetches when its lease runs out. While the link is degraded every read is
+//! the sidecar's own.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::Either;
+use redis::Script;
+
+use super::Fleet;
+use crate::sessions::watch::shared::{Look, PollResults, Read, Ticket};
+use crate::sessions::{at_once, Soon};
+
+static READS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("reads.lua")));
+
+/// How long a fetch lease lasts: the longest another sidecar waits for the
+/// read of one that died.
+pub const FETCH_LEASE: Duration = Duration::from_secs(3);
+
+/// What the shared results did for this sidecar's pollers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Reads answered by a fresh result another sidecar stored.
+    pub fresh: u64,
+    /// Reads this sidecar made upstream under a fetch lease.
+    pub fetched: u64,
+    /// Reads another sidecar was making (the last result used, if any).
+    pub busy: u64,
+}
+
+/// The fleet's shared poll results.
+pub struct FleetReads {
+    fleet: Arc<Fleet>,
+    fresh: AtomicU64,
+    fetched: AtomicU64,
+    busy: AtomicU64,
+}
+
+impl FleetReads {
+    /// Poll results shared through `fleet`.
+    pub fn new(fleet: Arc<Fleet>) -> Self {
+        Self { fleet, fresh: AtomicU64::new(0), fetched: AtomicU64::new(0), busy: AtomicU64::new(0) }
+    }
+
+    /// What the shared results did for this sidecar.
+    pub fn stats(&self) -> ReadStats {
+        ReadStats {
+            fresh: self.fresh.load(Ordering::Relaxed),
+            fetched: self.fetched.load(Ordering::Relaxed),
+            busy: self.busy.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn look_shared(&self, result: String) -> Option<Look> {
+        let ticket = uuid::Uuid::new_v4().to_string();
+        let lease = result.clone() + ":lease";
+        let millis = u64::try_from(FETCH_LEASE.as_millis()).unwrap_or(u64::MAX);
+        let reply: Vec<Vec<u8>> = {
+            let (result, lease, ticket) = (&result, &lease, &ticket);
+            self.fleet
+                .run(|mut c| async move {
+                    READS.key(result).key(lease).arg("look").arg(ticket).arg(millis).invoke_async(&mut c).await
+                })
+                .await?
+        };
+        let mut reply = reply.into_iter();
+        let answer = reply.next()?;
+        let value = reply.next().map(Bytes::from);
+        Some(match answer.as_slice() {
+            b"fresh" => {
+                self.fresh.fetch_add(1, Ordering::Relaxed);
+                Look::Fresh(value?)
+            }
+            b"fetch" => {
+                self.fetched.fetch_add(1, Ordering::Relaxed);
+                let ticket = FleetTicket { fleet: self.fleet.clone(), result, lease, ticket, stored: false };
+                Look::Fetch(Box::new(ticket))
+            }
+            _ => {
+                self.busy.fetch_add(1, Ordering::Relaxed);
+                Look::Busy(value)
+            }
+        })
+    }
+}
+
+impl PollResults for FleetReads {
+    fn look(&self, group: &str, read: Read<'_>) -> Soon<'_, Look> {
+        if self.fleet.degraded() {
+            return at_once(Look::unshared());
+        }
+        let name = match read {
+            Read::Session(id) => format!("poll:{group}:session:{id}"),
+            Read::Page(token) => format!("poll:{group}:page:{token}"),
+        };
+        let result = self.fleet.key(&name);
+        Either::Right(Box::pin(async move { self.look_shared(result).await.unwrap_or_else(Look::unshared) }))
+    }
+}
+
+/// A read this sidecar makes for the fleet.
+struct FleetTicket {
+    fleet: Arc<Fleet>,
+    result: String,
+    lease: String,
+    ticket: String,
+    stored: bool,
+}
+
+impl FleetTicket {
+    fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
+        args.splice(0..0, [mode.as_bytes().to_vec(), self.ticket.clone().into_bytes()]);
+        self.fleet.detach(&READS, vec![self.result.clone(), self.lease.clone()], args);
+    }
+}
+
+impl Ticket for FleetTicket {
+    fn store(mut self: Box<Self>, result: Bytes, fresh_for: Duration) {
+        self.stored = true;
+        let millis = u64::try_from(fresh_for.as_millis()).unwrap_or(u64::MAX);
+        self.send("store", vec![result.to_vec(), millis.to_string().into_bytes()]);
+    }
+}
+
+impl Drop for FleetTicket {
+    fn drop(&mut self) {
+        if !self.stored {
+            self.send("release", Vec::new());
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The [`PollResults`] seam: where a poller looks before it reads GameLift
+//! Streams, so that pollers of several processes watching the same sessions
+//! read each one once between them. A result is fresh for the interval its
+//! reader set; while one process fetches a read, the others take the last
+//! result. [`NotShared`], the default, has none: every read goes upstream.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::sessions::{at_once, Soon};
+
+/// One poll read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read<'a> {
+    /// GetStreamSession of this session (its ID).
+    Session(&'a str),
+    /// The ListStreamSessions page at this token (`""`: the first).
+    Page(&'a str),
+}
+
+/// What the shared results hold for a read.
+pub enum Look {
+    /// A result still fresh (encoded): use it, read nothing upstream.
+    Fresh(Bytes),
+    /// None fresh, and the read is this poller's to make: make it and store
+    /// the result with the ticket (a ticket dropped unused lets another try).
+    Fetch(Box<dyn Ticket>),
+    /// Another poller is making the read: the last result, if any.
+    Busy(Option<Bytes>),
+}
+
+/// The right to store the result of one read.
+pub trait Ticket: Send {
+    /// Stores `result` (encoded), fresh for `fresh_for`.
+    fn store(self: Box<Self>, result: Bytes, fresh_for: Duration);
+}
+
+/// Where pollers share their results.
+pub trait PollResults: Send + Sync {
+    /// What is known of `read` in stream group `group` (its ID).
+    fn look(&self, group: &str, read: Read<'_>) -> Soon<'_, Look>;
+}
+
+/// Nothing shared: every read is this poller's to make.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotShared;
+
+struct Unshared;
+
+impl Ticket for Unshared {
+    fn store(self: Box<Self>, _: Bytes, _: Duration) {}
+}
+
+impl Look {
+    /// The read is this poller's, and its result stays in the process.
+    pub fn unshared() -> Self {
+        // A box of a zero-sized type allocates nothing.
+        Self::Fetch(Box::new(Unshared))
+    }
+}
+
+impl PollResults for NotShared {
+    fn look(&self, _: &str, _: Read<'_>) -> Soon<'_, Look> {
+        at_once(Look::unshared())
+    }
+}
