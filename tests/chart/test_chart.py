@@ -19,6 +19,7 @@ GATEWAY = "gamelift-streams-gateway"
 ROLE = "arn:aws:iam::111122223333:role/game-backend-gamelift-streams"
 
 BASE = {"aws": {"region": "us-west-2"}}
+ELASTICACHE = "rediss://master.game-fleet.abc123.usw2.cache.amazonaws.com:6379"
 SCENARIOS = {
     "native": BASE,
     "classic": {**BASE, "sidecarMode": "classic"},
@@ -26,6 +27,13 @@ SCENARIOS = {
     "classic-token": {**BASE, "sidecarMode": "classic", "auth": {"enabled": True, "existingSecret": "gateway-token"}},
     "irsa": {**BASE, "serviceAccount": {"roleArn": ROLE}},
     "emulator": {"emulator": {"enabled": True, "timeScale": 10}},
+    "fleet-elasticache": {**BASE, "fleet": {"enabled": True, "redisUrl": ELASTICACHE, "passwordSecret": {"name": "redis-auth"}}},
+    "fleet-in-cluster": {**BASE, "fleet": {"enabled": True, "redisUrl": "redis://redis.games:6379"}},
+    "fleet-token": {
+        **BASE,
+        "auth": {"enabled": True, "existingSecret": "gateway-token"},
+        "fleet": {"enabled": True, "redisUrl": ELASTICACHE, "passwordSecret": {"name": "redis-auth"}},
+    },
 }
 
 # Every setting of the gateway, away from its default.
@@ -55,6 +63,14 @@ FULL = {
         "logLevel": "debug",
     },
     "auth": {"enabled": True, "existingSecret": "gateway-token"},
+    "fleet": {
+        "enabled": True,
+        "redisUrl": ELASTICACHE,
+        "passwordSecret": {"name": "redis-auth", "key": "auth-token"},
+        "keyPrefix": "studio-a",
+        "timeoutMs": 100,
+        "heartbeatSeconds": 2,
+    },
     "otel": {
         "endpoint": "http://otel-collector.observability:4317",
         "serviceName": "game-backend-gateway",
@@ -196,6 +212,8 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
     assert aws["AWS_ENDPOINT_URL"] == "https://vpce.example"
     assert aws["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
     assert emulated["GLS_GATEWAY_EMULATOR"] == "true" and emulated["GLS_GATEWAY_EMULATOR_TIME_SCALE"] == "5"
+    assert aws["GLS_GATEWAY_REDIS_URL"] == ELASTICACHE and aws["GLS_GATEWAY_REDIS_KEY_PREFIX"] == "studio-a"
+    assert aws["GLS_GATEWAY_REDIS_PASSWORD_FILE"] == "/var/run/secrets/gamelift-streams-gateway-redis/auth-token"
     assert "AWS_REGION" not in emulated
 
 
@@ -205,11 +223,16 @@ def test_the_gateway_binary_accepts_the_rendered_environment():
     with tempfile.TemporaryDirectory() as tmp:
         token = pathlib.Path(tmp) / "token"
         token.write_text("a-token-from-the-secret-volume\n")
+        redis_password = pathlib.Path(tmp) / "auth-token"
+        redis_password.write_text("the-elasticache-auth-token\n")
         env.update(
             GLS_GATEWAY_LISTEN="127.0.0.1:0",
             GLS_GATEWAY_HEALTH_LISTEN="127.0.0.1:0",
             GLS_GATEWAY_METRICS_LISTEN="127.0.0.1:0",
             GLS_GATEWAY_AUTH_TOKEN_FILE=str(token),
+            # Nothing listens there: the gateway starts in fleet mode, serving locally.
+            GLS_GATEWAY_REDIS_URL="redis://127.0.0.1:1",
+            GLS_GATEWAY_REDIS_PASSWORD_FILE=str(redis_password),
         )
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("GLS_", "AWS_", "OTEL_"))}
         proc = subprocess.Popen(
@@ -250,6 +273,23 @@ def test_token_mode_mounts_the_secret_for_the_gateway_and_hands_it_to_the_app():
     assert "volumes" not in deployment(SCENARIOS["native"])
 
 
+def test_fleet_mode_hands_the_redis_url_and_mounts_the_password_for_the_gateway_only():
+    pod = deployment(SCENARIOS["fleet-token"])
+    sidecar = gateway_container(pod)
+    env = env_of(sidecar)
+    assert env["GLS_GATEWAY_REDIS_URL"] == ELASTICACHE
+    assert env["GLS_GATEWAY_REDIS_PASSWORD_FILE"] == "/var/run/secrets/gamelift-streams-gateway-redis/password"
+    assert [m["name"] for m in sidecar["volumeMounts"]] == ["gamelift-streams-gateway-token", "gamelift-streams-gateway-redis"]
+    assert pod["volumes"][1] == {
+        "name": "gamelift-streams-gateway-redis",
+        "secret": {"secretName": "redis-auth", "items": [{"key": "password", "path": "password"}]},
+    }
+    assert not any("REDIS" in name for name in env_of(pod["containers"][0])), "the app never sees Redis"
+    plain = env_of(gateway_container(deployment(SCENARIOS["fleet-in-cluster"])))
+    assert plain["GLS_GATEWAY_REDIS_URL"] == "redis://redis.games:6379" and "GLS_GATEWAY_REDIS_PASSWORD_FILE" not in plain
+    assert not any("REDIS" in name for name in env_of(gateway_container(deployment(BASE))))
+
+
 def test_irsa_annotates_the_created_service_account_and_an_existing_one_is_reused():
     docs = manifests(SCENARIOS["irsa"])
     (account,) = [d for d in docs if d["kind"] == "ServiceAccount"]
@@ -284,6 +324,10 @@ def test_the_drain_fits_in_the_termination_grace_period():
         {"serviceAccount": {"roleArn": "not-an-arn"}},
         {"aws": {"region": "Oregon"}},
         {"terminationGracePeriodSeconds": 2},
+        {"fleet": {"enabled": True}},
+        {"fleet": {"enabled": True, "redisUrl": "http://redis:6379"}},
+        {"fleet": {"enabled": True, "redisUrl": "redis://redis:6379", "keyPrefix": "{tag}"}},
+        {"fleet": {"enabled": True, "redisUrl": "redis://redis:6379", "timeoutMs": 0}},
         {"unknownSetting": True},
     ],
 )

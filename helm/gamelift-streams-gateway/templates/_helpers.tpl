@@ -134,6 +134,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: GLS_GATEWAY_AUTH_TOKEN_FILE
   value: /var/run/secrets/gamelift-streams-gateway/{{ .Values.auth.secretKey }}
 {{- end }}
+{{- if .Values.fleet.enabled }}
+- name: GLS_GATEWAY_REDIS_URL
+  value: {{ required "fleet.redisUrl: redis:// or rediss:// URL of the fleet's Redis" .Values.fleet.redisUrl | quote }}
+{{- if .Values.fleet.passwordSecret.name }}
+- name: GLS_GATEWAY_REDIS_PASSWORD_FILE
+  value: /var/run/secrets/gamelift-streams-gateway-redis/{{ .Values.fleet.passwordSecret.key }}
+{{- end }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_REDIS_KEY_PREFIX" "value" .Values.fleet.keyPrefix) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_REDIS_TIMEOUT_MS" "value" .Values.fleet.timeoutMs) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_FLEET_HEARTBEAT_SECONDS" "value" .Values.fleet.heartbeatSeconds) }}
+{{- end }}
 {{- if .Values.emulator.enabled }}
 - name: GLS_GATEWAY_EMULATOR
   value: "true"
@@ -190,11 +201,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     {{- toYaml .Values.resources | nindent 4 }}
   securityContext:
     {{- toYaml .Values.securityContext | nindent 4 }}
-  {{- if .Values.auth.enabled }}
+  {{- $redisPassword := and .Values.fleet.enabled .Values.fleet.passwordSecret.name }}
+  {{- if or .Values.auth.enabled $redisPassword }}
   volumeMounts:
+    {{- if .Values.auth.enabled }}
     - name: gamelift-streams-gateway-token
       mountPath: /var/run/secrets/gamelift-streams-gateway
       readOnly: true
+    {{- end }}
+    {{- if $redisPassword }}
+    - name: gamelift-streams-gateway-redis
+      mountPath: /var/run/secrets/gamelift-streams-gateway-redis
+      readOnly: true
+    {{- end }}
   {{- end }}
 {{- end -}}
 
@@ -214,14 +233,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The volumes the gateway needs (the token Secret, with auth on). */}}
 {{- define "gamelift-streams-gateway.volumes" -}}
-{{- if .Values.auth.enabled -}}
+{{- if .Values.auth.enabled }}
 - name: gamelift-streams-gateway-token
   secret:
     secretName: {{ required "auth.existingSecret: the Secret holding the token" .Values.auth.existingSecret }}
     items:
       - key: {{ .Values.auth.secretKey }}
         path: {{ .Values.auth.secretKey }}
-{{- end -}}
+{{- end }}
+{{- if and .Values.fleet.enabled .Values.fleet.passwordSecret.name }}
+- name: gamelift-streams-gateway-redis
+  secret:
+    secretName: {{ .Values.fleet.passwordSecret.name }}
+    items:
+      - key: {{ .Values.fleet.passwordSecret.key }}
+        path: {{ .Values.fleet.passwordSecret.key }}
+{{- end }}
 {{- end -}}
 
 {{/* The app's environment: where the gateway is, and its token. */}}
