@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use support::process::{gateway_process, ChildProcess};
 use support::redis::RedisServer;
-use support::{harness, harness_with, reason, scrape, start_request_with_id, value, Harness, GROUP};
+use support::{harness, harness_with, reason, scrape, start_request_with_id, unlimited, value, Harness, GROUP};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -372,4 +372,70 @@ async fn a_sidecar_killed_while_it_reads_for_the_fleet_loses_no_change() {
     assert!(seen.contains(&S::Connected), "the change after the fetcher died was lost: {seen:?}");
     let busy = value(&scrape(&metrics).await, "gls_gateway_fleet_poll_reads_total", &[("result", "busy")]);
     assert!(busy >= 1.0, "the second sidecar waited out the dead one's lease");
+}
+
+#[tokio::test]
+async fn half_the_starts_throttled_whatever_the_rate_two_sidecars_still_start_95_of_100_each_once() {
+    let h = harness_with(unlimited()).await;
+    let redis = RedisServer::start();
+    let (_a, a) = sidecar(&h, &redis).await;
+    let (_b, b) = sidecar(&h, &redis).await;
+    let throttle = FaultRule { operation: Some("StartStreamSession".into()), throttle: 0.5, ..FaultRule::default() };
+    h.emulator.add_fault(throttle).expect("fault");
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let mut client = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { start(&mut client, &format!("half-{i:03}"), Duration::from_secs(90)).await })
+        })
+        .collect();
+    let mut started = HashSet::new();
+    for task in tasks {
+        if let Ok(arn) = task.await.expect("task") {
+            started.insert(arn);
+        }
+    }
+    h.emulator.clear_faults();
+    assert!(started.len() >= 95, "{} of 100 started", started.len());
+    assert_eq!(h.sessions_upstream().await, started, "exactly one session upstream per start answered");
+    let starts = h.emulator.calls()["StartStreamSession"].clone();
+    assert_eq!(starts.get("Success").copied(), Some(started.len() as u64), "{starts:?}");
+    assert!(starts.get("ThrottlingException").copied().unwrap_or(0) >= 50, "{starts:?}");
+}
+
+/// How often `needle` is in the process's stderr now.
+fn logged(process: &ChildProcess, needle: &str) -> usize {
+    process.stderr().matches(needle).count()
+}
+
+/// Waits (30 s at most) until `needle` was logged `times` times.
+async fn until_logged(process: &ChildProcess, needle: &str, times: usize) {
+    let waited = tokio::time::timeout(Duration::from_secs(30), async {
+        while logged(process, needle) < times {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    assert!(waited.await.is_ok(), "'{needle}' not logged {times} times:\n{}", process.stderr());
+}
+
+#[tokio::test]
+async fn a_sidecar_serves_while_redis_is_down_or_frozen_and_joins_when_it_answers() {
+    let h = harness().await;
+    let mut redis = RedisServer::not_started();
+    let (process, mut client) = sidecar(&h, &redis).await;
+    assert_eq!(logged(&process, "fleet mode: Redis failed"), 1, "started alone: nothing listens yet");
+    let deadline = Duration::from_secs(5);
+    start(&mut client, "while-down", deadline).await.expect("served without Redis");
+
+    redis.restart();
+    until_logged(&process, "fleet mode: Redis answers again", 1).await;
+    assert_eq!(redis.cli(&["ZCARD", "{gls:us-west-2}:members"]), "1");
+    start(&mut client, "joined", deadline).await.expect("served by the fleet");
+
+    redis.signal("-STOP");
+    start(&mut client, "while-frozen", deadline).await.expect("served while Redis answers nothing");
+    until_logged(&process, "fleet mode: Redis failed", 2).await;
+    redis.signal("-CONT");
+    until_logged(&process, "fleet mode: Redis answers again", 2).await;
+    start(&mut client, "thawed", deadline).await.expect("served by the fleet again");
+    assert_eq!(h.sessions_upstream().await.len(), 4);
 }

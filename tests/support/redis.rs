@@ -1,6 +1,6 @@
 //! A real `redis-server` (Debian's package; `tests/run-all.sh` installs it) as
 //! the test's own process on a free loopback port, without persistence: killed
-//! with SIGKILL, paused with SIGSTOP, and restarted on the same port.
+//! with SIGKILL, frozen with SIGSTOP, and restarted on the same port.
 
 use std::net::TcpStream;
 use std::process::Command;
@@ -22,9 +22,14 @@ pub fn free_port() -> u16 {
 impl RedisServer {
     /// Starts one on a free port and waits until it accepts connections.
     pub fn start() -> Self {
-        let mut server = Self { port: free_port(), process: None };
+        let mut server = Self::not_started();
         server.restart();
         server
+    }
+
+    /// One on a free port that is not started yet (nothing listens there).
+    pub fn not_started() -> Self {
+        Self { port: free_port(), process: None }
     }
 
     /// Its URL.
@@ -51,6 +56,14 @@ impl RedisServer {
             process.child.kill().expect("SIGKILL");
             process.child.wait().expect("exit");
         }
+    }
+
+    /// SIGSTOP (`freeze`) or SIGCONT (`thaw`): a Redis that holds every
+    /// connection open and answers nothing, or answers again.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.process.as_ref().expect("running").child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().expect("kill");
+        assert!(status.success(), "kill {signal}");
     }
 
     /// A command's reply, through `redis-cli`.
