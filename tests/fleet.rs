@@ -439,3 +439,64 @@ async fn a_sidecar_serves_while_redis_is_down_or_frozen_and_joins_when_it_answer
     start(&mut client, "thawed", deadline).await.expect("served by the fleet again");
     assert_eq!(h.sessions_upstream().await.len(), 4);
 }
+
+/// A CA and a certificate for `localhost` and 127.0.0.1 it signed, in `dir`.
+fn certificates(dir: &std::path::Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let key = ["-newkey", "rsa:2048", "-nodes"];
+    openssl(
+        &[&["req", "-x509"][..], &key, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test-ca"]]
+            .concat(),
+    );
+    openssl(&[&["req"][..], &key, &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]].concat());
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[tokio::test]
+async fn a_sidecar_joins_over_tls_with_the_password_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("gls-fleet-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    certificates(&dir);
+    let password = "from-a-mounted-secret";
+    std::fs::write(dir.join("password"), format!("{password}\n")).expect("password file");
+    let redis = RedisServer::start_tls(&dir, password);
+    let h = harness().await;
+    let url = format!("rediss://localhost:{}", redis.port);
+    let password_file = dir.join("password").display().to_string();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--aws-endpoint-url", &h.emulator.endpoint_url()])
+        .args(["--aws-region", "us-west-2", "--redis-url", &url, "--redis-password-file", &password_file])
+        .env("SSL_CERT_FILE", dir.join("ca.pem"))
+        .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let process = support::process::announced(command, "gateway listening on ");
+    process.wait_for_stderr("fleet mode on");
+    let cacert = dir.join("ca.pem").display().to_string();
+    let tls = ["--tls", "--cacert", cacert.as_str(), "-h", "localhost", "-a", password, "--no-auth-warning"];
+    assert_eq!(redis.cli_with(&tls, &["ZCARD", "{gls:us-west-2}:members"]), "1", "joined over TLS");
+    assert_eq!(logged(&process, "Redis failed"), 0, "{}", process.stderr());
+    assert!(!process.stderr().contains(password), "the password is never logged");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

@@ -10,13 +10,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# The fleet tests start their own redis-server processes (Debian's package).
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-    step "apt-get install redis-server"
+# The fleet tests start their own redis-server processes (Debian's package),
+# one of them with TLS certificates made by openssl.
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v openssl >/dev/null; then
+    step "apt-get install redis-server openssl"
     sudo=""
     if [[ "$(id -u)" != 0 ]]; then sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends redis-server openssl >/dev/null
 fi
 
 step "cargo fmt --check"

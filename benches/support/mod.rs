@@ -25,6 +25,9 @@ pub const SECRET_ACCESS_KEY: &str = "emulator-secret";
 
 #[path = "../../tests/support/process.rs"]
 mod process;
+#[path = "../../tests/support/redis.rs"]
+pub mod redis;
+pub mod watchers;
 // Each benchmark uses its own part of what is shared.
 #[allow(unused_imports)]
 pub use process::{cpu_seconds, rss_kib, spawn as spawn_silent, ChildProcess};

@@ -57,6 +57,11 @@ fn gauge(
         .build()
 }
 
+/// One observation per `(label value, value)` pair, labelled `key`.
+fn by<T>(key: &'static str, pairs: impl IntoIterator<Item = (&'static str, T)>) -> Observed<T> {
+    pairs.into_iter().map(|(label, value)| (value, vec![KeyValue::new(key, label)])).collect()
+}
+
 fn op(op: &str) -> KeyValue {
     KeyValue::new("operation", op.to_string())
 }
@@ -121,10 +126,7 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &W
         "Calls with a request_id that joined a call in flight, replayed a kept outcome, or were refused (conflict)",
         move || {
             let stats = i.stats();
-            [("join", stats.joins), ("replay", stats.replays), ("conflict", stats.conflicts)]
-                .into_iter()
-                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
-                .collect()
+            by("result", [("join", stats.joins), ("replay", stats.replays), ("conflict", stats.conflicts)])
         },
     );
     let w = watches.clone();
@@ -140,10 +142,7 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &W
         "Retry-budget tokens left (and the capacity, with level=capacity)",
         move || {
             let stats = s.resilience().stats();
-            vec![
-                (f64::from(stats.budget_level), vec![KeyValue::new("level", "available")]),
-                (f64::from(stats.budget_capacity), vec![KeyValue::new("level", "capacity")]),
-            ]
+            by("level", [("available", f64::from(stats.budget_level)), ("capacity", f64::from(stats.budget_capacity))])
         },
     );
     let s = sessions.clone();
@@ -160,10 +159,9 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &W
         "Open watch subscriptions (kind=watchers), watched sessions and running pollers",
         move || {
             let stats = w.stats();
-            [("watchers", stats.watchers), ("sessions", stats.watched_sessions), ("pollers", stats.pollers)]
-                .into_iter()
-                .map(|(kind, n)| (n as f64, vec![KeyValue::new("kind", kind)]))
-                .collect()
+            let counts =
+                [("watchers", stats.watchers), ("sessions", stats.watched_sessions), ("pollers", stats.pollers)];
+            by("kind", counts.map(|(kind, n)| (kind, n as f64)))
         },
     );
     GatewayMetrics {
@@ -184,10 +182,7 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
         "Fleet mode: live members at the last heartbeat (kind=members); 1 while serving locally because Redis failed (kind=degraded)",
         move || {
             let stats = f.stats();
-            vec![
-                (stats.members as f64, vec![KeyValue::new("kind", "members")]),
-                (f64::from(u8::from(stats.degraded)), vec![KeyValue::new("kind", "degraded")]),
-            ]
+            by("kind", [("members", stats.members as f64), ("degraded", f64::from(u8::from(stats.degraded)))])
         },
     );
     let f = fleet.clone();
@@ -197,10 +192,7 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
         "Redis commands of fleet mode, by result (ok, error: failed or timed out), and times the sidecar went local (result=degraded)",
         move || {
             let stats = f.stats();
-            [("ok", stats.commands - stats.errors), ("error", stats.errors), ("degraded", stats.degradations)]
-                .into_iter()
-                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
-                .collect()
+            by("result", [("ok", stats.commands - stats.errors), ("error", stats.errors), ("degraded", stats.degradations)])
         },
     );
     let f = fleet.clone();
@@ -217,10 +209,7 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
         "Send slots from the fleet's budget, by result (now, waited, given_back: denied past the deadline or abandoned)",
         move || {
             let stats = p.stats();
-            [("now", stats.slots - stats.waits), ("waited", stats.waits), ("given_back", stats.given_back)]
-                .into_iter()
-                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
-                .collect()
+            by("result", [("now", stats.slots - stats.waits), ("waited", stats.waits), ("given_back", stats.given_back)])
         },
     );
     let r = reads.clone();
@@ -230,10 +219,7 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
         "Watch poll reads in fleet mode, by result (fresh: another sidecar's result; fetched: read upstream under this sidecar's fetch lease; busy: another sidecar held the lease)",
         move || {
             let stats = r.stats();
-            [("fresh", stats.fresh), ("fetched", stats.fetched), ("busy", stats.busy)]
-                .into_iter()
-                .map(|(result, n)| (n, vec![KeyValue::new("result", result)]))
-                .collect()
+            by("result", [("fresh", stats.fresh), ("fetched", stats.fetched), ("busy", stats.busy)])
         },
     );
     GatewayMetrics { _counters: vec![redis, budget, poll_reads], _seconds: vec![latency], _gauges: vec![state] }

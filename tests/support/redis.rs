@@ -11,6 +11,8 @@ use super::process::{spawn, ChildProcess};
 /// A `redis-server` the test owns.
 pub struct RedisServer {
     pub port: u16,
+    /// Flags beyond the port and persistence (TLS, a password).
+    args: Vec<String>,
     process: Option<ChildProcess>,
 }
 
@@ -29,7 +31,32 @@ impl RedisServer {
 
     /// One on a free port that is not started yet (nothing listens there).
     pub fn not_started() -> Self {
-        Self { port: free_port(), process: None }
+        Self { port: free_port(), args: Vec::new(), process: None }
+    }
+
+    /// One that speaks only TLS (with the certificate and key in `dir`:
+    /// `server.pem`, `server.key`, `ca.pem`) and wants `password`.
+    pub fn start_tls(dir: &std::path::Path, password: &str) -> Self {
+        let file = |name: &str| dir.join(name).display().to_string();
+        let mut server = Self::not_started();
+        server.args = vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            server.port.to_string(),
+            "--tls-cert-file".into(),
+            file("server.pem"),
+            "--tls-key-file".into(),
+            file("server.key"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+            "--requirepass".into(),
+            password.into(),
+        ];
+        server.restart();
+        server
     }
 
     /// Its URL.
@@ -41,6 +68,7 @@ impl RedisServer {
     pub fn restart(&mut self) {
         let mut command = Command::new("redis-server");
         command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        command.args(&self.args);
         let process = spawn(command);
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
@@ -68,8 +96,14 @@ impl RedisServer {
 
     /// A command's reply, through `redis-cli`.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out =
-            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli");
+        self.cli_with(&[], args)
+    }
+
+    /// The same, with `redis-cli` flags `options` (TLS, a password).
+    pub fn cli_with(&self, options: &[&str], args: &[&str]) -> String {
+        let mut command = Command::new("redis-cli");
+        command.args(["-p", &self.port.to_string()]).args(options).args(args);
+        let out = command.output().expect("redis-cli");
         assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
