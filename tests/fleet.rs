@@ -500,3 +500,33 @@ async fn a_sidecar_joins_over_tls_with_the_password_from_a_file() {
     assert!(!process.stderr().contains(password), "the password is never logged");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[tokio::test]
+async fn a_terminate_reaches_the_watchers_at_once_though_the_shared_state_is_fresh() {
+    let h = stopped_clock().await;
+    let arn = active_sessions(&h, 1).await.remove(0);
+    let redis = RedisServer::start();
+    let (_sidecar, mut client) = sidecar(&h, &redis).await;
+    client_action(&h, &arn, "connect").await;
+    let request = pb::WatchStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: arn.clone(),
+        resume_token: String::new(),
+    };
+    let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
+    let mut next_status = async || loop {
+        let event = stream.message().await.expect("no error").expect("an event");
+        if event.kind() != Kind::Heartbeat {
+            return event.stream_session.expect("session").status();
+        }
+    };
+    assert_eq!(next_status().await, S::Connected, "read now, shared for 10 s (the CONNECTED interval)");
+    let terminate = pb::TerminateStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: arn,
+        ..Default::default()
+    };
+    client.terminate_stream_session(terminate).await.expect("terminate");
+    let seen = tokio::time::timeout(Duration::from_secs(5), next_status()).await;
+    assert_eq!(seen.ok(), Some(S::Terminating), "the terminate's refresh read upstream, not the fresh CONNECTED");
+}

@@ -232,6 +232,18 @@ impl Unary for pb::TerminateStreamSessionRequest {
         to.api.terminate_stream_session(input, to.call).await?;
         Ok(pb::TerminateStreamSessionResponse {})
     }
+
+    /// Watchers of the session see TERMINATING at once, not at its next
+    /// scheduled read (10 s away while CONNECTED).
+    async fn finish(
+        self,
+        gateway: &Gateway,
+        response: Self::Response,
+        _: Option<Instant>,
+    ) -> Result<Self::Response, ApiError> {
+        gateway.watches().refresh(&self.stream_group_identifier, &self.stream_session_identifier);
+        Ok(response)
+    }
 }
 
 impl Unary for pb::CreateStreamSessionConnectionRequest {

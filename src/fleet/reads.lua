@@ -7,7 +7,9 @@
 --
 -- KEYS[1]  the read's result hash; KEYS[2] its fetch lease
 -- ARGV[1]  "look" | "store" | "release"; ARGV[2] the poller's ticket
--- look:    ARGV[3] lease ms -> {"fresh", result} | {"fetch"} | {"busy", result} | {"busy"} (none yet)
+-- look:    ARGV[3] lease ms, ARGV[4] "1" to force a fetch (a call just changed
+--          what it reads: the lease is taken whatever is fresh or held)
+--          -> {"fresh", result} | {"fetch"} | {"busy", result} | {"busy"} (none yet)
 -- store:   ARGV[3] result, ARGV[4] fresh for ms -> 1 if stored
 -- release: -> 1 if the lease was the ticket's
 
@@ -16,6 +18,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, ticket = ARGV[1], ARGV[2]
 
 if mode == 'look' then
+  if ARGV[4] == '1' then
+    redis.call('SET', KEYS[2], ticket, 'PX', ARGV[3])
+    return {'fetch'}
+  end
   local at, fresh, result = unpack(redis.call('HMGET', KEYS[1], 'at', 'fresh', 'result'))
   if at and now - tonumber(at) < tonumber(fresh) then return {'fresh', result} end
   if redis.call('SET', KEYS[2], ticket, 'NX', 'PX', ARGV[3]) then return {'fetch'} end

@@ -60,7 +60,7 @@ impl FleetReads {
         }
     }
 
-    async fn look_shared(&self, result: String) -> Option<Look> {
+    async fn look_shared(&self, result: String, force: bool) -> Option<Look> {
         let ticket = uuid::Uuid::new_v4().to_string();
         let lease = result.clone() + ":lease";
         let millis = u64::try_from(FETCH_LEASE.as_millis()).unwrap_or(u64::MAX);
@@ -68,7 +68,9 @@ impl FleetReads {
             let (result, lease, ticket) = (&result, &lease, &ticket);
             self.fleet
                 .run(|mut c| async move {
-                    READS.key(result).key(lease).arg("look").arg(ticket).arg(millis).invoke_async(&mut c).await
+                    let mut call = READS.key(result);
+                    call.key(lease).arg("look").arg(ticket).arg(millis).arg(u8::from(force));
+                    call.invoke_async(&mut c).await
                 })
                 .await?
         };
@@ -94,7 +96,7 @@ impl FleetReads {
 }
 
 impl PollResults for FleetReads {
-    fn look(&self, group: &str, read: Read<'_>) -> Soon<'_, Look> {
+    fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look> {
         if self.fleet.degraded() {
             return at_once(Look::unshared());
         }
@@ -103,7 +105,7 @@ impl PollResults for FleetReads {
             Read::Page(token) => format!("poll:{group}:page:{token}"),
         };
         let result = self.fleet.key(&name);
-        Either::Right(Box::pin(async move { self.look_shared(result).await.unwrap_or_else(Look::unshared) }))
+        Either::Right(Box::pin(async move { self.look_shared(result, force).await.unwrap_or_else(Look::unshared) }))
     }
 }
 

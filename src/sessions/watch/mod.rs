@@ -143,6 +143,9 @@ struct Entry {
     identifier: String,
     tx: watch::Sender<SessionFeed>,
     due: Instant,
+    /// A call changed the session: its next read goes upstream even if the
+    /// shared results hold a fresh one.
+    forced: bool,
 }
 
 /// A watched stream group listing.
@@ -194,6 +197,7 @@ impl Watches {
                 identifier: session.to_string(),
                 tx: watch::channel(SessionFeed::default()).0,
                 due: Instant::now(),
+                forced: false,
             });
             entry.tx.subscribe()
         })
@@ -226,6 +230,7 @@ impl Watches {
             let now = Instant::now();
             for (_, entry) in lock(&group.state).sessions.iter_mut().filter(|(key, _)| pick(key)) {
                 entry.due = now;
+                entry.forced = true;
             }
             group.wake.notify_one();
         }

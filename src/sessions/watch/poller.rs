@@ -111,10 +111,10 @@ fn shared<T: Message + Default>(bytes: Bytes) -> Got<T> {
     T::decode(bytes).map_or(Got::Later, Got::Value)
 }
 
-/// Reads one session: from the shared results while they are fresh,
-/// otherwise upstream (storing what it got for the others).
-async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str) -> Got<pb::StreamSession> {
-    let ticket = match core.results.look(&group.key, Read::Session(key)).await {
+/// Reads one session: from the shared results while they are fresh (unless
+/// `forced`), otherwise upstream (storing what it got for the others).
+async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str, forced: bool) -> Got<pb::StreamSession> {
+    let ticket = match core.results.look(&group.key, Read::Session(key), forced).await {
         Look::Fresh(bytes) | Look::Busy(Some(bytes)) => return shared(bytes),
         Look::Busy(None) => return Got::Later,
         Look::Fetch(ticket) => ticket,
@@ -133,8 +133,8 @@ async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str) -
 
 /// Reads one listing page (at `token`, empty for the first): shared or
 /// upstream, as [`read_session`].
-async fn read_page(core: &Core, group: &Group, token: &str) -> Got<pb::ListStreamSessionsResponse> {
-    let ticket = match core.results.look(&group.key, Read::Page(token)).await {
+async fn read_page(core: &Core, group: &Group, token: &str, forced: bool) -> Got<pb::ListStreamSessionsResponse> {
+    let ticket = match core.results.look(&group.key, Read::Page(token), forced).await {
         Look::Fresh(bytes) | Look::Busy(Some(bytes)) => return shared(bytes),
         Look::Busy(None) => return Got::Later,
         Look::Fetch(ticket) => ticket,
@@ -169,11 +169,11 @@ async fn read_page(core: &Core, group: &Group, token: &str) -> Got<pb::ListStrea
 
 /// Reads one session and publishes what changed.
 async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
-    let watched = lock(&group.state).sessions.get(key).is_some_and(|e| e.tx.receiver_count() > 0);
-    if !watched {
-        return;
-    }
-    let result = read_session(core, group, key, identifier).await;
+    let forced = match lock(&group.state).sessions.get_mut(key) {
+        Some(entry) if entry.tx.receiver_count() > 0 => std::mem::take(&mut entry.forced),
+        _ => return,
+    };
+    let result = read_session(core, group, key, identifier, forced).await;
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
     let Some(entry) = st.sessions.get_mut(key) else { return };
@@ -228,8 +228,13 @@ async fn list(core: &Core, group: &Group) {
     let mut listed = Vec::new();
     let mut reads = Vec::new();
     let mut token = String::new();
+    // A call changed some session: the listing reads it, upstream.
+    let mut forced = false;
+    for entry in lock(&group.state).sessions.values_mut() {
+        forced |= std::mem::take(&mut entry.forced);
+    }
     loop {
-        match read_page(core, group, &token).await {
+        match read_page(core, group, &token, forced).await {
             Got::Value(page) => {
                 reads.extend(apply_page(core, group, &page.stream_sessions));
                 listed.extend(page.stream_sessions);

@@ -38,8 +38,10 @@ pub trait Ticket: Send {
 
 /// Where pollers share their results.
 pub trait PollResults: Send + Sync {
-    /// What is known of `read` in stream group `group` (its ID).
-    fn look(&self, group: &str, read: Read<'_>) -> Soon<'_, Look>;
+    /// What is known of `read` in stream group `group` (its ID); with
+    /// `force` (a call just changed what it reads), the read is this
+    /// poller's to make whatever is known.
+    fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look>;
 }
 
 /// Nothing shared: every read is this poller's to make.
@@ -61,7 +63,7 @@ impl Look {
 }
 
 impl PollResults for NotShared {
-    fn look(&self, _: &str, _: Read<'_>) -> Soon<'_, Look> {
+    fn look(&self, _: &str, _: Read<'_>, _: bool) -> Soon<'_, Look> {
         at_once(Look::unshared())
     }
 }

@@ -186,13 +186,18 @@ impl Drop for MemoryTicket {
 struct Shared(Arc<Memory>);
 
 impl super::shared::PollResults for Shared {
-    fn look(&self, group: &str, read: super::shared::Read<'_>) -> crate::sessions::Soon<'_, super::shared::Look> {
+    fn look(
+        &self,
+        group: &str,
+        read: super::shared::Read<'_>,
+        force: bool,
+    ) -> crate::sessions::Soon<'_, super::shared::Look> {
         use super::shared::Look;
         let name = format!("{group}/{read:?}");
         let known = crate::sync::lock(&self.0.results).get(&name).cloned();
         let look = match known {
-            Some((at, fresh, result)) if at.elapsed() < fresh => Look::Fresh(result),
-            known if crate::sync::lock(&self.0.leases).insert(name.clone()) => {
+            Some((at, fresh, result)) if at.elapsed() < fresh && !force => Look::Fresh(result),
+            known if crate::sync::lock(&self.0.leases).insert(name.clone()) || force => {
                 drop(known);
                 Look::Fetch(Box::new(MemoryTicket { name, results: self.0.clone() }))
             }
@@ -224,4 +229,20 @@ async fn two_processes_sharing_poll_results_read_upstream_as_one_and_both_see_ev
     alone.add("ss-1", lifecycle());
     changes(watch(&watches(&alone), "ss-1", None)).await;
     assert_eq!(fake.seconds("GetStreamSession"), alone.seconds("GetStreamSession"), "the same reads as one process");
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_refresh_the_next_read_goes_upstream_though_the_shared_result_is_fresh() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", steps(&[(0, Aws::Active), (1, Aws::Connected), (5, Aws::Terminated)]));
+    let shared = Arc::new(Shared(Arc::new(Memory::default())));
+    let watches = Watches::sharing(fake.clone(), WatchConfig::default(), Arc::new(PollBudget::new(0.5)), shared);
+    let refresh = async {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        watches.refresh(GROUP, "ss-1");
+    };
+    let (seen, ()) = tokio::join!(changes(watch(&watches, "ss-1", None)), refresh);
+    assert_eq!(seen.last().map(|change| change.1), Some(S::Terminated));
+    // CONNECTED, read at 2 s, is fresh in the shared results until 12 s.
+    assert_eq!(fake.seconds("GetStreamSession"), [0, 2, 6], "the refresh read upstream at once");
 }
