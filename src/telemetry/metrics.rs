@@ -192,7 +192,7 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
         "Redis commands of fleet mode, by result (ok, error: failed or timed out), and times the sidecar went local (result=degraded)",
         move || {
             let stats = f.stats();
-            by("result", [("ok", stats.commands - stats.errors), ("error", stats.errors), ("degraded", stats.degradations)])
+            by("result", [("ok", stats.commands.saturating_sub(stats.errors)), ("error", stats.errors), ("degraded", stats.degradations)])
         },
     );
     let f = fleet.clone();
@@ -209,7 +209,7 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
         "Send slots from the fleet's budget, by result (now, waited, given_back: denied past the deadline or abandoned)",
         move || {
             let stats = p.stats();
-            by("result", [("now", stats.slots - stats.waits), ("waited", stats.waits), ("given_back", stats.given_back)])
+            by("result", [("now", stats.slots.saturating_sub(stats.waits)), ("waited", stats.waits), ("given_back", stats.given_back)])
         },
     );
     let r = reads.clone();
