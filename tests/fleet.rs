@@ -245,18 +245,27 @@ async fn four_sidecars_demanding_40_starts_a_second_send_at_most_21_in_any_secon
 async fn one_request_id_on_two_sidecars_makes_one_start_and_other_parameters_are_refused() {
     let h = harness().await;
     let redis = RedisServer::start();
-    let (_a, mut a) = sidecar(&h, &redis).await;
+    let (first_sidecar, mut a) = sidecar_with(&h, &redis, &["--metrics-listen", "127.0.0.1:0"]).await;
+    let metrics = first_sidecar.expect_line("metrics listening on ");
+    let leases = async || {
+        let state = scrape(&metrics).await;
+        value(&state, "gls_gateway_fleet_state", &[("kind", "idempotency_leases")])
+    };
     let (_b, mut b) = sidecar(&h, &redis).await;
     let slow = FaultRule { operation: Some("StartStreamSession".into()), latency_ms: 500, ..FaultRule::default() };
     h.emulator.add_fault(slow).expect("fault");
     let deadline = Duration::from_secs(10);
     let second = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The first sidecar holds the key (its call is upstream for 500 ms).
+        while leases().await < 1.0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         start(&mut b, "fleet-launch", deadline).await
     };
     let (first, second) = tokio::join!(start(&mut a, "fleet-launch", deadline), second);
     let arn = first.expect("a started");
     assert_eq!(second.expect("b joined"), arn);
+    assert_eq!(leases().await, 0.0, "the key's lease is given back with the outcome");
     assert_eq!(h.emulator.calls()["StartStreamSession"].values().sum::<u64>(), 1, "one upstream start");
     assert_eq!(start(&mut b, "fleet-launch", deadline).await.expect("replayed"), arn);
     let mut other = start_request_with_id("fleet-launch");

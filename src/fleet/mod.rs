@@ -72,6 +72,38 @@ pub struct LinkStats {
     pub errors: u64,
     /// Seconds spent waiting for commands that answered.
     pub latency_seconds: f64,
+    /// Idempotency keys this sidecar holds while it runs their call.
+    pub idempotency_leases: usize,
+    /// Poll reads this sidecar holds the fetch lease of.
+    pub read_leases: usize,
+}
+
+/// What a lease this sidecar holds is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKind {
+    /// An idempotency key whose call runs here.
+    Idempotency,
+    /// A poll read made here for the fleet.
+    Read,
+}
+
+/// A lease this sidecar holds, counted until dropped.
+pub struct Held {
+    fleet: Arc<Fleet>,
+    kind: LeaseKind,
+}
+
+impl Held {
+    /// The link the lease was taken through.
+    pub fn fleet(&self) -> &Arc<Fleet> {
+        &self.fleet
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.fleet.leases(self.kind).fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("heartbeat.lua")));
@@ -89,6 +121,8 @@ pub struct Fleet {
     commands: AtomicU64,
     errors: AtomicU64,
     latency_micros: AtomicU64,
+    idempotency_leases: AtomicUsize,
+    read_leases: AtomicUsize,
 }
 
 impl fmt::Debug for Fleet {
@@ -127,6 +161,8 @@ impl Fleet {
             commands: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency_micros: AtomicU64::new(0),
+            idempotency_leases: AtomicUsize::new(0),
+            read_leases: AtomicUsize::new(0),
         });
         fleet.beat().await;
         tokio::spawn(Self::keep_alive(Arc::downgrade(&fleet)));
@@ -247,6 +283,19 @@ impl Fleet {
         None
     }
 
+    fn leases(&self, kind: LeaseKind) -> &AtomicUsize {
+        match kind {
+            LeaseKind::Idempotency => &self.idempotency_leases,
+            LeaseKind::Read => &self.read_leases,
+        }
+    }
+
+    /// Counts a lease of `kind` as held until the result is dropped.
+    pub fn hold(self: &Arc<Self>, kind: LeaseKind) -> Held {
+        self.leases(kind).fetch_add(1, Ordering::Relaxed);
+        Held { fleet: self.clone(), kind }
+    }
+
     /// Counts of the link.
     pub fn stats(&self) -> LinkStats {
         LinkStats {
@@ -256,6 +305,8 @@ impl Fleet {
             commands: self.commands.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             latency_seconds: Duration::from_micros(self.latency_micros.load(Ordering::Relaxed)).as_secs_f64(),
+            idempotency_leases: self.idempotency_leases.load(Ordering::Relaxed),
+            read_leases: self.read_leases.load(Ordering::Relaxed),
         }
     }
 }

@@ -17,7 +17,7 @@ use redis::Script;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::Fleet;
+use super::{Fleet, Held, LeaseKind};
 use crate::sessions::idempotency::{
     Begin, Fingerprint, IdempotencyStore, Key, Lead, Leader, OutcomeStore, Portable, StoreLimits, StoreStats, Waiter,
 };
@@ -80,7 +80,10 @@ impl<V: Portable + Clone + Send + Sync + 'static> FleetOutcomes<V> {
                 .await?
         };
         Some(match answer.as_str() {
-            "lead" => Begin::Lead(Leader::new(SharedLead::start(self.fleet.clone(), record, run, self.retention))),
+            "lead" => {
+                let held = self.fleet.hold(LeaseKind::Idempotency);
+                Begin::Lead(Leader::new(SharedLead::start(held, record, run, self.retention)))
+            }
             "join" => {
                 self.joins.fetch_add(1, Ordering::Relaxed);
                 Begin::Join(Waiter::new(wait(self.fleet.clone(), record, String::from_utf8_lossy(&value).into_owned())))
@@ -149,7 +152,7 @@ async fn wait<V: Portable>(fleet: Arc<Fleet>, record: String, run: String) -> Op
 
 /// A call this sidecar runs for the fleet: its lease renewed until it ends.
 struct SharedLead {
-    fleet: Arc<Fleet>,
+    held: Held,
     record: String,
     run: String,
     retention: Duration,
@@ -158,8 +161,9 @@ struct SharedLead {
 }
 
 impl SharedLead {
-    fn start(fleet: Arc<Fleet>, record: String, run: String, retention: Duration) -> Self {
+    fn start(held: Held, record: String, run: String, retention: Duration) -> Self {
         let renewal = {
+            let fleet = held.fleet();
             let (fleet, record, run) = (fleet.clone(), record.clone(), run.clone());
             tokio::spawn(async move {
                 loop {
@@ -174,13 +178,13 @@ impl SharedLead {
             })
             .abort_handle()
         };
-        Self { fleet, record, run, retention, renewal, finished: false }
+        Self { held, record, run, retention, renewal, finished: false }
     }
 
     /// Runs `mode` on the record in the background (nobody waits for it).
     fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
         args.splice(0..0, [mode.as_bytes().to_vec(), self.run.clone().into_bytes()]);
-        self.fleet.detach(&OUTCOMES, vec![self.record.clone()], args);
+        self.held.fleet().detach(&OUTCOMES, vec![self.record.clone()], args);
     }
 }
 

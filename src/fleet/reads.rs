@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use redis::Script;
 
-use super::Fleet;
+use super::{Fleet, Held, LeaseKind};
 use crate::sessions::watch::shared::{Look, PollResults, Read, Ticket};
 use crate::sessions::{at_once, Soon};
 
@@ -84,7 +84,8 @@ impl FleetReads {
             }
             b"fetch" => {
                 self.fetched.fetch_add(1, Ordering::Relaxed);
-                let ticket = FleetTicket { fleet: self.fleet.clone(), result, lease, ticket, stored: false };
+                let held = self.fleet.hold(LeaseKind::Read);
+                let ticket = FleetTicket { held, result, lease, ticket, stored: false };
                 Look::Fetch(Box::new(ticket))
             }
             _ => {
@@ -111,7 +112,7 @@ impl PollResults for FleetReads {
 
 /// A read this sidecar makes for the fleet.
 struct FleetTicket {
-    fleet: Arc<Fleet>,
+    held: Held,
     result: String,
     lease: String,
     ticket: String,
@@ -121,7 +122,7 @@ struct FleetTicket {
 impl FleetTicket {
     fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
         args.splice(0..0, [mode.as_bytes().to_vec(), self.ticket.clone().into_bytes()]);
-        self.fleet.detach(&READS, vec![self.result.clone(), self.lease.clone()], args);
+        self.held.fleet().detach(&READS, vec![self.result.clone(), self.lease.clone()], args);
     }
 }
 

@@ -179,10 +179,18 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
     let state = gauge(
         &meter,
         "gls_gateway.fleet.state",
-        "Fleet mode: live members at the last heartbeat (kind=members); 1 while serving locally because Redis failed (kind=degraded)",
+        "Fleet mode: live members at the last heartbeat (kind=members); 1 while serving locally because Redis failed (kind=degraded); leases held for idempotency keys whose call runs here and for poll reads made here (kind=idempotency_leases, read_leases)",
         move || {
             let stats = f.stats();
-            by("kind", [("members", stats.members as f64), ("degraded", f64::from(u8::from(stats.degraded)))])
+            by(
+                "kind",
+                [
+                    ("members", stats.members as f64),
+                    ("degraded", f64::from(u8::from(stats.degraded))),
+                    ("idempotency_leases", stats.idempotency_leases as f64),
+                    ("read_leases", stats.read_leases as f64),
+                ],
+            )
         },
     );
     let f = fleet.clone();
