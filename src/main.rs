@@ -77,7 +77,10 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let schedule = Arc::new(PollBudget::new(config.watch.poll_share));
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
-    let gateway_service = Gateway::new(upstream, idempotency, watches);
+    let mut gateway_service = Gateway::new(upstream, idempotency, watches);
+    if let Some(max_age) = config.fleet.as_ref().and_then(|f| f.recent_gets) {
+        gateway_service = gateway_service.answering_gets_from_recent_polls(max_age);
+    }
     let mut gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

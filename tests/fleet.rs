@@ -539,3 +539,41 @@ async fn a_terminate_reaches_the_watchers_at_once_though_the_shared_state_is_fre
     let seen = tokio::time::timeout(Duration::from_secs(5), next_status()).await;
     assert_eq!(seen.ok(), Some(S::Terminating), "the terminate's refresh read upstream, not the fresh CONNECTED");
 }
+
+#[tokio::test]
+async fn get_stream_session_may_be_answered_from_a_recent_poll_of_any_sidecar() {
+    let h = stopped_clock().await;
+    let arns = active_sessions(&h, 2).await;
+    let redis = RedisServer::start();
+    let (_watching, watcher) = sidecar(&h, &redis).await;
+    let (_recent, mut recent) = sidecar_with(&h, &redis, &["--fleet-get-max-age-ms", "60000"]).await;
+    let (_plain, mut plain) = sidecar(&h, &redis).await;
+    let watched = watch(&watcher, &arns[0], Duration::from_secs(60));
+    let id = arns[0].rsplit('/').next().expect("session id");
+    let stored = tokio::time::timeout(Duration::from_secs(30), async {
+        while redis.cli(&["KEYS", &format!("*:poll:*:session:{id}")]).is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    assert!(stored.await.is_ok(), "the watcher's poll result is shared");
+    let gets = || h.emulator.calls().get("GetStreamSession").map_or(0, |m| m.values().sum::<u64>());
+    let get = async |client: &mut StreamSessionsClient<Channel>, arn: &str| {
+        let request = pb::GetStreamSessionRequest {
+            stream_group_identifier: GROUP.into(),
+            stream_session_identifier: arn.into(),
+        };
+        let session = client.get_stream_session(request).await.expect("get").into_inner().stream_session;
+        session.map(|s| {
+            let status = s.status();
+            (s.arn, status)
+        })
+    };
+    let before = gets();
+    assert_eq!(get(&mut recent, &arns[0]).await, Some((arns[0].clone(), S::Active)));
+    assert_eq!(gets(), before, "answered from the watcher's poll, nothing upstream");
+    assert_eq!(get(&mut recent, &arns[1]).await, Some((arns[1].clone(), S::Active)));
+    assert_eq!(gets(), before + 1, "a session nobody polls is read upstream");
+    get(&mut plain, &arns[0]).await;
+    assert_eq!(gets(), before + 2, "without the flag, every GetStreamSession goes upstream");
+    watched.abort();
+}

@@ -17,6 +17,7 @@ mod tests;
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
@@ -38,6 +39,8 @@ pub struct Gateway {
     upstream: Arc<dyn GameLiftStreams>,
     idempotency: Arc<Idempotency>,
     watches: Watches,
+    /// GetStreamSession answered from a shared poll result this recent.
+    recent: Option<Duration>,
 }
 
 /// The events of a watch RPC.
@@ -47,7 +50,13 @@ impl Gateway {
     /// A gateway that calls GameLift Streams through `upstream`, keeping
     /// idempotency keys in `idempotency`, polling for watches through `watches`.
     pub fn new(upstream: Arc<dyn GameLiftStreams>, idempotency: Arc<Idempotency>, watches: Watches) -> Self {
-        Self { upstream, idempotency, watches }
+        Self { upstream, idempotency, watches, recent: None }
+    }
+
+    /// The same, answering GetStreamSession from the watches' shared poll
+    /// results (fleet mode) when one is at most `max_age` old.
+    pub fn answering_gets_from_recent_polls(self, max_age: Duration) -> Self {
+        Self { recent: Some(max_age), ..self }
     }
 
     /// The watches (to end them at shutdown).
@@ -78,7 +87,8 @@ impl Gateway {
 
     /// GameLift Streams, called by `deadline`.
     fn to(&self, deadline: Option<Instant>) -> Upstream {
-        Upstream { api: self.upstream.clone(), call: Call::By(deadline) }
+        let recent = self.recent.map(|max_age| (self.watches.clone(), max_age));
+        Upstream { api: self.upstream.clone(), call: Call::By(deadline), recent }
     }
 
     /// Waits until the session is in a state `ready` takes, until `deadline`.

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_gameliftstreams::operation::create_stream_session_connection::builders::CreateStreamSessionConnectionInputBuilder;
 use aws_sdk_gameliftstreams::operation::export_stream_session_files::builders::ExportStreamSessionFilesInputBuilder;
@@ -23,6 +24,7 @@ use super::inputs::{
 use super::status::{ApiError, CallContext};
 use super::{is_ready, validate, Gateway};
 use crate::proto::v1 as pb;
+use crate::sessions::watch::Watches;
 use crate::sessions::{Call, GameLiftStreams};
 
 /// One unary RPC of the service.
@@ -74,6 +76,9 @@ pub struct Upstream {
     pub api: Arc<dyn GameLiftStreams>,
     /// By the caller's deadline.
     pub call: Call,
+    /// Where a GetStreamSession may be answered instead, and how recent the
+    /// answer must be.
+    pub recent: Option<(Watches, Duration)>,
 }
 
 /// A page of sessions as the list RPCs answer it.
@@ -154,6 +159,13 @@ impl Unary for pb::GetStreamSessionRequest {
     }
 
     async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        if let (Some((watches, max_age)), Some(group), Some(session)) =
+            (&to.recent, input.get_identifier(), input.get_stream_session_identifier())
+        {
+            if let Some(recent) = watches.recent_session(group, session, *max_age).await {
+                return Ok(pb::GetStreamSessionResponse { stream_session: Some(recent) });
+            }
+        }
         let out = to.api.get_stream_session(input, to.call).await?;
         Ok(pb::GetStreamSessionResponse { stream_session: Some(out.into()) })
     }

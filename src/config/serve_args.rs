@@ -152,6 +152,11 @@ pub struct ServeArgs {
     /// three heartbeats no longer counts in the share of a ceiling.
     #[arg(long, env = "GLS_GATEWAY_FLEET_HEARTBEAT_SECONDS", default_value_t = 1.0)]
     pub fleet_heartbeat_seconds: f64,
+    /// In fleet mode, answer GetStreamSession from the state a watch poller
+    /// of any sidecar read at most this many milliseconds ago, instead of
+    /// calling AWS (its signal request is then empty); 0: always call AWS.
+    #[arg(long, env = "GLS_GATEWAY_FLEET_GET_MAX_AGE_MS", default_value_t = 0)]
+    pub fleet_get_max_age_ms: u64,
 }
 
 /// The validated settings of `serve`.
@@ -261,6 +266,7 @@ impl ServeArgs {
             prefix: prefix.clone(),
             timeout: Duration::from_millis(self.redis_timeout_ms),
             heartbeat: positive_duration("fleet-heartbeat-seconds", self.fleet_heartbeat_seconds)?,
+            recent_gets: (self.fleet_get_max_age_ms > 0).then(|| Duration::from_millis(self.fleet_get_max_age_ms)),
         }))
     }
 
@@ -436,6 +442,7 @@ mod tests {
         std::fs::remove_file(&dir).expect("cleanup");
         assert_eq!(fleet.password.as_deref(), Some("from-the-secret"));
         assert_eq!((fleet.prefix.as_str(), fleet.timeout), ("gls", Duration::from_millis(250)));
+        assert_eq!(fleet.recent_gets, None, "GetStreamSession goes upstream unless asked");
         assert!(!format!("{fleet:?}").contains("in-the-url"), "Debug redacts the URL");
         for (args, flag) in [
             (&["--redis-url", "http://user:secret@cache"][..], "--redis-url"),

@@ -39,6 +39,9 @@ pub struct FleetConfig {
     /// How often each sidecar says it is alive; members silent for three
     /// heartbeats no longer count.
     pub heartbeat: Duration,
+    /// GetStreamSession answered from a shared poll result at most this old
+    /// (instead of a call upstream); `None`: always upstream.
+    pub recent_gets: Option<Duration>,
 }
 
 impl fmt::Debug for FleetConfig {
@@ -48,6 +51,7 @@ impl fmt::Debug for FleetConfig {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("heartbeat", &self.heartbeat)
+            .field("recent_gets", &self.recent_gets)
             .finish_non_exhaustive()
     }
 }

@@ -12,6 +12,7 @@
 --          -> {"fresh", result} | {"fetch"} | {"busy", result} | {"busy"} (none yet)
 -- store:   ARGV[3] result, ARGV[4] fresh for ms -> 1 if stored
 -- release: -> 1 if the lease was the ticket's
+-- recent:  ARGV[3] max age ms -> {result} if one was stored at most that long ago, else {}
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -27,6 +28,12 @@ if mode == 'look' then
   if redis.call('SET', KEYS[2], ticket, 'NX', 'PX', ARGV[3]) then return {'fetch'} end
   if result then return {'busy', result} end
   return {'busy'}
+end
+
+if mode == 'recent' then
+  local at, result = unpack(redis.call('HMGET', KEYS[1], 'at', 'result'))
+  if at and now - tonumber(at) <= tonumber(ARGV[3]) then return {result} end
+  return {}
 end
 
 if redis.call('GET', KEYS[2]) ~= ticket then return 0 end

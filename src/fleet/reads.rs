@@ -94,18 +94,42 @@ impl FleetReads {
             }
         })
     }
-}
 
-impl PollResults for FleetReads {
-    fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look> {
-        if self.fleet.degraded() {
-            return at_once(Look::unshared());
-        }
+    /// The key of `read`'s result in `group`.
+    fn result_key(&self, group: &str, read: Read<'_>) -> String {
         let name = match read {
             Read::Session(id) => format!("poll:{group}:session:{id}"),
             Read::Page(token) => format!("poll:{group}:page:{token}"),
         };
-        let result = self.fleet.key(&name);
+        self.fleet.key(&name)
+    }
+}
+
+impl PollResults for FleetReads {
+    fn recent(&self, group: &str, read: Read<'_>, max_age: Duration) -> Soon<'_, Option<Bytes>> {
+        if self.fleet.degraded() {
+            return at_once(None);
+        }
+        let result = self.result_key(group, read);
+        let millis = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
+        Either::Right(Box::pin(async move {
+            let lease = result.clone() + ":lease";
+            let (result, lease) = (&result, &lease);
+            let reply: Vec<Vec<u8>> = self
+                .fleet
+                .run(|mut c| async move {
+                    READS.key(result).key(lease).arg("recent").arg("").arg(millis).invoke_async(&mut c).await
+                })
+                .await?;
+            reply.into_iter().next().map(Bytes::from)
+        }))
+    }
+
+    fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look> {
+        if self.fleet.degraded() {
+            return at_once(Look::unshared());
+        }
+        let result = self.result_key(group, read);
         Either::Right(Box::pin(async move { self.look_shared(result, force).await.unwrap_or_else(Look::unshared) }))
     }
 }

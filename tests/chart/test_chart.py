@@ -70,6 +70,7 @@ FULL = {
         "keyPrefix": "studio-a",
         "timeoutMs": 100,
         "heartbeatSeconds": 2,
+        "getMaxAgeMs": 1500,
     },
     "otel": {
         "endpoint": "http://otel-collector.observability:4317",
@@ -213,6 +214,7 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
     assert aws["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
     assert emulated["GLS_GATEWAY_EMULATOR"] == "true" and emulated["GLS_GATEWAY_EMULATOR_TIME_SCALE"] == "5"
     assert aws["GLS_GATEWAY_REDIS_URL"] == ELASTICACHE and aws["GLS_GATEWAY_REDIS_KEY_PREFIX"] == "studio-a"
+    assert aws["GLS_GATEWAY_FLEET_GET_MAX_AGE_MS"] == "1500"
     assert aws["GLS_GATEWAY_REDIS_PASSWORD_FILE"] == "/var/run/secrets/gamelift-streams-gateway-redis/auth-token"
     assert "AWS_REGION" not in emulated
 

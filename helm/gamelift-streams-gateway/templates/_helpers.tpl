@@ -144,6 +144,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_REDIS_KEY_PREFIX" "value" .Values.fleet.keyPrefix) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_REDIS_TIMEOUT_MS" "value" .Values.fleet.timeoutMs) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_FLEET_HEARTBEAT_SECONDS" "value" .Values.fleet.heartbeatSeconds) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_FLEET_GET_MAX_AGE_MS" "value" .Values.fleet.getMaxAgeMs) }}
 {{- end }}
 {{- if .Values.emulator.enabled }}
 - name: GLS_GATEWAY_EMULATOR

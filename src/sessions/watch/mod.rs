@@ -213,6 +213,15 @@ impl Watches {
         })
     }
 
+    /// A session's state as a poller (of this or another process) read it
+    /// at most `max_age` ago, from the shared results; `None` if none is
+    /// that recent. It carries no signal request (pollers drop it).
+    pub async fn recent_session(&self, group: &str, session: &str, max_age: Duration) -> Option<pb::StreamSession> {
+        let read = shared::Read::Session(resource_id(session));
+        let bytes = self.core.results.recent(resource_id(group), read, max_age).await?;
+        prost::Message::decode(bytes).ok()
+    }
+
     /// Asks for a read of a watched session now (after a call that changes it).
     pub fn refresh(&self, group: &str, session: &str) {
         self.refresh_where(group, |key| key == resource_id(session));

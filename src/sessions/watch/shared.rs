@@ -42,6 +42,12 @@ pub trait PollResults: Send + Sync {
     /// `force` (a call just changed what it reads), the read is this
     /// poller's to make whatever is known.
     fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look>;
+
+    /// The last result of `read` any poller stored, if it is at most
+    /// `max_age` old; `None` otherwise, or when nothing is shared.
+    fn recent(&self, _group: &str, _read: Read<'_>, _max_age: Duration) -> Soon<'_, Option<Bytes>> {
+        at_once(None)
+    }
 }
 
 /// Nothing shared: every read is this poller's to make.
