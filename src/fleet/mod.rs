@@ -110,6 +110,11 @@ impl Drop for Held {
     }
 }
 
+/// A duration as the whole milliseconds Redis takes (PX, PEXPIRE).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("heartbeat.lua")));
 
 /// One sidecar's link to its fleet.
@@ -185,7 +190,7 @@ impl Fleet {
     /// One heartbeat: on success the member count is current and a degraded
     /// link is live again.
     async fn beat(&self) {
-        let ttl = u64::try_from((self.heartbeat * 3).as_millis()).unwrap_or(u64::MAX);
+        let ttl = millis(self.heartbeat * 3);
         let key = self.key("members");
         let beat = self
             .attempt(|mut c| async move { HEARTBEAT.key(key).arg(&self.member).arg(ttl).invoke_async(&mut c).await })
@@ -201,7 +206,7 @@ impl Fleet {
     /// Leaves the fleet's member count (at shutdown), so the others' local
     /// share grows at once instead of three heartbeats later.
     pub async fn leave(&self) {
-        let ttl = u64::try_from((self.heartbeat * 3).as_millis()).unwrap_or(u64::MAX);
+        let ttl = millis(self.heartbeat * 3);
         let key = self.key("members");
         let _: Option<usize> = self
             .attempt(|mut c| async move {

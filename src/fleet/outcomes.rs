@@ -17,7 +17,7 @@ use redis::Script;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::{Fleet, Held, LeaseKind};
+use super::{millis, Fleet, Held, LeaseKind};
 use crate::sessions::idempotency::{
     Begin, Fingerprint, IdempotencyStore, Key, Lead, Leader, OutcomeStore, Portable, StoreLimits, StoreStats, Waiter,
 };
@@ -32,10 +32,6 @@ const PUBLISHED: Duration = Duration::from_secs(30);
 /// The first and the longest pause between a waiter's reads.
 const FIRST_READ: Duration = Duration::from_millis(20);
 const LONGEST_READ: Duration = Duration::from_millis(500);
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
 
 /// Outcomes by key for the whole fleet, the sidecar's own store as fallback.
 pub struct FleetOutcomes<V> {

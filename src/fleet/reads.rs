@@ -16,7 +16,7 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use redis::Script;
 
-use super::{Fleet, Held, LeaseKind};
+use super::{millis, Fleet, Held, LeaseKind};
 use crate::sessions::watch::shared::{Look, PollResults, Read, Ticket};
 use crate::sessions::{at_once, Soon};
 
@@ -60,16 +60,14 @@ impl FleetReads {
         }
     }
 
-    async fn look_shared(&self, result: String, force: bool) -> Option<Look> {
+    async fn look_shared(&self, keys: Keys, force: bool) -> Option<Look> {
         let ticket = uuid::Uuid::new_v4().to_string();
-        let lease = result.clone() + ":lease";
-        let millis = u64::try_from(FETCH_LEASE.as_millis()).unwrap_or(u64::MAX);
         let reply: Vec<Vec<u8>> = {
-            let (result, lease, ticket) = (&result, &lease, &ticket);
+            let (keys, ticket) = (&keys, &ticket);
             self.fleet
                 .run(|mut c| async move {
-                    let mut call = READS.key(result);
-                    call.key(lease).arg("look").arg(ticket).arg(millis).arg(u8::from(force));
+                    let mut call = READS.key(&keys.result);
+                    call.key(&keys.lease).arg("look").arg(ticket).arg(millis(FETCH_LEASE)).arg(u8::from(force));
                     call.invoke_async(&mut c).await
                 })
                 .await?
@@ -85,7 +83,7 @@ impl FleetReads {
             b"fetch" => {
                 self.fetched.fetch_add(1, Ordering::Relaxed);
                 let held = self.fleet.hold(LeaseKind::Read);
-                let ticket = FleetTicket { held, result, lease, ticket, stored: false };
+                let ticket = FleetTicket { held, keys, ticket, stored: false };
                 Look::Fetch(Box::new(ticket))
             }
             _ => {
@@ -95,14 +93,21 @@ impl FleetReads {
         })
     }
 
-    /// The key of `read`'s result in `group`.
-    fn result_key(&self, group: &str, read: Read<'_>) -> String {
+    /// The keys of `read` in `group`.
+    fn keys(&self, group: &str, read: Read<'_>) -> Keys {
         let name = match read {
             Read::Session(id) => format!("poll:{group}:session:{id}"),
             Read::Page(token) => format!("poll:{group}:page:{token}"),
         };
-        self.fleet.key(&name)
+        let result = self.fleet.key(&name);
+        Keys { lease: format!("{result}:lease"), result }
     }
+}
+
+/// The keys of one read: its result's hash and its fetch lease.
+struct Keys {
+    result: String,
+    lease: String,
 }
 
 impl PollResults for FleetReads {
@@ -110,15 +115,15 @@ impl PollResults for FleetReads {
         if self.fleet.degraded() {
             return at_once(None);
         }
-        let result = self.result_key(group, read);
-        let millis = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
+        let keys = self.keys(group, read);
         Either::Right(Box::pin(async move {
-            let lease = result.clone() + ":lease";
-            let (result, lease) = (&result, &lease);
+            let keys = &keys;
             let reply: Vec<Vec<u8>> = self
                 .fleet
                 .run(|mut c| async move {
-                    READS.key(result).key(lease).arg("recent").arg("").arg(millis).invoke_async(&mut c).await
+                    let mut call = READS.key(&keys.result);
+                    call.key(&keys.lease).arg("recent").arg("").arg(millis(max_age));
+                    call.invoke_async(&mut c).await
                 })
                 .await?;
             reply.into_iter().next().map(Bytes::from)
@@ -129,16 +134,15 @@ impl PollResults for FleetReads {
         if self.fleet.degraded() {
             return at_once(Look::unshared());
         }
-        let result = self.result_key(group, read);
-        Either::Right(Box::pin(async move { self.look_shared(result, force).await.unwrap_or_else(Look::unshared) }))
+        let keys = self.keys(group, read);
+        Either::Right(Box::pin(async move { self.look_shared(keys, force).await.unwrap_or_else(Look::unshared) }))
     }
 }
 
 /// A read this sidecar makes for the fleet.
 struct FleetTicket {
     held: Held,
-    result: String,
-    lease: String,
+    keys: Keys,
     ticket: String,
     stored: bool,
 }
@@ -146,15 +150,14 @@ struct FleetTicket {
 impl FleetTicket {
     fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
         args.splice(0..0, [mode.as_bytes().to_vec(), self.ticket.clone().into_bytes()]);
-        self.held.fleet().detach(&READS, vec![self.result.clone(), self.lease.clone()], args);
+        self.held.fleet().detach(&READS, vec![self.keys.result.clone(), self.keys.lease.clone()], args);
     }
 }
 
 impl Ticket for FleetTicket {
     fn store(mut self: Box<Self>, result: Bytes, fresh_for: Duration) {
         self.stored = true;
-        let millis = u64::try_from(fresh_for.as_millis()).unwrap_or(u64::MAX);
-        self.send("store", vec![result.to_vec(), millis.to_string().into_bytes()]);
+        self.send("store", vec![result.to_vec(), millis(fresh_for).to_string().into_bytes()]);
     }
 }
 
