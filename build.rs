@@ -1,20 +1,30 @@
-//! Compiles `proto/` into Rust (messages, the tonic server and client) and a
-//! file descriptor set for server reflection, with the protoc that ships inside
-//! `protoc-bin-vendored`, so no protoc needs installing.
+//! Compiles `proto/` into Rust (messages, the tonic server and client) and
+//! file descriptor sets for server reflection, with the protoc that ships
+//! inside `protoc-bin-vendored`, so no protoc needs installing.
+//! `error_reason.proto` is compiled on its own: the ErrorInfo reasons are
+//! needed below the layer of the service's code (see `src/reason.rs`).
+
+use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protoc = protoc_bin_vendored::protoc_bin_path()?;
-    std::env::set_var("PROTOC", protoc);
-    let descriptor = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("gamelift_streams_v1_descriptor.bin");
+    std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let well_known = protoc_bin_vendored::include_path()?;
+    let includes = ["proto", well_known.to_str().ok_or("include path")?];
     // BTreeMap for proto maps: encoding is then canonical, which request fingerprints rely on.
     // LeanCodec: prost with small per-call buffers (open watch streams hold theirs).
     tonic_prost_build::configure()
         .btree_map(".")
         .codec_path("crate::codec::LeanCodec")
-        .file_descriptor_set_path(descriptor)
-        .compile_protos(
-            &["proto/gamelift/streams/v1/stream_sessions.proto"],
-            &["proto", protoc_bin_vendored::include_path()?.to_str().ok_or("include path")?],
-        )?;
+        .file_descriptor_set_path(out.join("gamelift_streams_v1_descriptor.bin"))
+        .compile_protos(&["proto/gamelift/streams/v1/stream_sessions.proto"], &includes)?;
+    let reason = out.join("reason");
+    std::fs::create_dir_all(&reason)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .build_server(false)
+        .out_dir(&reason)
+        .file_descriptor_set_path(out.join("gamelift_streams_v1_reason_descriptor.bin"))
+        .compile_protos(&["proto/gamelift/streams/v1/error_reason.proto"], &includes)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
-use crate::wire::DOMAIN;
+use crate::reason::{set_error_info, ErrorReason};
 
 /// The calls that need no token.
 const OPEN_PREFIX: &str = "/grpc.health.v1.Health/";
@@ -115,7 +115,7 @@ where
 /// UNAUTHENTICATED with ErrorInfo reason `UNAUTHENTICATED`.
 fn unauthenticated() -> http::Response<tonic::body::Body> {
     let mut details = ErrorDetails::new();
-    details.set_error_info("UNAUTHENTICATED", DOMAIN, std::collections::HashMap::new());
+    set_error_info(&mut details, ErrorReason::Unauthenticated, std::collections::HashMap::new());
     tonic::Status::with_error_details(
         tonic::Code::Unauthenticated,
         "this gateway needs `authorization: Bearer <token>` metadata with its token",

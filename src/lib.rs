@@ -10,6 +10,7 @@ pub mod convert;
 pub mod emulator;
 pub mod fleet;
 pub mod proto;
+pub mod reason;
 pub mod server;
 pub mod service_model;
 pub mod sessions;

@@ -76,8 +76,8 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
     let schedule = Arc::new(PollBudget::new(config.watch.poll_share));
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
-    let _metrics = telemetry::metrics::register(&sessions, &idempotency, &watches);
-    let mut gateway_service = Gateway::new(upstream, idempotency, watches);
+    let mut gateway_service = Gateway::new(upstream, idempotency.clone(), watches);
+    let _metrics = telemetry::metrics::register(&sessions, &idempotency, &gateway_service);
     if let Some(max_age) = config.fleet.as_ref().and_then(|f| f.recent_gets) {
         gateway_service = gateway_service.answering_gets_from_recent_polls(max_age);
     }

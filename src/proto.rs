@@ -6,6 +6,24 @@
 pub mod v1 {
     tonic::include_proto!("gamelift.streams.v1");
 
+    /// A watch RPC's response, for Rust clients that read both watches alike.
+    pub trait WatchResponse {
+        /// The event it carries (every response carries one).
+        fn into_event(self) -> StreamSessionEvent;
+    }
+
+    impl WatchResponse for WatchStreamSessionResponse {
+        fn into_event(self) -> StreamSessionEvent {
+            self.event.unwrap_or_default()
+        }
+    }
+
+    impl WatchResponse for WatchStreamSessionsResponse {
+        fn into_event(self) -> StreamSessionEvent {
+            self.event.unwrap_or_default()
+        }
+    }
+
     /// The encoded file descriptor set, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gamelift_streams_v1_descriptor");
 }

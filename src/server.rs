@@ -126,6 +126,16 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
     start_with(listen, gateway, Access::default(), Limits::default()).await
 }
 
+/// Server reflection over the contract (both proto files) and health, for
+/// grpcurl, Postman and the like: served as `grpc.reflection.v1` and as the
+/// older `v1alpha` that many tools and grpcio-reflection still speak.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::reason::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
 /// Binds `listen` (and the health listener of `access`) and serves `gateway`
 /// to callers `access` admits, within `limits`, until drained.
 pub async fn start_with(
@@ -137,12 +147,9 @@ pub async fn start_with(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StreamSessionsServer>().await;
     let max = limits.max_request_bytes;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(std::io::Error::other)?
-        .max_decoding_message_size(max);
+    let reflection = reflection_builder().build_v1().map_err(std::io::Error::other)?.max_decoding_message_size(max);
+    let reflection_v1alpha =
+        reflection_builder().build_v1alpha().map_err(std::io::Error::other)?.max_decoding_message_size(max);
     let health_service = health_service.max_decoding_message_size(max);
     let watches = gateway.watches().clone();
     let router = limits
@@ -152,6 +159,7 @@ pub async fn start_with(
         .layer(AuthLayer::new(access.token))
         .add_service(health_service.clone())
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(StreamSessionsServer::new(gateway).max_decoding_message_size(max));
     let (tx, rx) = oneshot::channel::<()>();
     let signal = async {

@@ -18,8 +18,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
-/// The ErrorInfo domain of every error the gateway answers.
-pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
+use crate::reason::{set_error_info, ErrorReason};
 
 /// How long before the caller's deadline an unanswered call is answered:
 /// tonic's own timer (started a moment earlier, for the same time) must not
@@ -48,21 +47,21 @@ pub fn parse_timeout(raw: &str) -> Option<Duration> {
 /// A request that is not a valid protobuf message of its RPC's type.
 pub fn malformed(detail: impl std::fmt::Display) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info("MALFORMED_REQUEST", DOMAIN, HashMap::new());
+    set_error_info(&mut details, ErrorReason::MalformedRequest, HashMap::new());
     Status::with_error_details(Code::InvalidArgument, format!("the request is not a valid message: {detail}"), details)
 }
 
 fn too_large(limit: usize) -> Status {
     let mut details = ErrorDetails::new();
-    let meta = HashMap::from([("max_request_bytes".to_string(), limit.to_string())]);
-    details.set_error_info("REQUEST_TOO_LARGE", DOMAIN, meta);
+    let meta = HashMap::from([("maxRequestBytes".to_string(), limit.to_string())]);
+    set_error_info(&mut details, ErrorReason::RequestTooLarge, meta);
     let message = format!("the request is larger than the {limit} bytes this gateway accepts (--max-request-bytes)");
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
 fn deadline_exceeded() -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info("DEADLINE_EXCEEDED", DOMAIN, HashMap::new());
+    set_error_info(&mut details, ErrorReason::DeadlineExceeded, HashMap::new());
     Status::with_error_details(Code::DeadlineExceeded, "the call did not finish before its deadline", details)
 }
 
@@ -205,7 +204,7 @@ mod tests {
         let passed = answer(own, None).await;
         assert_eq!(reason(&passed), (Code::InvalidArgument, "MALFORMED_REQUEST".into()));
         let mut with_info = ErrorDetails::new();
-        with_info.set_error_info("UPSTREAM_UNKNOWN_ERROR", DOMAIN, HashMap::new());
+        set_error_info(&mut with_info, ErrorReason::UpstreamUnknownError, HashMap::new());
         let internal = answer(Status::with_error_details(Code::Internal, "x", with_info), None).await;
         assert_eq!(reason(&internal), (Code::Internal, "UPSTREAM_UNKNOWN_ERROR".into()));
         let not_found = answer(Status::not_found("no such service"), None).await;

@@ -13,6 +13,7 @@ use gamelift_streams_gateway::fleet::pacing::PACE_LUA;
 use gamelift_streams_gateway::fleet::reads::FETCH_LEASE;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use gamelift_streams_gateway::proto::v1::WatchResponse;
 use pb::StreamSessionEventKind as Kind;
 use pb::StreamSessionStatus as S;
 use rand::rngs::StdRng;
@@ -81,7 +82,7 @@ fn watch(client: &StreamSessionsClient<Channel>, arn: &str, how_long: Duration) 
         let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
         let mut seen = Vec::new();
         let _ = tokio::time::timeout(how_long, async {
-            while let Some(event) = stream.message().await.expect("no error") {
+            while let Some(event) = stream.message().await.expect("no error").map(WatchResponse::into_event) {
                 if event.kind() != Kind::Heartbeat {
                     seen.push(event.stream_session.expect("session").status());
                 }
@@ -524,7 +525,7 @@ async fn a_terminate_reaches_the_watchers_at_once_though_the_shared_state_is_fre
     };
     let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
     let mut next_status = async || loop {
-        let event = stream.message().await.expect("no error").expect("an event");
+        let event = stream.message().await.expect("no error").expect("an event").into_event();
         if event.kind() != Kind::Heartbeat {
             return event.stream_session.expect("session").status();
         }

@@ -111,7 +111,7 @@ async fn lists_page_and_filter() {
             .client
             .list_stream_sessions(pb::ListStreamSessionsRequest {
                 stream_group_identifier: GROUP.into(),
-                page_size: Some(2),
+                page_size: 2,
                 page_token: token.clone(),
                 ..Default::default()
             })
@@ -125,6 +125,16 @@ async fn lists_page_and_filter() {
         token = page.next_page_token;
     }
     assert_eq!(listed, arns);
+    // AIP-158: 0 is the default size, a size above the maximum is the maximum.
+    for page_size in [0, 1000, i32::MAX] {
+        let request =
+            pb::ListStreamSessionsRequest { stream_group_identifier: GROUP.into(), page_size, ..Default::default() };
+        let page = g.client.list_stream_sessions(request).await.expect("one page").into_inner();
+        assert_eq!(page.stream_sessions.len(), 3, "page_size {page_size}");
+        let by_account = pb::ListStreamSessionsByAccountRequest { page_size, ..Default::default() };
+        g.client.list_stream_sessions_by_account(by_account).await.expect("one page by account");
+    }
+    assert_eq!(g.emulator.emulator.call_count("ListStreamSessions", "ValidationException"), 0);
     let active = g
         .client
         .list_stream_sessions_by_account(pb::ListStreamSessionsByAccountRequest {
@@ -193,7 +203,7 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_never_reaches_aws() 
         .client
         .list_stream_sessions(pb::ListStreamSessionsRequest {
             stream_group_identifier: GROUP.into(),
-            page_size: Some(0),
+            page_size: -1,
             status: 42,
             ..Default::default()
         })
@@ -224,7 +234,7 @@ async fn unknown_sessions_are_not_found_with_resource_info_and_the_aws_request_i
     let details = status.get_error_details();
     let info = details.error_info().expect("ErrorInfo");
     assert_eq!((info.reason.as_str(), info.domain.as_str()), ("NOT_FOUND", "gameliftstreams.amazonaws.com"));
-    assert_eq!(info.metadata.get("aws_request_id").map(String::len), Some(36));
+    assert_eq!(info.metadata.get("awsRequestId").map(String::len), Some(36));
     let resource = details.resource_info().expect("ResourceInfo");
     assert_eq!((resource.resource_type.as_str(), resource.resource_name.as_str()), ("StreamSession", "NoSuchSession1"));
 }

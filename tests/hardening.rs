@@ -215,7 +215,7 @@ async fn a_call_unanswered_at_its_deadline_is_deadline_exceeded_not_cancelled() 
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!((status.code(), reason(&status)), (Code::DeadlineExceeded, "UPSTREAM_TIMEOUT".into()), "{status:?}");
     let info = status.get_error_details().error_info().cloned().expect("ErrorInfo");
-    assert_eq!(info.metadata.get("gave_up").map(String::as_str), Some("deadline"));
+    assert_eq!(info.metadata.get("gaveUp").map(String::as_str), Some("deadline"));
 }
 
 /// Reads until the server closes the connection; how long that took.

@@ -136,7 +136,7 @@ async fn a_300ms_deadline_against_constant_throttling_returns_in_time_with_retry
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     let details = status.get_error_details();
     assert_eq!(details.error_info().map(|i| i.reason.as_str()), Some("THROTTLED"));
-    assert_eq!(metadata(&status, "gave_up").as_deref(), Some("deadline"));
+    assert_eq!(metadata(&status, "gaveUp").as_deref(), Some("deadline"));
     assert!(details.retry_info().and_then(|r| r.retry_delay).is_some());
 }
 
@@ -170,9 +170,9 @@ async fn the_budget_empties_under_sustained_failure_and_refills_after_success() 
     g.emulator.emulator.add_fault(failing.clone()).expect("fault");
     let upstream = |g: &GatewayHarness| g.emulator.emulator.call_count("GetStreamSession", "InternalServerException");
     let first = g.client.get_stream_session(get_request(&arn)).await.expect_err("fails");
-    assert_eq!((upstream(&g), metadata(&first, "gave_up").as_deref()), (3, Some("attempts_exhausted")));
+    assert_eq!((upstream(&g), metadata(&first, "gaveUp").as_deref()), (3, Some("attempts_exhausted")));
     let second = g.client.get_stream_session(get_request(&arn)).await.expect_err("fails fast");
-    assert_eq!((upstream(&g), metadata(&second, "gave_up").as_deref()), (4, Some("budget_exhausted")));
+    assert_eq!((upstream(&g), metadata(&second, "gaveUp").as_deref()), (4, Some("budget_exhausted")));
     assert!(second.get_error_details().retry_info().is_some());
     g.emulator.emulator.clear_faults();
     for _ in 0..10 {
@@ -180,7 +180,7 @@ async fn the_budget_empties_under_sustained_failure_and_refills_after_success() 
     }
     g.emulator.emulator.add_fault(failing).expect("fault");
     let third = g.client.get_stream_session(get_request(&arn)).await.expect_err("fails");
-    assert_eq!((upstream(&g), metadata(&third, "gave_up").as_deref()), (6, Some("budget_exhausted")));
+    assert_eq!((upstream(&g), metadata(&third, "gaveUp").as_deref()), (6, Some("budget_exhausted")));
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use gamelift_streams_gateway::emulator::{SEEDED_APPLICATION_ID as APP, SEEDED_STREAM_GROUP_ID as GROUP};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use gamelift_streams_gateway::proto::v1::WatchResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -203,7 +204,7 @@ async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span
         resume_token: String::new(),
     };
     let mut events = client.watch_stream_session(watch).await.expect("watch").into_inner();
-    let first = events.message().await.expect("an event").expect("a snapshot");
+    let first = events.message().await.expect("an event").expect("a snapshot").into_event();
     assert_eq!(first.kind(), pb::StreamSessionEventKind::Snapshot);
     drop((events, client));
     // The watch's span ends when the gateway has seen the client go, at the

@@ -9,9 +9,11 @@ mod support;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use gamelift_streams_gateway::api::deferred::DeferralStats;
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use gamelift_streams_gateway::proto::v1::WatchResponse;
 use gamelift_streams_gateway::sessions::watch::WatchConfig;
 use gamelift_streams_gateway::sessions::RetryPolicy;
 use reqwest::Method;
@@ -49,17 +51,18 @@ fn watch_request(session: &str, resume_token: &str) -> pb::WatchStreamSessionReq
     }
 }
 
-async fn watch(client: &mut StreamSessionsClient<Channel>, session: &str) -> Streaming<pb::StreamSessionEvent> {
+async fn watch(client: &mut StreamSessionsClient<Channel>, session: &str) -> Streaming<pb::WatchStreamSessionResponse> {
     client.watch_stream_session(watch_request(session, "")).await.expect("WatchStreamSession").into_inner()
 }
 
 /// The next event; `None` when the stream ended with OK.
-async fn next(stream: &mut Streaming<pb::StreamSessionEvent>) -> Option<pb::StreamSessionEvent> {
-    tokio::time::timeout(EVENT_WAIT, stream.message()).await.expect("an event in time").expect("no error")
+async fn next<T: WatchResponse>(stream: &mut Streaming<T>) -> Option<pb::StreamSessionEvent> {
+    let message = tokio::time::timeout(EVENT_WAIT, stream.message()).await.expect("an event in time");
+    message.expect("no error").map(WatchResponse::into_event)
 }
 
 /// The next event that is not a heartbeat.
-async fn next_change(stream: &mut Streaming<pb::StreamSessionEvent>) -> Option<pb::StreamSessionEvent> {
+async fn next_change<T: WatchResponse>(stream: &mut Streaming<T>) -> Option<pb::StreamSessionEvent> {
     loop {
         match next(stream).await {
             Some(e) if e.kind() == Kind::Heartbeat => continue,
@@ -255,7 +258,7 @@ async fn poll_calls_for(per_session: usize) -> (u64, u64) {
         .await;
         streams.extend(opened);
     }
-    let expect_all = async |streams: &mut Vec<Streaming<pb::StreamSessionEvent>>, want: S| {
+    let expect_all = async |streams: &mut Vec<Streaming<pb::WatchStreamSessionResponse>>, want: S| {
         let seen =
             join_all(streams.iter_mut().map(|s| async move { next_change(s).await.map(|e| status_of(&e)) })).await;
         assert!(seen.iter().all(|s| *s == Some(want)), "every watcher sees {want:?}");
@@ -450,9 +453,9 @@ async fn start_and_wait_without_capacity_fails_with_placement_timeout() {
     let request = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request() };
     let status = g.client.start_stream_session(request).await.expect_err("no capacity");
     assert_eq!((status.code(), reason(&status)), (Code::ResourceExhausted, "SESSION_ERROR".to_string()));
-    assert_eq!(metadata(&status, "status_reason"), "placementTimeout");
-    assert_eq!(metadata(&status, "status"), "ERROR");
-    assert!(metadata(&status, "session_arn").contains(":streamsession/"));
+    assert_eq!(metadata(&status, "statusReason"), "STREAM_SESSION_STATUS_REASON_PLACEMENT_TIMEOUT");
+    assert_eq!(metadata(&status, "status"), "STREAM_SESSION_STATUS_ERROR");
+    assert!(metadata(&status, "sessionArn").contains(":streamsession/"));
     assert!(status.message().contains("placementTimeout"), "{}", status.message());
 }
 
@@ -463,10 +466,73 @@ async fn start_and_wait_answers_before_the_deadline_with_the_session_arn() {
     request.set_timeout(Duration::from_millis(800));
     let status = g.client.start_stream_session(request).await.expect_err("still ACTIVATING");
     assert_eq!((status.code(), reason(&status)), (Code::DeadlineExceeded, "SESSION_NOT_READY".to_string()));
-    assert_eq!(metadata(&status, "status"), "ACTIVATING");
-    let arn = metadata(&status, "session_arn");
+    assert_eq!(metadata(&status, "status"), "STREAM_SESSION_STATUS_ACTIVATING");
+    let arn = metadata(&status, "sessionArn");
     let mut stream = watch(&mut g.client, &arn).await;
     assert_eq!(status_of(&next(&mut stream).await.expect("snapshot")), S::Activating, "the caller can keep watching");
+}
+
+fn terminate_request(arn: &str, request_id: &str) -> pb::TerminateStreamSessionRequest {
+    pb::TerminateStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: arn.into(),
+        request_id: request_id.into(),
+    }
+}
+
+/// Waits (at most EVENT_WAIT) until the deferred terminations are `want`.
+async fn deferrals_become(g: &GatewayHarness, want: DeferralStats) {
+    let settled = async {
+        while g.deferrals.stats() != want {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let outcome = tokio::time::timeout(EVENT_WAIT, settled).await;
+    assert!(outcome.is_ok(), "deferrals {:?}, want {want:?}", g.deferrals.stats());
+}
+
+#[tokio::test]
+async fn terminating_a_session_still_activating_is_deferred_until_it_leaves_activating() {
+    let mut g = watched().await;
+    let arn = start(&mut g.client).await.arn;
+    let mut stream = watch(&mut g.client, &arn).await;
+    assert_eq!(status_of(&next(&mut stream).await.expect("snapshot")), S::Activating);
+    for request_id in ["give-back-1", "give-back-2"] {
+        let answer = g.client.terminate_stream_session(terminate_request(&arn, request_id)).await.expect("accepted");
+        let session = answer.into_inner().stream_session.expect("the session");
+        assert_eq!((session.arn.as_str(), session.status()), (arn.as_str(), S::Activating));
+    }
+    assert_eq!(g.emulator.emulator.call_count("TerminateStreamSession", "ValidationException"), 2, "AWS refused twice");
+    let one = DeferralStats { pending: 1, accepted: 1, ..DeferralStats::default() };
+    assert_eq!(g.deferrals.stats(), one, "one wish per session, however often asked");
+
+    g.emulator.emulator.advance_clock(5.0).expect("clock advanced");
+    let mut seen = Vec::new();
+    while seen.last() != Some(&S::Terminating) {
+        seen.push(status_of(&next_change(&mut stream).await.expect("a change")));
+    }
+    assert!(seen.iter().all(|s| matches!(s, S::Active | S::Terminating)), "{seen:?}");
+    assert_eq!(g.emulator.emulator.call_count("TerminateStreamSession", "Success"), 1);
+    deferrals_become(&g, DeferralStats { pending: 0, terminated: 1, ..one }).await;
+}
+
+#[tokio::test]
+async fn a_start_whose_wait_ran_out_is_given_back_and_needs_nothing_when_it_fails_to_place() {
+    let mut config = stopped_clock();
+    config.world.capacity = vec![("us-west-2".into(), 0)];
+    let mut g = gateway_watching(config, RetryPolicy::default(), quick_watches()).await;
+    let mut request = tonic::Request::new(pb::StartStreamSessionRequest { wait_for_active: true, ..start_request() });
+    request.set_timeout(Duration::from_millis(800));
+    let status = g.client.start_stream_session(request).await.expect_err("still ACTIVATING");
+    assert_eq!(reason(&status), "SESSION_NOT_READY");
+    let arn = metadata(&status, "sessionArn");
+    let answer = g.client.terminate_stream_session(terminate_request(&arn, "")).await.expect("given back");
+    assert_eq!(answer.into_inner().stream_session.expect("the session").status(), S::Activating);
+
+    g.emulator.emulator.advance_clock(80.0).expect("past the placement timeout");
+    let accepted = DeferralStats { accepted: 1, ..DeferralStats::default() };
+    deferrals_become(&g, DeferralStats { ended_first: 1, ..accepted }).await;
+    assert_eq!(g.emulator.emulator.call_count("TerminateStreamSession", "Success"), 0, "an ERROR session needs none");
 }
 
 #[tokio::test]

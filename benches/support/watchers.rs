@@ -10,6 +10,7 @@ use std::time::Duration;
 use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle, SEEDED_STREAM_GROUP_ID as GROUP};
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
+use gamelift_streams_gateway::proto::v1::WatchResponse;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use tokio::sync::mpsc;
@@ -84,7 +85,7 @@ pub async fn subscribe(urls: &[String], arns: &[String], seen: mpsc::UnboundedSe
             let seen = seen.clone();
             tokio::spawn(async move {
                 let mut events = client.watch_stream_session(request).await.expect("watch").into_inner();
-                while let Ok(Some(event)) = events.message().await {
+                while let Ok(Some(event)) = events.message().await.map(|m| m.map(WatchResponse::into_event)) {
                     let status = event.stream_session.as_ref().map(|s| s.status()).unwrap_or_default();
                     let kind = event.kind();
                     if seen.send(Seen { session: i, kind, status, at: Instant::now() }).is_err() {

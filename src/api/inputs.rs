@@ -43,7 +43,7 @@ pub fn list_fields(
     group: &str,
     status: i32,
     export: i32,
-    page_size: Option<i32>,
+    page_size: i32,
     page_token: &str,
 ) -> Fields<ListStreamSessionsInputBuilder> {
     type B = ListStreamSessionsInputBuilder;
@@ -53,8 +53,21 @@ pub fn list_fields(
         .known::<pb::ExportFilesStatus>("export_files_status", export)
         .member("Status", "status", status_filter(status), B::set_status)
         .member("ExportFilesStatus", "export_files_status", export_filter(export), B::set_export_files_status)
-        .member("MaxResults", "page_size", page_size, B::set_max_results)
+        .member("MaxResults", "page_size", max_results(page_size), B::set_max_results)
         .member("NextToken", "page_token", text(page_token), B::set_next_token)
+}
+
+/// The most sessions a page holds (the model's maximum of `MaxResults`).
+pub const MAX_PAGE_SIZE: i32 = 100;
+
+/// `MaxResults` for a `page_size`, as AIP-158 reads it: 0 is unset (AWS's
+/// default), above the maximum is the maximum, and a negative size is kept
+/// for the model's check to refuse, naming `page_size`.
+fn max_results(page_size: i32) -> Option<i32> {
+    match page_size {
+        0 => None,
+        size => Some(size.min(MAX_PAGE_SIZE)),
+    }
 }
 
 fn status_filter(status: i32) -> Option<aws::StreamSessionStatus> {
@@ -191,6 +204,6 @@ pub fn list_by_account_fields(
             export_filter(r.export_files_status),
             B::set_export_files_status,
         )
-        .member("MaxResults", "page_size", r.page_size, B::set_max_results)
+        .member("MaxResults", "page_size", max_results(r.page_size), B::set_max_results)
         .member("NextToken", "page_token", text(&r.page_token), B::set_next_token)
 }

@@ -5,6 +5,7 @@
 //! a status with details. No AWS call happens for invalid input.
 
 pub mod deadline;
+pub mod deferred;
 pub mod fields;
 pub mod inputs;
 pub mod operations;
@@ -28,6 +29,7 @@ use crate::sessions::watch::stream::{wait_for, GroupWatch, SessionWatch, WaitErr
 use crate::sessions::watch::token::ResumeToken;
 use crate::sessions::watch::Watches;
 use crate::sessions::{Call, GameLiftStreams};
+use deferred::Deferrals;
 use operations::{group_ctx, session_ctx, Unary, Upstream};
 use replay::Idempotency;
 use status::{to_status, ApiError, CallContext};
@@ -39,24 +41,31 @@ pub struct Gateway {
     upstream: Arc<dyn GameLiftStreams>,
     idempotency: Arc<Idempotency>,
     watches: Watches,
+    /// Terminations waiting for their session to leave ACTIVATING.
+    deferrals: Arc<Deferrals>,
     /// GetStreamSession answered from a shared poll result this recent.
     recent: Option<Duration>,
 }
 
 /// The events of a watch RPC.
-pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamSessionEvent, Status>> + Send>>;
+pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl Gateway {
     /// A gateway that calls GameLift Streams through `upstream`, keeping
     /// idempotency keys in `idempotency`, polling for watches through `watches`.
     pub fn new(upstream: Arc<dyn GameLiftStreams>, idempotency: Arc<Idempotency>, watches: Watches) -> Self {
-        Self { upstream, idempotency, watches, recent: None }
+        Self { upstream, idempotency, watches, deferrals: Arc::default(), recent: None }
     }
 
     /// The same, answering GetStreamSession from the watches' shared poll
     /// results (fleet mode) when one is at most `max_age` old.
     pub fn answering_gets_from_recent_polls(self, max_age: Duration) -> Self {
         Self { recent: Some(max_age), ..self }
+    }
+
+    /// The terminations waiting for their session to leave ACTIVATING.
+    pub fn deferrals(&self) -> &Arc<Deferrals> {
+        &self.deferrals
     }
 
     /// The watches (to end them at shutdown).
@@ -105,7 +114,7 @@ impl Gateway {
             Err(WaitError::Ended(observed)) => Err(ApiError::SessionEnded(Box::new(observed.session.clone()))),
             Err(WaitError::TimedOut(latest)) => Err(ApiError::NotReady {
                 arn: latest.as_ref().map_or_else(|| session.to_string(), |o| o.session.arn.clone()),
-                status: status::aws_status(latest.map_or(0, |o| o.session.status)),
+                status: latest.map_or(0, |o| o.session.status),
             }),
             Err(WaitError::Watch(err)) => Err(err.into()),
         }
@@ -118,12 +127,14 @@ fn is_ready(session: &pb::StreamSession) -> bool {
     matches!(session.status(), S::Active | S::Connected | S::PendingClientReconnection)
 }
 
-/// A watch's events, its errors mapped to statuses.
-fn event_stream(
+/// A watch's events, each in its RPC's response message (`wrap`), its errors
+/// mapped to statuses.
+fn event_stream<T: 'static>(
     events: impl Stream<Item = Result<pb::StreamSessionEvent, WatchError>> + Send + 'static,
+    wrap: fn(pb::StreamSessionEvent) -> T,
     ctx: CallContext,
-) -> EventStream {
-    Box::pin(events.map(move |event| event.map_err(|err| to_status(&ApiError::from(err), &ctx))))
+) -> EventStream<T> {
+    Box::pin(events.map(move |event| event.map(wrap).map_err(|err| to_status(&ApiError::from(err), &ctx))))
 }
 
 /// Runs one RPC body and maps its error.
@@ -192,12 +203,12 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         self.unary(request).await
     }
 
-    type WatchStreamSessionStream = EventStream;
+    type WatchStreamSessionStream = EventStream<pb::WatchStreamSessionResponse>;
 
     async fn watch_stream_session(
         &self,
         request: Request<pb::WatchStreamSessionRequest>,
-    ) -> Result<Response<EventStream>, Status> {
+    ) -> Result<Response<Self::WatchStreamSessionStream>, Status> {
         let r = request.into_inner();
         let ctx = session_ctx("WatchStreamSession", &r.stream_session_identifier);
         respond(ctx.clone(), async {
@@ -210,26 +221,28 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
             let rx = self.watches.watch_session(&r.stream_group_identifier, &r.stream_session_identifier);
             let heartbeat = self.watches.config().heartbeat;
             let watch = SessionWatch::new(rx, &r.stream_session_identifier, heartbeat, resume);
-            Ok(event_stream(watch.into_stream(), ctx))
+            let wrap = |event| pb::WatchStreamSessionResponse { event: Some(event) };
+            Ok(event_stream(watch.into_stream(), wrap, ctx))
         })
         .await
     }
 
-    type WatchStreamSessionsStream = EventStream;
+    type WatchStreamSessionsStream = EventStream<pb::WatchStreamSessionsResponse>;
 
     async fn watch_stream_sessions(
         &self,
         request: Request<pb::WatchStreamSessionsRequest>,
-    ) -> Result<Response<EventStream>, Status> {
+    ) -> Result<Response<Self::WatchStreamSessionsStream>, Status> {
         let r = request.into_inner();
         let ctx = group_ctx("WatchStreamSessions", &r.stream_group_identifier);
         respond(ctx.clone(), async {
             let unknown = r.statuses.iter().find(|s| pb::StreamSessionStatus::try_from(**s).is_err());
-            let fields = inputs::list_fields(&r.stream_group_identifier, 0, 0, None, "");
+            let fields = inputs::list_fields(&r.stream_group_identifier, 0, 0, 0, "");
             fields.known::<pb::StreamSessionStatus>("statuses", unknown.copied().unwrap_or_default()).check(None)?;
             let rx = self.watches.watch_group(&r.stream_group_identifier);
             let watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);
-            Ok(event_stream(watch.into_stream(), ctx))
+            let wrap = |event| pb::WatchStreamSessionsResponse { event: Some(event) };
+            Ok(event_stream(watch.into_stream(), wrap, ctx))
         })
         .await
     }

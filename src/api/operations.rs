@@ -221,7 +221,8 @@ impl Unary for pb::ListStreamSessionsByAccountRequest {
 impl Unary for pb::TerminateStreamSessionRequest {
     const OPERATION: &'static str = "TerminateStreamSession";
     type Response = pb::TerminateStreamSessionResponse;
-    type Input = TerminateStreamSessionInputBuilder;
+    /// The termination, and the session read right after it.
+    type Input = (TerminateStreamSessionInputBuilder, GetStreamSessionInputBuilder);
 
     fn context(&self) -> CallContext {
         session_ctx(Self::OPERATION, &self.stream_session_identifier)
@@ -237,25 +238,46 @@ impl Unary for pb::TerminateStreamSessionRequest {
 
     fn input(&self, _: Option<String>) -> Result<Self::Input, ApiError> {
         let fields = terminate_fields(&self.stream_group_identifier, &self.stream_session_identifier);
-        Ok(fields.check(Some(&self.request_id))?)
+        let read_back = GetStreamSessionInput::builder()
+            .identifier(&self.stream_group_identifier)
+            .stream_session_identifier(&self.stream_session_identifier);
+        Ok((fields.check(Some(&self.request_id))?, read_back))
     }
 
-    async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
-        to.api.terminate_stream_session(input, to.call).await?;
-        Ok(pb::TerminateStreamSessionResponse {})
+    /// AWS refuses to terminate a session in ACTIVATING: then the session is
+    /// answered as it is, and [`finish`](Unary::finish) defers the termination.
+    async fn send(to: Upstream, (input, read_back): Self::Input) -> Answer<Self::Response> {
+        let refused = match to.api.terminate_stream_session(input, to.call).await {
+            Ok(_) => None,
+            Err(failure) if failure.error.refused_while_activating() => Some(failure),
+            Err(failure) => return Err(failure.into()),
+        };
+        let stream_session = read_session(&to, read_back, Self::OPERATION).await;
+        match (refused, stream_session) {
+            (Some(failure), session) if session.as_ref().is_none_or(|s| !is_activating(s)) => Err(failure.into()),
+            (_, stream_session) => Ok(pb::TerminateStreamSessionResponse { stream_session }),
+        }
     }
 
     /// Watchers of the session see TERMINATING at once, not at its next
-    /// scheduled read (10 s away while CONNECTED).
+    /// scheduled read (10 s away while CONNECTED); a session still
+    /// ACTIVATING is terminated once it leaves ACTIVATING.
     async fn finish(
         self,
         gateway: &Gateway,
         response: Self::Response,
         _: Option<Instant>,
     ) -> Result<Self::Response, ApiError> {
-        gateway.watches().refresh(&self.stream_group_identifier, &self.stream_session_identifier);
+        match response.stream_session.as_ref().filter(|s| is_activating(s)) {
+            Some(session) => gateway.defer_termination(&self.stream_group_identifier, &session.arn),
+            None => gateway.watches().refresh(&self.stream_group_identifier, &self.stream_session_identifier),
+        }
         Ok(response)
     }
+}
+
+fn is_activating(session: &pb::StreamSession) -> bool {
+    session.status() == pb::StreamSessionStatus::Activating
 }
 
 impl Unary for pb::CreateStreamSessionConnectionRequest {
@@ -290,7 +312,7 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
     async fn send(to: Upstream, (input, read_back): Self::Input) -> Answer<Self::Response> {
         let out = to.api.create_stream_session_connection(input, to.call).await?;
         let stream_session = match read_back {
-            Some(get) => read_session(&to, get).await,
+            Some(get) => read_session(&to, get, Self::OPERATION).await.map(without_signal_request),
             None => None,
         };
         Ok(pb::CreateStreamSessionConnectionResponse {
@@ -316,13 +338,13 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
     }
 }
 
-/// The session read right after CreateStreamSessionConnection; `None` if the
-/// read failed (the connection was created all the same).
-async fn read_session(to: &Upstream, input: GetStreamSessionInputBuilder) -> Option<pb::StreamSession> {
+/// The session read right after a call that changed it (`after`); `None` if
+/// the read failed (the change was made all the same).
+async fn read_session(to: &Upstream, input: GetStreamSessionInputBuilder, after: &str) -> Option<pb::StreamSession> {
     match to.api.get_stream_session(input, to.call).await {
-        Ok(s) => Some(without_signal_request(s)),
+        Ok(s) => Some(s.into()),
         Err(err) => {
-            tracing::info!(error = %err, "session read after CreateStreamSessionConnection failed");
+            tracing::info!(error = %err, operation = after, "session read after the call failed");
             None
         }
     }

@@ -13,11 +13,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::validate::{snake_case, FieldViolation};
 use crate::convert::{reason_to_aws, status_to_aws};
 use crate::proto::v1 as pb;
+use crate::reason::{set_error_info, ErrorReason};
 use crate::sessions::resilience::GiveUp;
 use crate::sessions::watch::stream::WatchError;
 use crate::sessions::{CallFailure, SessionError, UpstreamKind};
-
-use crate::wire::DOMAIN;
 
 /// The delay advised for a transient failure when the retry layer gave none.
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -41,12 +40,12 @@ pub enum ApiError {
     #[error("stream session {} ended in {} ({})", .0.arn, aws_status(.0.status), aws_reason(.0.status_reason))]
     SessionEnded(Box<pb::StreamSession>),
     /// A wait for ACTIVE reached the caller's deadline.
-    #[error("stream session {arn} is still {status}; watch it or terminate it")]
+    #[error("stream session {arn} is still {}; watch it or terminate it", aws_status(*.status))]
     NotReady {
         /// The session's ARN.
         arn: String,
-        /// Its latest status, as AWS names it.
-        status: String,
+        /// Its latest status (a `pb::StreamSessionStatus`).
+        status: i32,
     },
     /// The sidecar stopped watching (shutting down).
     #[error("the sidecar stopped watching; watch again")]
@@ -76,6 +75,17 @@ pub fn aws_reason(reason: i32) -> String {
         .ok()
         .and_then(reason_to_aws)
         .map_or_else(|| "none".to_string(), |r| r.as_str().to_string())
+}
+
+/// The proto's name of a status, as in `STREAM_SESSION_STATUS_ACTIVE`, for
+/// ErrorInfo metadata that every language parses with its enum.
+fn status_name(status: i32) -> String {
+    pb::StreamSessionStatus::try_from(status).unwrap_or_default().as_str_name().to_string()
+}
+
+/// The proto's name of a status reason, for ErrorInfo metadata.
+fn reason_name(reason: i32) -> String {
+    pb::StreamSessionStatusReason::try_from(reason).unwrap_or_default().as_str_name().to_string()
 }
 
 impl From<aws_smithy_types::error::operation::BuildError> for ApiError {
@@ -181,41 +191,41 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
     let (code, reason) = match err {
         ApiError::InvalidArgument(violations) => {
             add_violations(&mut details, violations, &mut meta);
-            (Code::InvalidArgument, "INVALID_FIELD")
+            (Code::InvalidArgument, ErrorReason::InvalidField)
         }
-        ApiError::Internal(_) => (Code::Internal, "INTERNAL"),
+        ApiError::Internal(_) => (Code::Internal, ErrorReason::Internal),
         ApiError::KeyReused => {
             details.add_bad_request_violation("request_id", "already used for a request with other parameters");
-            (Code::InvalidArgument, "IDEMPOTENCY_KEY_REUSED")
+            (Code::InvalidArgument, ErrorReason::IdempotencyKeyReused)
         }
         ApiError::SessionEnded(session) => ended_code(session, &mut details, &mut meta),
         ApiError::NotReady { arn, status } => {
-            meta.insert("session_arn".into(), arn.clone());
-            meta.insert("status".into(), status.clone());
-            (Code::DeadlineExceeded, "SESSION_NOT_READY")
+            meta.insert("sessionArn".into(), arn.clone());
+            meta.insert("status".into(), status_name(*status));
+            (Code::DeadlineExceeded, ErrorReason::SessionNotReady)
         }
         ApiError::WatchClosed => {
             details.set_retry_info(Some(DEFAULT_RETRY_DELAY));
-            (Code::Unavailable, "WATCH_CLOSED")
+            (Code::Unavailable, ErrorReason::WatchClosed)
         }
         ApiError::Call(failure) => {
             if let Some(id) = failure.error.request_id() {
-                meta.insert("aws_request_id".into(), id.to_string());
+                meta.insert("awsRequestId".into(), id.to_string());
             }
             meta.insert("attempts".into(), failure.attempts.to_string());
             if failure.gave_up != GiveUp::NotRetryable {
-                meta.insert("gave_up".into(), failure.gave_up.as_str().into());
+                meta.insert("gaveUp".into(), failure.gave_up.as_str().into());
             }
             if failure.gave_up == GiveUp::Deadline && matches!(failure.error, SessionError::Timeout) {
                 // The caller's deadline, not GameLift Streams, cut the attempt short.
-                (Code::DeadlineExceeded, "UPSTREAM_TIMEOUT")
+                (Code::DeadlineExceeded, ErrorReason::UpstreamTimeout)
             } else {
                 let delay = failure.retry_after.unwrap_or(DEFAULT_RETRY_DELAY);
                 session_code(&failure.error, ctx, delay, &mut details, &mut meta)
             }
         }
     };
-    details.set_error_info(reason, DOMAIN, meta);
+    set_error_info(&mut details, reason, meta);
     Status::with_error_details(code, summary(err), details)
 }
 
@@ -231,13 +241,16 @@ fn ended_code(
     session: &pb::StreamSession,
     details: &mut ErrorDetails,
     meta: &mut HashMap<String, String>,
-) -> (Code, &'static str) {
+) -> (Code, ErrorReason) {
     use pb::StreamSessionStatusReason as R;
-    meta.insert("session_arn".into(), session.arn.clone());
-    meta.insert("status".into(), aws_status(session.status));
-    meta.insert("status_reason".into(), aws_reason(session.status_reason));
-    let reason =
-        if session.status() == pb::StreamSessionStatus::Error { "SESSION_ERROR" } else { "SESSION_TERMINATED" };
+    meta.insert("sessionArn".into(), session.arn.clone());
+    meta.insert("status".into(), status_name(session.status));
+    meta.insert("statusReason".into(), reason_name(session.status_reason));
+    let reason = if session.status() == pb::StreamSessionStatus::Error {
+        ErrorReason::SessionError
+    } else {
+        ErrorReason::SessionTerminated
+    };
     match session.status_reason() {
         R::PlacementTimeout => {
             details.add_quota_failure_violation(
@@ -260,13 +273,13 @@ fn session_code(
     retry_delay: Duration,
     details: &mut ErrorDetails,
     meta: &mut HashMap<String, String>,
-) -> (Code, &'static str) {
+) -> (Code, ErrorReason) {
     if err.class().retryable() {
         details.set_retry_info(Some(retry_delay));
     }
     match err {
         SessionError::Upstream { kind, code, message, .. } => {
-            meta.insert("aws_error_code".into(), code.clone());
+            meta.insert("awsErrorCode".into(), code.clone());
             match kind {
                 UpstreamKind::Validation => {
                     let fields = upstream_fields(message);
@@ -275,31 +288,31 @@ fn session_code(
                         .map(|field| FieldViolation { field, description: message.clone() })
                         .collect();
                     add_violations(details, &violations, meta);
-                    (Code::InvalidArgument, "UPSTREAM_VALIDATION")
+                    (Code::InvalidArgument, ErrorReason::UpstreamValidation)
                 }
-                UpstreamKind::AccessDenied => (Code::PermissionDenied, "ACCESS_DENIED"),
+                UpstreamKind::AccessDenied => (Code::PermissionDenied, ErrorReason::AccessDenied),
                 UpstreamKind::NotFound => {
                     let name = truncate(&ctx.resource_name, MAX_FIELD_BYTES);
                     let description = truncate(message, MAX_DESCRIPTION_BYTES);
                     details.set_resource_info(ctx.resource_type, name, "", description);
-                    (Code::NotFound, "NOT_FOUND")
+                    (Code::NotFound, ErrorReason::NotFound)
                 }
-                UpstreamKind::Conflict => (Code::FailedPrecondition, "CONFLICT"),
+                UpstreamKind::Conflict => (Code::FailedPrecondition, ErrorReason::Conflict),
                 UpstreamKind::QuotaExceeded => {
                     details.add_quota_failure_violation(ctx.operation, truncate(message, MAX_DESCRIPTION_BYTES));
-                    (Code::ResourceExhausted, "QUOTA_EXCEEDED")
+                    (Code::ResourceExhausted, ErrorReason::QuotaExceeded)
                 }
-                UpstreamKind::Throttling => (Code::Unavailable, "THROTTLED"),
-                UpstreamKind::Internal => (Code::Unavailable, "UPSTREAM_INTERNAL_ERROR"),
-                UpstreamKind::Unauthenticated => (Code::FailedPrecondition, "CREDENTIALS_REJECTED"),
-                UpstreamKind::Unknown => (Code::Internal, "UPSTREAM_UNKNOWN_ERROR"),
+                UpstreamKind::Throttling => (Code::Unavailable, ErrorReason::Throttled),
+                UpstreamKind::Internal => (Code::Unavailable, ErrorReason::UpstreamInternalError),
+                UpstreamKind::Unauthenticated => (Code::FailedPrecondition, ErrorReason::CredentialsRejected),
+                UpstreamKind::Unknown => (Code::Internal, ErrorReason::UpstreamUnknownError),
             }
         }
-        SessionError::Timeout => (Code::Unavailable, "UPSTREAM_TIMEOUT"),
-        SessionError::Connection(_) => (Code::Unavailable, "UPSTREAM_UNREACHABLE"),
-        SessionError::RateLimited => (Code::Unavailable, "RATE_LIMITED"),
-        SessionError::Credentials(_) => (Code::FailedPrecondition, "CREDENTIALS_UNAVAILABLE"),
-        SessionError::Other(_) => (Code::Internal, "UPSTREAM_CALL_FAILED"),
+        SessionError::Timeout => (Code::Unavailable, ErrorReason::UpstreamTimeout),
+        SessionError::Connection(_) => (Code::Unavailable, ErrorReason::UpstreamUnreachable),
+        SessionError::RateLimited => (Code::Unavailable, ErrorReason::RateLimited),
+        SessionError::Credentials(_) => (Code::FailedPrecondition, ErrorReason::CredentialsUnavailable),
+        SessionError::Other(_) => (Code::Internal, ErrorReason::UpstreamCallFailed),
     }
 }
 
@@ -405,11 +418,11 @@ mod tests {
         assert_eq!(status.code(), Code::Unavailable);
         let details = status.get_error_details();
         let info = details.error_info().expect("ErrorInfo");
-        assert_eq!((info.reason.as_str(), info.domain.as_str()), ("THROTTLED", DOMAIN));
-        assert_eq!(info.metadata.get("aws_request_id").map(String::as_str), Some("req-1"));
+        assert_eq!((info.reason.as_str(), info.domain.as_str()), ("THROTTLED", crate::reason::DOMAIN));
+        assert_eq!(info.metadata.get("awsRequestId").map(String::as_str), Some("req-1"));
         assert_eq!(details.retry_info().and_then(|r| r.retry_delay), Some(Duration::from_millis(400)));
         assert_eq!(info.metadata.get("attempts").map(String::as_str), Some("3"));
-        assert_eq!(info.metadata.get("gave_up").map(String::as_str), Some("attempts_exhausted"));
+        assert_eq!(info.metadata.get("gaveUp").map(String::as_str), Some("attempts_exhausted"));
         let creds = ApiError::Call(CallFailure {
             error: SessionError::Credentials("none".into()),
             attempts: 1,

@@ -76,7 +76,7 @@ async fn start_and_wait_answers_by_the_deadline_with_the_session_still_activatin
     let status = gateway.start_stream_session(start("r-1", true, "10S")).await.expect_err("not ready");
     assert_eq!((status.code(), reason(&status).as_str()), (Code::DeadlineExceeded, "SESSION_NOT_READY"));
     let info = status.get_error_details().error_info().cloned().expect("ErrorInfo");
-    assert_eq!(info.metadata.get("status").map(String::as_str), Some("ACTIVATING"));
+    assert_eq!(info.metadata.get("status").map(String::as_str), Some("STREAM_SESSION_STATUS_ACTIVATING"));
     assert_eq!(Instant::now() - began, Duration::from_millis(9750), "the deadline less its 250 ms margin");
     assert_eq!(fake.count("StartStreamSession"), 1);
 }

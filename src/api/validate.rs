@@ -188,7 +188,7 @@ mod tests {
         let cases = [
             ("StartStreamSessionInput", aws_names(start.members())),
             ("GetStreamSessionInput", aws_names(inputs::get_fields("", "").members())),
-            ("ListStreamSessionsInput", aws_names(inputs::list_fields("", 0, 0, None, "").members())),
+            ("ListStreamSessionsInput", aws_names(inputs::list_fields("", 0, 0, 0, "").members())),
             (
                 "ListStreamSessionsByAccountInput",
                 aws_names(inputs::list_by_account_fields(&Default::default()).members()),

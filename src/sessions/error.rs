@@ -95,6 +95,13 @@ impl Class {
 }
 
 impl SessionError {
+    /// Whether this failure of TerminateStreamSession may be AWS refusing a
+    /// session still in ACTIVATING (a ValidationException, or a
+    /// ConflictException which would say the same): a read of the session tells.
+    pub fn refused_while_activating(&self) -> bool {
+        matches!(self, Self::Upstream { kind: UpstreamKind::Validation | UpstreamKind::Conflict, .. })
+    }
+
     /// The failure's [`Class`].
     pub fn class(&self) -> Class {
         match self {

@@ -8,10 +8,10 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
 use crate::api::replay::Idempotency;
+use crate::api::Gateway;
 use crate::fleet::pacing::FleetPacing;
 use crate::fleet::reads::FleetReads;
 use crate::fleet::Fleet;
-use crate::sessions::watch::Watches;
 use crate::sessions::Sessions;
 
 /// The registered instruments; collection stops when they are dropped.
@@ -66,9 +66,11 @@ fn op(op: &str) -> KeyValue {
     KeyValue::new("operation", op.to_string())
 }
 
-/// Registers the gateway's metrics over `sessions`, `idempotency` and `watches`.
-pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &Watches) -> GatewayMetrics {
+/// Registers the gateway's metrics over `sessions`, `idempotency` and
+/// `gateway`'s watches and deferred terminations.
+pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &Gateway) -> GatewayMetrics {
     let meter = super::meter();
+    let watches = gateway.watches();
     let s = sessions.clone();
     let aws_calls = counter(
         &meter,
@@ -164,10 +166,36 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, watches: &W
             by("kind", counts.map(|(kind, n)| (kind, n as f64)))
         },
     );
+    let d = gateway.deferrals().clone();
+    let deferred = counter(
+        &meter,
+        "gls_gateway.terminations.deferred",
+        "Terminations of sessions still ACTIVATING: recorded (result=accepted), then sent when the session left \
+         ACTIVATING (terminated), not needed because it ended first (ended_first), or given up (failed)",
+        move || {
+            let s = d.stats();
+            by(
+                "result",
+                [
+                    ("accepted", s.accepted),
+                    ("terminated", s.terminated),
+                    ("ended_first", s.ended_first),
+                    ("failed", s.failed),
+                ],
+            )
+        },
+    );
+    let d = gateway.deferrals().clone();
+    let deferred_pending = gauge(
+        &meter,
+        "gls_gateway.terminations.deferred_pending",
+        "Terminations waiting for their session to leave ACTIVATING",
+        move || vec![(d.stats().pending as f64, Vec::new())],
+    );
     GatewayMetrics {
-        _counters: vec![aws_calls, retries, throttles, give_ups, idempotent, poll_calls],
+        _counters: vec![aws_calls, retries, throttles, give_ups, idempotent, poll_calls, deferred],
         _seconds: Vec::new(),
-        _gauges: vec![budget, rates, watch_state],
+        _gauges: vec![budget, rates, watch_state, deferred_pending],
     }
 }
 

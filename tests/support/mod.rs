@@ -16,6 +16,7 @@ use aws_sdk_gameliftstreams::config::retry::RetryConfig;
 use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_gameliftstreams::types::Protocol;
 use aws_sdk_gameliftstreams::Client;
+use gamelift_streams_gateway::api::deferred::Deferrals;
 use gamelift_streams_gateway::api::replay::Idempotency;
 use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::emulator::{self, EmulatorConfig, EmulatorHandle};
@@ -99,9 +100,17 @@ impl Harness {
 }
 
 /// The ErrorInfo reason of `status` (empty without ErrorInfo).
+/// The ErrorInfo reason of `status`, which must be a value of the contract's
+/// ErrorReason enum (every test that reads a reason checks that).
 pub fn reason(status: &tonic::Status) -> String {
     use tonic_types::StatusExt;
-    status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default()
+    let reason = status.get_error_details().error_info().map(|i| i.reason.clone()).unwrap_or_default();
+    let listed = gamelift_streams_gateway::reason::ErrorReason::from_str_name(&reason);
+    assert!(
+        listed.is_some_and(|r| r != gamelift_streams_gateway::reason::ErrorReason::Unspecified),
+        "reason {reason:?} of {status:?} is not in ErrorReason"
+    );
+    reason
 }
 
 /// A valid StartStreamSession of the seeded group and application, for
@@ -127,6 +136,7 @@ pub struct GatewayHarness {
     pub client: StreamSessionsClient<Channel>,
     pub channel: Channel,
     pub watches: Watches,
+    pub deferrals: Arc<Deferrals>,
 }
 
 /// Watches that poll every 50 ms and send heartbeats every second, within the
@@ -152,13 +162,22 @@ pub async fn gateway_watching(config: EmulatorConfig, policy: RetryPolicy, watch
     let emulator = harness_with(config).await;
     let sessions = Sessions::new(emulator.client.clone(), Arc::new(Resilience::with_seed(policy, 7)));
     let watches = watches_over(&sessions, watch);
-    let gateway = serve(gateway_watched_by(sessions, StoreLimits::default(), watches.clone())).await;
+    let service = gateway_watched_by(sessions, StoreLimits::default(), watches.clone());
+    let deferrals = service.deferrals().clone();
+    let gateway = serve(service).await;
     let channel = Channel::from_shared(format!("http://{}", gateway.local_addr()))
         .expect("URI")
         .connect()
         .await
         .expect("gateway reachable");
-    GatewayHarness { emulator, gateway, client: StreamSessionsClient::new(channel.clone()), channel, watches }
+    GatewayHarness {
+        emulator,
+        gateway,
+        client: StreamSessionsClient::new(channel.clone()),
+        channel,
+        watches,
+        deferrals,
+    }
 }
 
 /// The rate limits of an emulator with AWS's limits switched off.

@@ -38,6 +38,12 @@ pub enum WaitError {
     TimedOut(Option<Arc<Observed>>),
 }
 
+/// A revision as the proto carries it (`int64`, AIP-141). Revisions start
+/// from the wall clock in microseconds, far below `i64::MAX`.
+fn wire_revision(revision: u64) -> i64 {
+    i64::try_from(revision).unwrap_or(i64::MAX)
+}
+
 fn timestamp(t: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
 }
@@ -157,7 +163,7 @@ impl SessionWatch {
             stream_session: Some(observed.session.clone()),
             previous_status: self.last.map_or(0, |(_, status)| status.into()),
             observed_at: Some(timestamp(at)),
-            revision,
+            revision: wire_revision(revision),
             resume_token: token.encode(),
         }
     }
@@ -233,7 +239,7 @@ impl GroupWatch {
                     return Some(Ok(pb::StreamSessionEvent {
                         kind: pb::StreamSessionEventKind::Heartbeat.into(),
                         observed_at: Some(timestamp(at)),
-                        revision: self.floor,
+                        revision: wire_revision(self.floor),
                         ..Default::default()
                     }));
                 }
@@ -266,7 +272,7 @@ impl GroupWatch {
                     stream_session: Some(observed.session.clone()),
                     previous_status: if self.synced { previous } else { 0 },
                     observed_at: Some(timestamp(observed.observed_at)),
-                    revision,
+                    revision: wire_revision(revision),
                     resume_token: token.encode(),
                 });
             }
@@ -277,7 +283,7 @@ impl GroupWatch {
             self.queue.push_back(pb::StreamSessionEvent {
                 kind: Kind::Synced.into(),
                 observed_at: feed.polled_at.map(timestamp),
-                revision: self.floor,
+                revision: wire_revision(self.floor),
                 ..Default::default()
             });
         }

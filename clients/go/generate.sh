@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Regenerates the Go client of gamelift.streams.v1 (package streamsv1, under
+# clients/go/gamelift/streams/v1/) from proto/gamelift/streams/v1/*.proto.
+#
+#   clients/go/generate.sh          rewrite the checked-in code
+#   clients/go/generate.sh --check  generate into a temp dir and fail, with a
+#                                   diff, if the checked-in code is not current
+#
+# Everything is pinned and installed under target/examples/go/ (git-ignored):
+#   - buf 1.75.0 (npm package @bufbuild/buf), the compiler. buf parses the
+#     protos with its own built-in compiler and bundles the well-known types,
+#     so the output depends on nothing else on the machine; protoc-gen-go
+#     stamps the compiler version into every file, and with buf that stamp is
+#     the constant "(unknown)", whereas Debian's protoc stamps whatever
+#     version the machine's Debian release ships. buf runs only local plugins
+#     here (no remote plugins, no BSR dependencies: no network at generation).
+#   - protoc-gen-go v1.36.12 (google.golang.org/protobuf) and
+#     protoc-gen-go-grpc v1.6.2, built with `go install` from the Go module
+#     proxy.
+# Build noise goes to stderr; stdout stays empty unless --check finds a diff.
+set -euo pipefail
+
+BUF_VERSION=1.75.0
+PROTOC_GEN_GO_VERSION=v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
+GO_MODULE=github.com/gamelift-streams-gateway/gamelift-streams-gateway/clients/go
+
+check=false
+case "${1:-}" in
+  "") ;;
+  --check) check=true ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cache="$repo/target/examples/go"
+mkdir -p "$cache"
+
+export GOPATH="$cache/gopath"
+export GOMODCACHE="$cache/gopath/pkg/mod"
+export GOCACHE="$cache/gocache"
+export GOBIN="$cache/bin"
+export BUF_CACHE_DIR="$cache/buf-cache"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+export GOFLAGS="${GOFLAGS:-}"
+
+need_apt() { # installs Debian packages, with sudo when not root
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}
+command -v go >/dev/null || need_apt golang-go
+command -v npm >/dev/null || need_apt npm
+
+# The plugins, each built once per version (the version is in the file name).
+install_plugin() { # name package version
+  local bin="$GOBIN/$1-$3"
+  if [ ! -x "$bin" ]; then
+    echo "installing $2@$3" >&2
+    (cd "$cache" && go install "$2@$3") >&2
+    mv "$GOBIN/$1" "$bin"
+  fi
+  echo "$bin"
+}
+protoc_gen_go="$(install_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION")"
+protoc_gen_go_grpc="$(install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION")"
+
+# buf, from npm at an exact version (the package pulls its linux-x64 binary
+# as an optional dependency pinned to the same version).
+buf_prefix="$cache/buf-$BUF_VERSION"
+buf="$buf_prefix/node_modules/.bin/buf"
+if [ ! -x "$buf" ] || [ "$("$buf" --version 2>/dev/null)" != "$BUF_VERSION" ]; then
+  echo "installing @bufbuild/buf@$BUF_VERSION" >&2
+  mkdir -p "$buf_prefix"
+  npm install --prefix "$buf_prefix" --no-audit --no-fund --loglevel=error \
+    --save-exact "@bufbuild/buf@$BUF_VERSION" >&2
+fi
+
+generate() { # out_dir: writes OUT/gamelift/streams/v1/*.go
+  local out="$1"
+  # module= strips the go_package's module path, so the files land in
+  # OUT/gamelift/streams/v1 whatever OUT is.
+  local template
+  template=$(cat <<EOF
+{"version":"v2","clean":false,"plugins":[
+ {"local":"$protoc_gen_go","out":"$out","opt":["module=$GO_MODULE"]},
+ {"local":"$protoc_gen_go_grpc","out":"$out","opt":["module=$GO_MODULE"]}
+]}
+EOF
+)
+  (cd "$repo" && "$buf" generate proto --template "$template" \
+    --path proto/gamelift/streams/v1/stream_sessions.proto \
+    --path proto/gamelift/streams/v1/error_reason.proto) >&2
+}
+
+generated_dir="gamelift/streams/v1"
+if $check; then
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  generate "$tmp"
+  status=0
+  diff -ru "$here/$generated_dir" "$tmp/$generated_dir" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "clients/go is not current: run clients/go/generate.sh and commit the result" >&2
+    exit 1
+  fi
+  echo "clients/go: generated code is current" >&2
+else
+  rm -f "$here/$generated_dir"/*.pb.go
+  generate "$here"
+  echo "clients/go: regenerated $generated_dir" >&2
+fi

@@ -1,0 +1,23 @@
+//! The `google.rpc.ErrorInfo` every error of the gateway carries: the domain,
+//! and the reason as a value of the contract's `ErrorReason` enum (generated
+//! from `proto/gamelift/streams/v1/error_reason.proto`), so no reason can be
+//! sent that the proto does not list. Nothing here decides a reason.
+
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+use std::collections::HashMap;
+
+use tonic_types::ErrorDetails;
+
+include!(concat!(env!("OUT_DIR"), "/reason/gamelift.streams.v1.rs"));
+
+/// The encoded file descriptor set of `error_reason.proto`, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gamelift_streams_v1_reason_descriptor");
+
+/// The ErrorInfo domain of every error the gateway answers.
+pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
+
+/// Sets `details`' ErrorInfo: `reason` (its value name), the domain, `metadata`.
+pub fn set_error_info(details: &mut ErrorDetails, reason: ErrorReason, metadata: HashMap<String, String>) {
+    details.set_error_info(reason.as_str_name(), DOMAIN, metadata);
+}
