@@ -107,13 +107,13 @@ where
         if allowed {
             Either::Left(self.inner.call(req))
         } else {
-            Either::Right(futures_util::future::ready(Ok(unauthenticated())))
+            Either::Right(futures_util::future::ready(Ok(unauthenticated().into_http())))
         }
     }
 }
 
 /// UNAUTHENTICATED with ErrorInfo reason `UNAUTHENTICATED`.
-fn unauthenticated() -> http::Response<tonic::body::Body> {
+pub(crate) fn unauthenticated() -> tonic::Status {
     let mut details = ErrorDetails::new();
     set_error_info(&mut details, ErrorReason::Unauthenticated, std::collections::HashMap::new());
     tonic::Status::with_error_details(
@@ -121,7 +121,6 @@ fn unauthenticated() -> http::Response<tonic::body::Body> {
         "this gateway needs `authorization: Bearer <token>` metadata with its token",
         details,
     )
-    .into_http()
 }
 
 #[cfg(test)]

@@ -51,7 +51,8 @@ pub fn malformed(detail: impl std::fmt::Display) -> Status {
     Status::with_error_details(Code::InvalidArgument, format!("the request is not a valid message: {detail}"), details)
 }
 
-fn too_large(limit: usize) -> Status {
+/// A request over `limit` bytes.
+pub(crate) fn too_large(limit: usize) -> Status {
     let mut details = ErrorDetails::new();
     let meta = HashMap::from([("maxRequestBytes".to_string(), limit.to_string())]);
     set_error_info(&mut details, ErrorReason::RequestTooLarge, meta);
@@ -59,7 +60,8 @@ fn too_large(limit: usize) -> Status {
     Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
-fn deadline_exceeded() -> Status {
+/// A call still unanswered at its deadline.
+pub(crate) fn deadline_exceeded() -> Status {
     let mut details = ErrorDetails::new();
     set_error_info(&mut details, ErrorReason::DeadlineExceeded, HashMap::new());
     Status::with_error_details(Code::DeadlineExceeded, "the call did not finish before its deadline", details)

@@ -111,3 +111,25 @@ fn the_check_catches_an_upward_import_a_cycle_and_an_unlisted_module() {
     assert!(found[1].starts_with("src/low.rs imports crate::mid"), "{found:#?}");
     assert!(found[2].starts_with("src/mid.rs imports crate::high"), "{found:#?}");
 }
+
+/// Files that set an ErrorInfo by hand (tonic-types' `set_error_info` with a
+/// string reason) instead of through `reason::set_error_info`, which takes an
+/// `ErrorReason` value and so cannot send a reason the proto does not list.
+fn hand_made_reasons(files: &[(String, String, String)]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|(file, _, text)| file != "src/reason.rs" && text.contains(".set_error_info("))
+        .map(|(file, _, _)| file.clone())
+        .collect()
+}
+
+#[test]
+fn every_error_info_reason_is_a_value_of_the_protos_error_reason() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    sources(&root.join("src"), &root.join("src"), &mut files);
+    assert!(files.iter().any(|(file, _, _)| file == "src/reason.rs"));
+    assert_eq!(hand_made_reasons(&files), Vec::<String>::new());
+    let bypass = ("src/x.rs".to_string(), "x".to_string(), "d.set_error_info(\"NEW\", DOMAIN, m);".to_string());
+    assert_eq!(hand_made_reasons(&[bypass]), ["src/x.rs"], "the check sees a bypass");
+}

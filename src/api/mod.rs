@@ -14,6 +14,8 @@ pub mod status;
 pub mod validate;
 
 #[cfg(test)]
+mod contract;
+#[cfg(test)]
 mod tests;
 
 use std::pin::Pin;

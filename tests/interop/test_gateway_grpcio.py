@@ -60,12 +60,13 @@ def test_a_whole_session_life_from_python(gateway, stubs):
         admin.advance(1)
         assert get().status == pb.STREAM_SESSION_STATUS_ACTIVE
 
-        client.TerminateStreamSession(
+        terminated = client.TerminateStreamSession(
             pb.TerminateStreamSessionRequest(
                 stream_group_identifier=GROUP, stream_session_identifier=session_id
             ),
             timeout=10,
-        )
+        ).stream_session
+        assert (terminated.arn, terminated.status) == (started.arn, pb.STREAM_SESSION_STATUS_TERMINATING)
         assert get().status == pb.STREAM_SESSION_STATUS_TERMINATING
         admin.advance(2)
         ended = get()
@@ -152,12 +153,13 @@ def test_python_consumes_a_watch_stream(gateway, stubs):
             ),
             timeout=60,
         )
-        seen = [next(events)]
+        seen = [next(events).event]
         assert seen[0].kind == pb.STREAM_SESSION_EVENT_KIND_SNAPSHOT
         assert seen[0].stream_session.status == pb.STREAM_SESSION_STATUS_ACTIVATING
 
         def next_change():
-            for event in events:
+            for response in events:
+                event = response.event
                 if event.kind != pb.STREAM_SESSION_EVENT_KIND_HEARTBEAT:
                     seen.append(event)
                     return event
