@@ -7,7 +7,7 @@
 #                                   diff, if the checked-in code is not current
 #
 # Everything is pinned and installed under target/examples/go/ (git-ignored):
-#   - buf 1.75.0 (npm package @bufbuild/buf), the compiler. buf parses the
+#   - buf (the version tests/buf/buf.sh pins, from npm), the compiler. buf parses the
 #     protos with its own built-in compiler and bundles the well-known types,
 #     so the output depends on nothing else on the machine; protoc-gen-go
 #     stamps the compiler version into every file, and with buf that stamp is
@@ -20,7 +20,6 @@
 # Build noise goes to stderr; stdout stays empty unless --check finds a diff.
 set -euo pipefail
 
-BUF_VERSION=1.75.0
 PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.2
 GO_MODULE=github.com/gamelift-streams-gateway/gamelift-streams-gateway/clients/go
@@ -41,18 +40,10 @@ export GOPATH="$cache/gopath"
 export GOMODCACHE="$cache/gopath/pkg/mod"
 export GOCACHE="$cache/gocache"
 export GOBIN="$cache/bin"
-export BUF_CACHE_DIR="$cache/buf-cache"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 export GOFLAGS="${GOFLAGS:-}"
 
-need_apt() { # installs Debian packages, with sudo when not root
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
-}
-command -v go >/dev/null || need_apt golang-go
-command -v npm >/dev/null || need_apt npm
+command -v go >/dev/null || "$repo/tests/debian.sh" golang-go
 
 # The plugins, each built once per version (the version is in the file name).
 install_plugin() { # name package version
@@ -67,16 +58,7 @@ install_plugin() { # name package version
 protoc_gen_go="$(install_plugin protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION")"
 protoc_gen_go_grpc="$(install_plugin protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION")"
 
-# buf, from npm at an exact version (the package pulls its linux-x64 binary
-# as an optional dependency pinned to the same version).
-buf_prefix="$cache/buf-$BUF_VERSION"
-buf="$buf_prefix/node_modules/.bin/buf"
-if [ ! -x "$buf" ] || [ "$("$buf" --version 2>/dev/null)" != "$BUF_VERSION" ]; then
-  echo "installing @bufbuild/buf@$BUF_VERSION" >&2
-  mkdir -p "$buf_prefix"
-  npm install --prefix "$buf_prefix" --no-audit --no-fund --loglevel=error \
-    --save-exact "@bufbuild/buf@$BUF_VERSION" >&2
-fi
+buf="$repo/tests/buf/buf.sh"
 
 generate() { # out_dir: writes OUT/gamelift/streams/v1/*.go
   local out="$1"

@@ -11,19 +11,7 @@ build="$repo/target/examples/cpp"
 
 # Debian bookworm packages (gRPC 1.51, protobuf 3.21): the versions are the
 # distribution's, pinned by the release.
-packages=(cmake g++ make pkg-config protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "installing ${missing[*]}" >&2
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    -o DPkg::Lock::Timeout=600 "${missing[@]}" >&2
-fi
+"$repo/tests/debian.sh" cmake g++ make pkg-config protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
 
 # A configured build directory is reused: later runs only rebuild what changed.
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2

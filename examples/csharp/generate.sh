@@ -24,19 +24,7 @@ out="${1:-$cache/generated}"
 GRPC_VERSION=1.51.1
 GRPCIO_TOOLS_SHA256=8e62d23d3fed9d4f81738f98dd193dbd2e21aed4a8f0dd715e75b5439e649727
 
-apt_install() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "installing ${missing[*]}" >&2
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    -o DPkg::Lock::Timeout=600 "${missing[@]}" >&2
-}
+apt_install() { "$repo/tests/debian.sh" "$@"; }
 
 # protoc, and the well-known .proto files (google/protobuf/*.proto).
 apt_install protobuf-compiler libprotobuf-dev

@@ -14,12 +14,7 @@ mkdir -p "$cache"
 # Installs Go itself when the machine lacks it (Debian's may be older than
 # go.mod asks for: GOTOOLCHAIN=auto then fetches the pinned toolchain from
 # the module proxy).
-if ! command -v go >/dev/null; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq golang-go >&2
-fi
+command -v go >/dev/null || "$repo/tests/debian.sh" golang-go
 
 export GOPATH="$cache/gopath"
 export GOMODCACHE="$cache/gopath/pkg/mod"

@@ -11,12 +11,8 @@ cache="$repo/target/examples/java"
 mkdir -p "$cache"
 
 # Java 17 and Maven, from Debian's packages when missing.
-if ! command -v javac >/dev/null || ! command -v mvn >/dev/null; then
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless maven >&2
-fi
+command -v javac >/dev/null || "$repo/tests/debian.sh" openjdk-17-jdk-headless
+command -v mvn >/dev/null || "$repo/tests/debian.sh" maven
 
 # Every version is pinned in pom.xml; the local repository is the cache.
 (cd "$here" && mvn -q -B -Dstyle.color=never \

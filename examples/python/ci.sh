@@ -11,24 +11,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 OUT="$REPO/target/examples/python"
 
-PYTHON="${GLS_PYTHON:-}"
-if [ -z "$PYTHON" ]; then
-  venv="$REPO/target/interop-venv"
-  PYTHON="$venv/bin/python"
-  if [ ! -x "$PYTHON" ]; then
-    # As tests/run-all.sh makes it.
-    if ! python3 -m venv --help >/dev/null 2>&1; then
-      SUDO=""
-      [ "$(id -u)" = 0 ] || SUDO="sudo"
-      $SUDO apt-get update -qq >&2
-      $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
-    fi
-    python3 -m venv "$venv" >&2
-    PIP_NO_INPUT=1 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      -r "$REPO/tests/interop/requirements.txt" >&2
-    sha256sum "$REPO/tests/interop/requirements.txt" | cut -d' ' -f1 > "$venv/.requirements.sha256"
-  fi
-fi
+PYTHON="${GLS_PYTHON:-$("$REPO/tests/interop/venv.sh")}"
 if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_status, google.rpc.error_details_pb2' 2>/dev/null; then
   echo "$PYTHON lacks grpcio, grpcio-tools or grpcio-status: install tests/interop/requirements.txt into it" >&2
   exit 2

@@ -10,12 +10,8 @@ REPO="$(cd "$HERE/../.." && pwd)"
 CACHE="$REPO/target/examples/typescript"
 mkdir -p "$CACHE"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq >&2
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
-fi
+command -v node >/dev/null || "$REPO/tests/debian.sh" nodejs
+command -v npm >/dev/null || "$REPO/tests/debian.sh" npm
 
 cd "$HERE"
 export npm_config_cache="$CACHE/npm-cache" npm_config_update_notifier=false \

@@ -48,11 +48,10 @@ const (
 // "THROTTLED") and lowerCamelCase metadata (see ErrorReason). Every RPC may
 // return these, as ErrorReason describes each:
 //
-//	INVALID_ARGUMENT: INVALID_FIELD (checked before any AWS call),
-//	  MALFORMED_REQUEST, UPSTREAM_VALIDATION;
+//	INVALID_ARGUMENT: INVALID_FIELD, MALFORMED_REQUEST, UPSTREAM_VALIDATION;
 //	RESOURCE_EXHAUSTED: REQUEST_TOO_LARGE, QUOTA_EXCEEDED;
 //	DEADLINE_EXCEEDED: DEADLINE_EXCEEDED, UPSTREAM_TIMEOUT;
-//	UNAUTHENTICATED: UNAUTHENTICATED (only when the sidecar requires a token);
+//	UNAUTHENTICATED: UNAUTHENTICATED;
 //	PERMISSION_DENIED: ACCESS_DENIED;
 //	NOT_FOUND: NOT_FOUND;
 //	FAILED_PRECONDITION: CONFLICT, CREDENTIALS_REJECTED, CREDENTIALS_UNAVAILABLE;
@@ -60,16 +59,18 @@ const (
 //	  UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, RATE_LIMITED;
 //	INTERNAL: INTERNAL, UPSTREAM_UNKNOWN_ERROR, UPSTREAM_CALL_FAILED.
 //
-// Each RPC's comment lists what it adds to these. UNAVAILABLE is always safe
-// to retry after the RetryInfo delay, with the same request_id.
+// Each RPC's comment lists what it adds to these. INVALID_FIELD is decided
+// before any AWS call; UNAUTHENTICATED only when the sidecar requires a token.
+// UNAVAILABLE is always safe to retry after the RetryInfo delay, with the
+// same request_id.
 type StreamSessionsClient interface {
 	// Starts a stream session (AWS StartStreamSession). The session starts in
 	// ACTIVATING; it is ready for a client when it reaches ACTIVE, and then
 	// carries the signal response to hand to the client. With wait_for_active
 	// the call answers only once the session is ACTIVE (see the field).
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED; with wait_for_active,
-	// SESSION_ERROR (RESOURCE_EXHAUSTED, INVALID_ARGUMENT or
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT); with wait_for_active
+	// also SESSION_ERROR (RESOURCE_EXHAUSTED, INVALID_ARGUMENT or
 	// FAILED_PRECONDITION), SESSION_TERMINATED (FAILED_PRECONDITION),
 	// SESSION_NOT_READY (DEADLINE_EXCEEDED) and WATCH_CLOSED (UNAVAILABLE).
 	StartStreamSession(ctx context.Context, in *StartStreamSessionRequest, opts ...grpc.CallOption) (*StartStreamSessionResponse, error)
@@ -92,21 +93,23 @@ type StreamSessionsClient interface {
 	// that ends in ERROR instead needs nothing). That deferred termination
 	// lives in this sidecar's memory: it is lost if the sidecar stops first.
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED.
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
 	TerminateStreamSession(ctx context.Context, in *TerminateStreamSessionRequest, opts ...grpc.CallOption) (*TerminateStreamSessionResponse, error)
 	// Lets a client (re)connect to a session in ACTIVE or
 	// PENDING_CLIENT_RECONNECTION status with a new signal request
 	// (AWS CreateStreamSessionConnection). The session moves to RECONNECTING,
 	// then back to ACTIVE; with wait_for_active the call answers only then.
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED, and with wait_for_active
-	// the same as StartStreamSession.
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT); with wait_for_active
+	// also SESSION_ERROR (RESOURCE_EXHAUSTED, INVALID_ARGUMENT or
+	// FAILED_PRECONDITION), SESSION_TERMINATED (FAILED_PRECONDITION),
+	// SESSION_NOT_READY (DEADLINE_EXCEEDED) and WATCH_CLOSED (UNAVAILABLE).
 	CreateStreamSessionConnection(ctx context.Context, in *CreateStreamSessionConnectionRequest, opts ...grpc.CallOption) (*CreateStreamSessionConnectionResponse, error)
 	// Exports the files the application wrote during the session to Amazon S3
 	// when the session ends (AWS ExportStreamSessionFiles). Allowed while the
 	// session runs: ACTIVE, CONNECTED, PENDING_CLIENT_RECONNECTION, RECONNECTING.
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED.
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
 	ExportStreamSessionFiles(ctx context.Context, in *ExportStreamSessionFilesRequest, opts ...grpc.CallOption) (*ExportStreamSessionFilesResponse, error)
 	// Streams the state of one session: a SNAPSHOT first, then a CHANGE each
 	// time its status, status reason, signal response, location or export
@@ -123,7 +126,7 @@ type StreamSessionsClient interface {
 	// operation's rate limit. A consumer that reads slowly skips intermediate
 	// states (the latest state wins) but never misses the terminal one.
 	//
-	// Adds: UNAVAILABLE WATCH_CLOSED. A stream that breaks for any reason is
+	// Adds: WATCH_CLOSED (UNAVAILABLE). A stream that breaks for any reason is
 	// resumed by calling again with the last event's resume_token.
 	WatchStreamSession(ctx context.Context, in *WatchStreamSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStreamSessionResponse], error)
 	// Streams the sessions of one stream group: a SNAPSHOT event per session,
@@ -132,7 +135,7 @@ type StreamSessionsClient interface {
 	// does not end by itself; as for WatchStreamSession it opens at once, and
 	// an unknown stream group ends it with NOT_FOUND before any event.
 	//
-	// Adds: UNAVAILABLE WATCH_CLOSED.
+	// Adds: WATCH_CLOSED (UNAVAILABLE).
 	WatchStreamSessions(ctx context.Context, in *WatchStreamSessionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStreamSessionsResponse], error)
 }
 
@@ -263,11 +266,10 @@ type StreamSessions_WatchStreamSessionsClient = grpc.ServerStreamingClient[Watch
 // "THROTTLED") and lowerCamelCase metadata (see ErrorReason). Every RPC may
 // return these, as ErrorReason describes each:
 //
-//	INVALID_ARGUMENT: INVALID_FIELD (checked before any AWS call),
-//	  MALFORMED_REQUEST, UPSTREAM_VALIDATION;
+//	INVALID_ARGUMENT: INVALID_FIELD, MALFORMED_REQUEST, UPSTREAM_VALIDATION;
 //	RESOURCE_EXHAUSTED: REQUEST_TOO_LARGE, QUOTA_EXCEEDED;
 //	DEADLINE_EXCEEDED: DEADLINE_EXCEEDED, UPSTREAM_TIMEOUT;
-//	UNAUTHENTICATED: UNAUTHENTICATED (only when the sidecar requires a token);
+//	UNAUTHENTICATED: UNAUTHENTICATED;
 //	PERMISSION_DENIED: ACCESS_DENIED;
 //	NOT_FOUND: NOT_FOUND;
 //	FAILED_PRECONDITION: CONFLICT, CREDENTIALS_REJECTED, CREDENTIALS_UNAVAILABLE;
@@ -275,16 +277,18 @@ type StreamSessions_WatchStreamSessionsClient = grpc.ServerStreamingClient[Watch
 //	  UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, RATE_LIMITED;
 //	INTERNAL: INTERNAL, UPSTREAM_UNKNOWN_ERROR, UPSTREAM_CALL_FAILED.
 //
-// Each RPC's comment lists what it adds to these. UNAVAILABLE is always safe
-// to retry after the RetryInfo delay, with the same request_id.
+// Each RPC's comment lists what it adds to these. INVALID_FIELD is decided
+// before any AWS call; UNAUTHENTICATED only when the sidecar requires a token.
+// UNAVAILABLE is always safe to retry after the RetryInfo delay, with the
+// same request_id.
 type StreamSessionsServer interface {
 	// Starts a stream session (AWS StartStreamSession). The session starts in
 	// ACTIVATING; it is ready for a client when it reaches ACTIVE, and then
 	// carries the signal response to hand to the client. With wait_for_active
 	// the call answers only once the session is ACTIVE (see the field).
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED; with wait_for_active,
-	// SESSION_ERROR (RESOURCE_EXHAUSTED, INVALID_ARGUMENT or
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT); with wait_for_active
+	// also SESSION_ERROR (RESOURCE_EXHAUSTED, INVALID_ARGUMENT or
 	// FAILED_PRECONDITION), SESSION_TERMINATED (FAILED_PRECONDITION),
 	// SESSION_NOT_READY (DEADLINE_EXCEEDED) and WATCH_CLOSED (UNAVAILABLE).
 	StartStreamSession(context.Context, *StartStreamSessionRequest) (*StartStreamSessionResponse, error)
@@ -307,21 +311,23 @@ type StreamSessionsServer interface {
 	// that ends in ERROR instead needs nothing). That deferred termination
 	// lives in this sidecar's memory: it is lost if the sidecar stops first.
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED.
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
 	TerminateStreamSession(context.Context, *TerminateStreamSessionRequest) (*TerminateStreamSessionResponse, error)
 	// Lets a client (re)connect to a session in ACTIVE or
 	// PENDING_CLIENT_RECONNECTION status with a new signal request
 	// (AWS CreateStreamSessionConnection). The session moves to RECONNECTING,
 	// then back to ACTIVE; with wait_for_active the call answers only then.
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED, and with wait_for_active
-	// the same as StartStreamSession.
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT); with wait_for_active
+	// also SESSION_ERROR (RESOURCE_EXHAUSTED, INVALID_ARGUMENT or
+	// FAILED_PRECONDITION), SESSION_TERMINATED (FAILED_PRECONDITION),
+	// SESSION_NOT_READY (DEADLINE_EXCEEDED) and WATCH_CLOSED (UNAVAILABLE).
 	CreateStreamSessionConnection(context.Context, *CreateStreamSessionConnectionRequest) (*CreateStreamSessionConnectionResponse, error)
 	// Exports the files the application wrote during the session to Amazon S3
 	// when the session ends (AWS ExportStreamSessionFiles). Allowed while the
 	// session runs: ACTIVE, CONNECTED, PENDING_CLIENT_RECONNECTION, RECONNECTING.
 	//
-	// Adds: INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED.
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
 	ExportStreamSessionFiles(context.Context, *ExportStreamSessionFilesRequest) (*ExportStreamSessionFilesResponse, error)
 	// Streams the state of one session: a SNAPSHOT first, then a CHANGE each
 	// time its status, status reason, signal response, location or export
@@ -338,7 +344,7 @@ type StreamSessionsServer interface {
 	// operation's rate limit. A consumer that reads slowly skips intermediate
 	// states (the latest state wins) but never misses the terminal one.
 	//
-	// Adds: UNAVAILABLE WATCH_CLOSED. A stream that breaks for any reason is
+	// Adds: WATCH_CLOSED (UNAVAILABLE). A stream that breaks for any reason is
 	// resumed by calling again with the last event's resume_token.
 	WatchStreamSession(*WatchStreamSessionRequest, grpc.ServerStreamingServer[WatchStreamSessionResponse]) error
 	// Streams the sessions of one stream group: a SNAPSHOT event per session,
@@ -347,7 +353,7 @@ type StreamSessionsServer interface {
 	// does not end by itself; as for WatchStreamSession it opens at once, and
 	// an unknown stream group ends it with NOT_FOUND before any event.
 	//
-	// Adds: UNAVAILABLE WATCH_CLOSED.
+	// Adds: WATCH_CLOSED (UNAVAILABLE).
 	WatchStreamSessions(*WatchStreamSessionsRequest, grpc.ServerStreamingServer[WatchStreamSessionsResponse]) error
 	mustEmbedUnimplementedStreamSessionsServer()
 }
