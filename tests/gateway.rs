@@ -314,6 +314,24 @@ async fn health_serves_and_reflection_lists_the_service() {
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     assert!(names.contains(&"gamelift.streams.v1.StreamSessions".to_string()), "{names:?}");
     assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+
+    // The older v1alpha (grpcio-reflection, many GUI tools) serves both proto files.
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::FileContainingSymbol("gamelift.streams.v1.ErrorReason".into())),
+    };
+    let mut alpha = AlphaClient::new(g.channel.clone());
+    let mut stream = alpha.server_reflection_info(tokio_stream::iter([request])).await.expect("v1alpha").into_inner();
+    let reply = stream.message().await.expect("reply").expect("one reply");
+    let Some(AlphaResponse::FileDescriptorResponse(files)) = reply.message_response else {
+        panic!("unexpected v1alpha reply {reply:?}")
+    };
+    let file = <prost_types::FileDescriptorProto as prost::Message>::decode(files.file_descriptor_proto[0].as_slice());
+    let file = file.expect("a file");
+    assert_eq!(file.name(), "gamelift/streams/v1/error_reason.proto");
 }
 
 #[tokio::test]

@@ -395,6 +395,21 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
     let activation = value(&during, "gls_gateway_session_activation_duration_seconds_sum", &[]);
     assert!((4.9..=5.1).contains(&activation), "the emulator activates in 5 s: {activation}");
     assert_eq!(value(&during, "gls_gateway_aws_throttles_total", &[("operation", "StartStreamSession")]), 0.0);
+
+    // A terminate of a session still ACTIVATING (0.5 s at this clock) is deferred, and counted.
+    let fresh = client.start_stream_session(start_request("")).await.expect("start").into_inner().stream_session;
+    let terminate = pb::TerminateStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: fresh.expect("session").arn,
+        request_id: String::new(),
+    };
+    let answer = client.terminate_stream_session(terminate).await.expect("deferred").into_inner().stream_session;
+    assert_eq!(answer.expect("session").status(), pb::StreamSessionStatus::Activating);
+    let deferred = scrape(&url).await;
+    let result = |result: &str| value(&deferred, "gls_gateway_terminations_deferred_total", &[("result", result)]);
+    assert_eq!(result("accepted"), 1.0);
+    let pending = value(&deferred, "gls_gateway_terminations_deferred_pending", &[]);
+    assert_eq!(pending + result("terminated"), 1.0, "waiting, or already sent");
     drop(client);
     gateway.stop();
 }
