@@ -17,7 +17,9 @@ use gamelift_streams_gateway::proto::v1::WatchResponse;
 use gamelift_streams_gateway::sessions::watch::WatchConfig;
 use gamelift_streams_gateway::sessions::RetryPolicy;
 use reqwest::Method;
-use support::{gateway_watching, quick_watches, reason, start_request, unlimited, GatewayHarness, GROUP};
+use support::{
+    gateway_watching, quick_watches, reason, start_request, start_request_with_id, unlimited, GatewayHarness, GROUP,
+};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Streaming};
 use tonic_types::StatusExt;
@@ -533,6 +535,30 @@ async fn a_start_whose_wait_ran_out_is_given_back_and_needs_nothing_when_it_fail
     let accepted = DeferralStats { accepted: 1, ..DeferralStats::default() };
     deferrals_become(&g, DeferralStats { ended_first: 1, ..accepted }).await;
     assert_eq!(g.emulator.emulator.call_count("TerminateStreamSession", "Success"), 0, "an ERROR session needs none");
+}
+
+#[tokio::test]
+async fn a_cancelled_start_and_wait_is_found_by_its_request_id_and_given_back() {
+    let mut g = watched().await;
+    let request = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request_with_id("cancelled-1") };
+    let mut caller = g.client.clone();
+    let call = tokio::spawn(async move { caller.start_stream_session(request).await });
+    let started = async {
+        while g.emulator.emulator.call_count("StartStreamSession", "Success") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(EVENT_WAIT, started).await.expect("the start reached the emulator");
+    call.abort();
+    assert!(call.await.is_err_and(|e| e.is_cancelled()), "the caller gave up while the session was ACTIVATING");
+
+    let again = g.client.start_stream_session(start_request_with_id("cancelled-1")).await.expect("the same start");
+    let session = again.into_inner().stream_session.expect("session");
+    assert_eq!(session.status(), S::Activating);
+    assert_eq!(g.emulator.emulator.call_count("StartStreamSession", "Success"), 1, "no second session");
+    let answer = g.client.terminate_stream_session(terminate_request(&session.arn, "")).await.expect("given back");
+    assert_eq!(answer.into_inner().stream_session.expect("session").status(), S::Activating);
+    assert_eq!(g.deferrals.stats().accepted, 1);
 }
 
 #[tokio::test]
