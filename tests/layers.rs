@@ -1,7 +1,9 @@
 //! The layering the README's Layout section writes down, enforced: every
 //! `crate::` path in a module of `src/` names a module listed before it
 //! (below it), so no module imports one above it and no two import each
-//! other. The failure names the file, the import and both layers.
+//! other. The failure names the file, the import and both layers. And every
+//! ErrorInfo is set through `reason::set_error_info`, so its reason is a value
+//! of the proto's ErrorReason enum.
 
 use std::collections::BTreeMap;
 use std::path::Path;

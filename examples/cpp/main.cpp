@@ -16,6 +16,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "gamelift/streams/v1/error_reason.pb.h"
 #include "gamelift/streams/v1/stream_sessions.grpc.pb.h"
 #include "google/rpc/code.pb.h"
 #include "google/rpc/error_details.pb.h"
@@ -62,12 +63,13 @@ std::string NewRequestId() {
 struct CallError {
   grpc::StatusCode code = grpc::StatusCode::OK;
   std::string message;
-  std::string reason;               // google.rpc.ErrorInfo: an ErrorReason value name
+  std::string reason_name;          // google.rpc.ErrorInfo's reason, as sent
+  v1::ErrorReason reason = v1::ERROR_REASON_UNSPECIFIED;  // parsed; UNSPECIFIED for a name this code lacks
   milliseconds retry_delay{0};      // google.rpc.RetryInfo: wait this long before retrying
   std::vector<std::string> fields;  // google.rpc.BadRequest: the fields at fault
 
   std::string CodeName() const { return google::rpc::Code_Name(static_cast<google::rpc::Code>(code)); }
-  std::string Describe() const { return "code=" + CodeName() + " reason=" + reason; }
+  std::string Describe() const { return "code=" + CodeName() + " reason=" + reason_name; }
 };
 
 CallError Decode(const grpc::Status& status) {
@@ -78,7 +80,9 @@ CallError Decode(const grpc::Status& status) {
   if (!details.ParseFromString(status.error_details())) return error;
   for (const google::protobuf::Any& any : details.details()) {
     if (google::rpc::ErrorInfo info; any.UnpackTo(&info)) {
-      error.reason = info.reason();
+      error.reason_name = info.reason();
+      // Reason strings are ErrorReason value names; one a newer gateway added does not parse.
+      v1::ErrorReason_Parse(error.reason_name, &error.reason);
     } else if (google::rpc::RetryInfo retry; any.UnpackTo(&retry)) {
       error.retry_delay = std::chrono::seconds(retry.retry_delay().seconds()) +
                           std::chrono::duration_cast<milliseconds>(std::chrono::nanoseconds(retry.retry_delay().nanos()));
@@ -148,7 +152,9 @@ class Example {
     const grpc::Status status = stub_->StartStreamSession(&context, request, &response);
     if (status.ok()) throw Failure("a start without a stream group was accepted");
     const CallError error = Decode(status);
-    if (error.code != grpc::StatusCode::INVALID_ARGUMENT) throw Failed("StartStreamSession", status);
+    if (error.code != grpc::StatusCode::INVALID_ARGUMENT || error.reason != v1::INVALID_FIELD) {
+      throw Failed("StartStreamSession", status);
+    }
     std::cout << "rejected: " << error.Describe();
     for (const std::string& field : error.fields) std::cout << " field=" << field;
     std::cout << "\n";

@@ -103,9 +103,13 @@ sealed class Example
             await _client.StartStreamSessionAsync(request, Call(TimeSpan.FromSeconds(10)));
             throw new Failure("a start without a stream group was accepted");
         }
-        catch (RpcException ex) when (ex.StatusCode == StatusCode.InvalidArgument)
+        catch (RpcException ex)
         {
             var error = CallError.From(ex);
+            if (error.Code != StatusCode.InvalidArgument || error.Reason != ErrorReason.InvalidField)
+            {
+                throw;
+            }
             var fields = string.Concat(error.Fields.Select(field => $" field={field}"));
             Console.WriteLine($"rejected: {error.Describe()}{fields}");
         }
@@ -241,18 +245,25 @@ sealed class Example
 
 // A failed call as the gateway describes it: the gRPC code, and the
 // google.rpc.Status it sends in the grpc-status-details-bin trailer.
-sealed record CallError(StatusCode Code, string Reason, TimeSpan RetryDelay, IReadOnlyList<string> Fields)
+// ErrorInfo's reason is kept parsed (Unspecified for one a newer gateway
+// added) and as sent (ReasonName).
+sealed record CallError(StatusCode Code, ErrorReason Reason, string ReasonName, TimeSpan RetryDelay, IReadOnlyList<string> Fields)
 {
     public static CallError From(RpcException ex)
     {
         Google.Rpc.Status? status = ex.GetRpcStatus();
-        // ErrorInfo.Reason is an ErrorReason value name, such as "INVALID_FIELD".
         var info = status?.GetDetail<ErrorInfo>();
         var retry = status?.GetDetail<RetryInfo>();
         var badRequest = status?.GetDetail<BadRequest>();
+        var reasonName = info?.Reason ?? "";
+        // Reason strings are ErrorReason value names as the .proto spells them (C# members are
+        // PascalCase), so look the name up in the enum's descriptor.
+        var reason = ErrorReasonReflection.Descriptor.FindTypeByName<EnumDescriptor>("ErrorReason")
+            .FindValueByName(reasonName) is { } value ? (ErrorReason)value.Number : ErrorReason.Unspecified;
         return new CallError(
             ex.StatusCode,
-            info?.Reason ?? "",
+            reason,
+            reasonName,
             retry?.RetryDelay?.ToTimeSpan() ?? TimeSpan.Zero,
             badRequest?.FieldViolations.Select(violation => violation.Field).ToList() ?? new List<string>());
     }
@@ -260,7 +271,7 @@ sealed record CallError(StatusCode Code, string Reason, TimeSpan RetryDelay, IRe
     // As gRPC names it (INVALID_ARGUMENT), not as C# does (InvalidArgument).
     public string CodeName => ProtoNames.Of((Google.Rpc.Code)(int)Code);
 
-    public string Describe() => $"code={CodeName} reason={Reason}";
+    public string Describe() => $"code={CodeName} reason={ReasonName}";
 }
 
 static class ProtoNames

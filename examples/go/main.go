@@ -72,8 +72,8 @@ func run() error {
 	if err == nil {
 		return errors.New("a start without a stream group was accepted")
 	}
-	if e := readError(err); e.Code == codes.InvalidArgument {
-		fmt.Printf("rejected: code=%s reason=%s field=%s\n", codeName(e.Code), e.Reason, strings.Join(e.Fields, ","))
+	if e := readError(err); e.Code == codes.InvalidArgument && e.Reason == streamsv1.ErrorReason_INVALID_FIELD {
+		fmt.Printf("rejected: code=%s reason=%s field=%s\n", codeName(e.Code), e.ReasonName, strings.Join(e.Fields, ","))
 	} else {
 		return fmt.Errorf("start without a stream group: %v", e)
 	}
@@ -192,7 +192,7 @@ func retry(name string, timeout time.Duration, call func(ctx context.Context) er
 			delay = time.Second
 		}
 		fmt.Printf("%s: attempt %d failed: code=%s reason=%s retry_delay_ms=%d\n",
-			name, attempt, codeName(e.Code), e.Reason, delay.Milliseconds())
+			name, attempt, codeName(e.Code), e.ReasonName, delay.Milliseconds())
 		time.Sleep(delay)
 	}
 }
@@ -247,13 +247,14 @@ func resumable(err error) bool {
 
 // rpcError is what the gateway attaches to every error, read from the
 // status details (the grpc-status-details-bin trailer): the code,
-// google.rpc.ErrorInfo's reason (an ErrorReason value name), the
-// google.rpc.RetryInfo delay of UNAVAILABLE errors, and the fields that
-// google.rpc.BadRequest names on INVALID_ARGUMENT.
+// google.rpc.ErrorInfo's reason (an ErrorReason value name) parsed into the
+// enum, the google.rpc.RetryInfo delay of UNAVAILABLE errors, and the fields
+// that google.rpc.BadRequest names on INVALID_ARGUMENT.
 type rpcError struct {
 	Code       codes.Code
 	Message    string
-	Reason     string
+	Reason     streamsv1.ErrorReason // ERROR_REASON_UNSPECIFIED when this code does not know it
+	ReasonName string                // the reason as sent, even one a newer gateway added
 	RetryDelay time.Duration
 	Fields     []string
 }
@@ -264,7 +265,9 @@ func readError(err error) rpcError {
 	for _, detail := range st.Details() {
 		switch d := detail.(type) {
 		case *errdetails.ErrorInfo:
-			e.Reason = d.GetReason()
+			e.ReasonName = d.GetReason()
+			// Reason strings are ErrorReason value names; an unknown one looks up as 0, ERROR_REASON_UNSPECIFIED.
+			e.Reason = streamsv1.ErrorReason(streamsv1.ErrorReason_value[e.ReasonName])
 		case *errdetails.RetryInfo:
 			e.RetryDelay = d.GetRetryDelay().AsDuration()
 		case *errdetails.BadRequest:
@@ -277,7 +280,7 @@ func readError(err error) rpcError {
 }
 
 func (e rpcError) Error() string {
-	return fmt.Sprintf("code=%s reason=%s message=%q", codeName(e.Code), e.Reason, e.Message)
+	return fmt.Sprintf("code=%s reason=%s message=%q", codeName(e.Code), e.ReasonName, e.Message)
 }
 
 // codeName is a gRPC code's canonical name, as in INVALID_ARGUMENT.

@@ -15,6 +15,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from gamelift.streams.v1 import error_reason_pb2
 from gamelift.streams.v1 import stream_sessions_pb2 as pb
 from gamelift.streams.v1 import stream_sessions_pb2_grpc as pb_grpc
 
@@ -54,6 +55,19 @@ def error_details(err: grpc.RpcError):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
     return info, retry, bad_request
+
+
+def error_reason(info) -> int:
+    """ErrorInfo's reason as an ErrorReason value: ERROR_REASON_UNSPECIFIED
+    without ErrorInfo or for a reason a newer gateway added (info.reason
+    keeps the name as sent)."""
+    if info is None:
+        return error_reason_pb2.ERROR_REASON_UNSPECIFIED
+    try:
+        # Reason strings are ErrorReason value names; one this code lacks raises ValueError.
+        return error_reason_pb2.ErrorReason.Value(info.reason)
+    except ValueError:
+        return error_reason_pb2.ERROR_REASON_UNSPECIFIED
 
 
 def describe(err: grpc.RpcError) -> str:
@@ -140,9 +154,9 @@ def run(stub: pb_grpc.StreamSessionsStub) -> None:
             timeout=CALL_SECONDS, metadata=METADATA)
         raise Failed("a start without a stream group was accepted")
     except grpc.RpcError as err:
-        if err.code() != grpc.StatusCode.INVALID_ARGUMENT:
-            raise Failed(f"start without a stream group: {describe(err)}") from err
         info, _, bad_request = error_details(err)
+        if err.code() != grpc.StatusCode.INVALID_ARGUMENT or error_reason(info) != error_reason_pb2.INVALID_FIELD:
+            raise Failed(f"start without a stream group: {describe(err)}") from err
         fields = "".join(f" field={v.field}" for v in bad_request.field_violations) if bad_request else ""
         print(f"rejected: code={err.code().name} reason={info.reason if info else ''}{fields}", flush=True)
 

@@ -39,8 +39,9 @@ LIBRARY = {
     "CallOptions", "DeadlineExceeded", "Detail", "ForAddress", "GetDetail", "GetRpcStatus", "GrpcChannel",
     "InvalidArgument", "Metadata", "ReadAllAsync", "ResponseStream", "RpcException", "StatusCode", "Unavailable",
     # Google.Protobuf, Google.Api.CommonProtos
-    "BadRequest", "Code", "ErrorInfo", "Field", "FieldViolations", "Google", "OriginalNameAttribute", "Reason",
-    "RetryDelay", "RetryInfo", "Rpc", "Status", "ToTimeSpan",
+    "BadRequest", "Code", "EnumDescriptor", "ErrorInfo", "Field", "FieldViolations", "FindTypeByName",
+    "FindValueByName", "Google", "Number", "OriginalNameAttribute", "Reason", "RetryDelay", "RetryInfo", "Rpc",
+    "Status", "ToTimeSpan",
 }
 
 

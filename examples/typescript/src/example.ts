@@ -3,7 +3,8 @@
 // reconnect, watch (and resume), terminate. examples/README.md is the script.
 //
 // The types under ./generated come from proto-loader-gen-types (npm run
-// generate); at run time @grpc/proto-loader reads the same .proto files.
+// generate), as does the ErrorReason object (value name to value name) used to
+// parse error reasons; at run time @grpc/proto-loader reads the same .proto files.
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,6 +15,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import type { ProtoGrpcType as ErrorDetailsTypes } from "./generated/error_details";
 import type { ProtoGrpcType as StatusTypes } from "./generated/status";
 import type { ProtoGrpcType as StreamSessionsTypes } from "./generated/stream_sessions";
+import { ErrorReason, type ErrorReason__Output } from "./generated/gamelift/streams/v1/ErrorReason";
 import type { CreateStreamSessionConnectionResponse__Output } from "./generated/gamelift/streams/v1/CreateStreamSessionConnectionResponse";
 import type { StartStreamSessionResponse__Output } from "./generated/gamelift/streams/v1/StartStreamSessionResponse";
 import type { StreamSession__Output } from "./generated/gamelift/streams/v1/StreamSession";
@@ -77,6 +79,7 @@ function isServiceError(err: unknown): err is grpc.ServiceError {
 // in the `grpc-status-details-bin` trailer, whose `details` are Any messages.
 interface ErrorDetails {
   info?: ErrorInfo__Output;
+  reason?: ErrorReason__Output; // info.reason parsed; ERROR_REASON_UNSPECIFIED for one a newer gateway added
   retry?: RetryInfo__Output;
   badRequest?: BadRequest__Output;
 }
@@ -89,6 +92,10 @@ function errorDetails(err: grpc.ServiceError): ErrorDetails {
     switch (any.type_url) {
       case "type.googleapis.com/google.rpc.ErrorInfo":
         details.info = proto.google.rpc.ErrorInfo.deserialize(any.value);
+        // Reason strings are ErrorReason value names: look the name up in the generated enum.
+        details.reason = Object.hasOwn(ErrorReason, details.info.reason)
+          ? ErrorReason[details.info.reason as keyof typeof ErrorReason]
+          : ErrorReason.ERROR_REASON_UNSPECIFIED;
         break;
       case "type.googleapis.com/google.rpc.RetryInfo":
         details.retry = proto.google.rpc.RetryInfo.deserialize(any.value);
@@ -200,10 +207,11 @@ async function main(): Promise<void> {
       );
       throw new Error("a start without a stream group was accepted");
     } catch (err) {
-      if (!isServiceError(err) || err.code !== grpc.status.INVALID_ARGUMENT) {
+      const details: ErrorDetails = isServiceError(err) ? errorDetails(err) : {};
+      if (!isServiceError(err) || err.code !== grpc.status.INVALID_ARGUMENT || details.reason !== ErrorReason.INVALID_FIELD) {
         throw new Error(`start without a stream group: ${describe(err)}`);
       }
-      const { info, badRequest } = errorDetails(err);
+      const { info, badRequest } = details;
       const fields = (badRequest?.field_violations ?? []).map((v) => ` field=${v.field}`).join("");
       console.log(`rejected: code=${grpc.status[err.code]} reason=${info?.reason}${fields}`);
     }

@@ -3,6 +3,7 @@
 package io.github.gameliftstreamsgateway.examples;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors.EnumValueDescriptor;
 import com.google.protobuf.Duration;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
@@ -113,9 +114,8 @@ public final class Example {
       throw new Failure("a start without stream_group_identifier was accepted");
     } catch (StatusRuntimeException e) {
       ErrorDetails error = ErrorDetails.of(e);
-      // ErrorInfo.reason is an ErrorReason value name.
       if (error.code() != Status.Code.INVALID_ARGUMENT
-          || !error.reason().equals(ErrorReason.INVALID_FIELD.name())) {
+          || error.reason() != ErrorReason.INVALID_FIELD) {
         throw Failure.of("start without a stream group", e);
       }
       StringBuilder line = new StringBuilder("rejected: " + error);
@@ -283,13 +283,19 @@ public final class Example {
 
   /**
    * What a failed call says: its gRPC code and the google.rpc details the gateway attaches in the
-   * grpc-status-details-bin trailer.
+   * grpc-status-details-bin trailer. The reason is ErrorInfo's, parsed (UNRECOGNIZED for one a
+   * newer gateway added) and as sent (reasonName).
    */
   private record ErrorDetails(
-      Status.Code code, String reason, long retryDelayMillis, List<String> fields) {
+      Status.Code code,
+      ErrorReason reason,
+      String reasonName,
+      long retryDelayMillis,
+      List<String> fields) {
 
     static ErrorDetails of(StatusRuntimeException e) {
-      String reason = "";
+      ErrorReason reason = ErrorReason.ERROR_REASON_UNSPECIFIED;
+      String reasonName = "";
       long retryDelayMillis = 1000; // when a retryable error carries no RetryInfo
       List<String> fields = new ArrayList<>();
       // null when the call failed without details (the gateway could not be reached, say).
@@ -298,7 +304,10 @@ public final class Example {
         for (Any detail : status.getDetailsList()) {
           try {
             if (detail.is(ErrorInfo.class)) {
-              reason = detail.unpack(ErrorInfo.class).getReason();
+              reasonName = detail.unpack(ErrorInfo.class).getReason();
+              // Reason strings are ErrorReason value names; one this code lacks is UNRECOGNIZED.
+              EnumValueDescriptor value = ErrorReason.getDescriptor().findValueByName(reasonName);
+              reason = value == null ? ErrorReason.UNRECOGNIZED : ErrorReason.valueOf(value);
             } else if (detail.is(RetryInfo.class)) {
               Duration delay = detail.unpack(RetryInfo.class).getRetryDelay();
               retryDelayMillis = delay.getSeconds() * 1000 + delay.getNanos() / 1_000_000;
@@ -313,12 +322,12 @@ public final class Example {
           }
         }
       }
-      return new ErrorDetails(e.getStatus().getCode(), reason, retryDelayMillis, fields);
+      return new ErrorDetails(e.getStatus().getCode(), reason, reasonName, retryDelayMillis, fields);
     }
 
     @Override
     public String toString() {
-      return "code=" + code + " reason=" + reason;
+      return "code=" + code + " reason=" + reasonName;
     }
   }
 
