@@ -3,13 +3,17 @@
 //! from `proto/gamelift/streams/v1/error_reason.proto`), so no reason can be
 //! sent that the proto does not list. Nothing here decides a reason.
 
-#![allow(missing_docs, clippy::all, clippy::pedantic)]
-
 use std::collections::HashMap;
 
 use tonic_types::ErrorDetails;
 
-include!(concat!(env!("OUT_DIR"), "/reason/gamelift.streams.v1.rs"));
+/// The code prost generated from `error_reason.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/reason/gamelift.streams.v1.rs"));
+}
+
+pub use generated::ErrorReason;
 
 /// The encoded file descriptor set of `error_reason.proto`, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gamelift_streams_v1_reason_descriptor");
