@@ -238,6 +238,20 @@ def stubs():
     return stream_sessions_pb2, stream_sessions_pb2_grpc
 
 
+def serving_gateway(*flags):
+    """`serve --emulator` with `flags`, as a process, stopped (and its exit
+    status checked) when the generator closes: yields (gRPC target, emulator
+    URL) from the two lines it announces."""
+    p = Process(["serve", "--emulator", "--listen", "127.0.0.1:0", *flags], 2)
+    try:
+        first = re.fullmatch(r"gateway listening on (127\.0\.0\.1:\d+)", p.lines[0])
+        second = re.fullmatch(r"emulator listening on (http://127\.0\.0\.1:\d+)", p.lines[1])
+        assert first and second, f"unexpected announcement {p.lines!r}"
+        yield first.group(1), second.group(1)
+    finally:
+        _stop_all([p])
+
+
 @pytest.fixture
 def gateway():
     """`serve --emulator` as a process: (gRPC target, admin API of its emulator).
@@ -247,11 +261,5 @@ def gateway():
         "--watch-normal-interval-seconds=0.1",
         "--watch-slow-interval-seconds=0.1",
     ]
-    p = Process(["serve", "--emulator", "--listen", "127.0.0.1:0", *quick_watches], 2)
-    try:
-        first = re.fullmatch(r"gateway listening on (127\.0\.0\.1:\d+)", p.lines[0])
-        second = re.fullmatch(r"emulator listening on (http://127\.0\.0\.1:\d+)", p.lines[1])
-        assert first and second, f"unexpected announcement {p.lines!r}"
-        yield first.group(1), Admin(second.group(1))
-    finally:
-        _stop_all([p])
+    for target, url in serving_gateway(*quick_watches):
+        yield target, Admin(url)

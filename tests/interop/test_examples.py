@@ -8,14 +8,13 @@ call: the example sees UNAVAILABLE with RetryInfo, retries with the same
 request_id, and the emulator still holds exactly one session."""
 
 import os
-import pathlib
 import re
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import REPO, Process, Admin, _stop_all, boto3_client, GROUP
+from conftest import REPO, Admin, boto3_client, serving_gateway, GROUP
 
 LANGUAGES = ["go", "cpp", "java", "typescript", "python"]
 # The first build of a language downloads its packages (grpc-java, grpc-go,
@@ -30,16 +29,10 @@ def token_gateway():
     call: (gRPC target, emulator URL)."""
     with tempfile.NamedTemporaryFile("w", suffix=".token", delete=False) as f:
         f.write(TOKEN)
-    args = ["serve", "--emulator", "--listen", "127.0.0.1:0", "--auth-token-file", f.name,
-            "--retry-max-attempts", "1", "--watch-fast-interval-seconds=0.2"]
-    p = Process(args, 2)
+    flags = ["--auth-token-file", f.name, "--retry-max-attempts", "1", "--watch-fast-interval-seconds=0.2"]
     try:
-        first = re.fullmatch(r"gateway listening on (127\.0\.0\.1:\d+)", p.lines[0])
-        second = re.fullmatch(r"emulator listening on (http://127\.0\.0\.1:\d+)", p.lines[1])
-        assert first and second, f"unexpected announcement {p.lines!r}"
-        yield first.group(1), second.group(1)
+        yield from serving_gateway(*flags)
     finally:
-        _stop_all([p])
         os.unlink(f.name)
 
 
