@@ -452,6 +452,7 @@ async fn a_sidecar_serves_while_redis_is_down_or_frozen_and_joins_when_it_answer
 
 /// A CA and a certificate for `localhost` and 127.0.0.1 it signed, in `dir`.
 fn certificates(dir: &std::path::Path) {
+    support::process::debian_packages(&["openssl"]);
     let openssl = |args: &[&str]| {
         let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));

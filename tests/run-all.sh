@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, every Rust test (the
-# fleet tests with a real redis-server, installed from Debian when missing), the
+# fleet tests with a real redis-server, which their harness installs), the
 # container image check, buf lint and buf breaking on the v1 contract, and the
 # Python tests (boto3 against the emulator, grpcio against the gateway, the
 # client examples in Go, C++, Java, TypeScript and Python built and run against
@@ -12,10 +12,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# The fleet tests start their own redis-server processes (Debian's package),
-# one of them with TLS certificates made by openssl.
-tests/debian.sh redis-server openssl
-
 step "cargo fmt --check"
 cargo fmt --check
 step "cargo clippy --all-targets -- -D warnings"
@@ -24,18 +20,10 @@ step "cargo test"
 cargo test
 step "container image: the release binary, built as the Dockerfile builds it, fits its runtime base"
 bash tests/image/check.sh
-step "cargo build"
-cargo build
-binary="${CARGO_TARGET_DIR:-$PWD/target}/debug/gamelift-streams-gateway"
-test -x "$binary"
-
 step "buf lint, buf breaking against the v1 baseline"
 bash tests/buf/check.sh
 
-step "virtual environment target/interop-venv"
-python="$(tests/interop/venv.sh)"
-
 # tests/interop includes the client examples (examples/*/ci.sh build and run
 # each one, installing its toolchain's packages when missing).
-step "pytest tests/interop tests/chart"
-GATEWAY_BIN="$binary" "$python" -m pytest tests/interop tests/chart -q -p no:cacheprovider
+step "pytest tests/interop tests/chart (the gateway built, in the virtual environment target/interop-venv)"
+bash tests/pytest.sh tests/interop tests/chart

@@ -13,7 +13,9 @@
 # tools/linux_x64/); else, as Debian does not package it, it is built once
 # into target/examples/csharp/ from gRPC 1.51.1's sources (the version Debian
 # bookworm packages), which PyPI's grpcio-tools source release carries,
-# against Debian's libprotoc. Build output goes to stderr.
+# against Debian's libprotoc, with the gRPC C++ headers of Debian's
+# libgrpc++-dev (the plugin's sources include grpcpp/impl/codegen/). Build
+# output goes to stderr.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,14 +28,15 @@ GRPCIO_TOOLS_SHA256=8e62d23d3fed9d4f81738f98dd193dbd2e21aed4a8f0dd715e75b5439e64
 
 apt_install() { "$repo/tests/debian.sh" "$@"; }
 
-# protoc, and the well-known .proto files (google/protobuf/*.proto).
-apt_install protobuf-compiler libprotobuf-dev
+# protoc, the well-known .proto files (google/protobuf/*.proto), and the
+# libraries a built plugin links against (libprotoc, libprotobuf).
+apt_install protobuf-compiler libprotobuf-dev libprotoc-dev
 
 plugin="${GRPC_CSHARP_PLUGIN:-$(command -v grpc_csharp_plugin || true)}"
 if [ -z "$plugin" ]; then
   plugin="$cache/grpc_csharp_plugin-$GRPC_VERSION"
   if [ ! -x "$plugin" ]; then
-    apt_install g++ libprotoc-dev
+    apt_install g++ libgrpc++-dev
     python="${PYTHON:-python3}"
     if ! "$python" -m pip --version >/dev/null 2>&1; then
       apt_install python3-pip

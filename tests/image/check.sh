@@ -6,6 +6,7 @@
 # asks for) is in that base. Prints the binary's size.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+tests/debian.sh binutils # readelf
 
 fail() { echo "image check: $*" >&2; exit 1; }
 

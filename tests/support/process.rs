@@ -40,6 +40,16 @@ pub fn spawn(mut command: Command) -> ChildProcess {
     ChildProcess { child, address: String::new(), stdout, stderr, stderr_reader: Some(stderr_reader) }
 }
 
+/// Installs the Debian packages a test runs (`tests/debian.sh`, which skips
+/// what is installed): a test file needs nothing installed before it.
+pub fn debian_packages(packages: &[&str]) {
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/debian.sh");
+    let out = Command::new("bash").arg(script).args(packages).output().expect("tests/debian.sh runs");
+    assert!(out.status.success(), "tests/debian.sh {packages:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A gateway process over the emulator at `endpoint` (with its credentials)
 /// and `extra` flags; its URL.
 pub fn gateway_process(endpoint: &str, extra: &[&str]) -> (ChildProcess, String) {

@@ -1,4 +1,4 @@
-//! A real `redis-server` (Debian's package; `tests/run-all.sh` installs it) as
+//! A real `redis-server` (Debian's package, installed when missing) as
 //! the test's own process on a free loopback port, without persistence: killed
 //! with SIGKILL, frozen with SIGSTOP, and restarted on the same port.
 
@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::process::{spawn, ChildProcess};
+use super::process::{debian_packages, spawn, ChildProcess};
 
 /// A `redis-server` the test owns.
 pub struct RedisServer {
@@ -66,6 +66,8 @@ impl RedisServer {
 
     /// Starts it (again) on its port, empty.
     pub fn restart(&mut self) {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| debian_packages(&["redis-server", "redis-tools"]));
         let mut command = Command::new("redis-server");
         command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
         command.args(&self.args);
