@@ -10,10 +10,12 @@ use clap::Parser;
 use gamelift_streams_gateway::api::replay::{Idempotency, Stored};
 use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
+use gamelift_streams_gateway::fleet::schedule::FleetSchedule;
 use gamelift_streams_gateway::fleet::{outcomes::FleetOutcomes, pacing::FleetPacing, reads::FleetReads, Fleet};
 use gamelift_streams_gateway::sessions::idempotency::{IdempotencyStore, OutcomeStore};
+use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule};
 use gamelift_streams_gateway::sessions::watch::shared::{NotShared, PollResults};
-use gamelift_streams_gateway::sessions::watch::{budget::PollBudget, Watches};
+use gamelift_streams_gateway::sessions::watch::Watches;
 use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sessions};
 use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
 use gamelift_streams_gateway::{emulator, server};
@@ -61,6 +63,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let mut resilience = Resilience::new(config.retry.clone());
     let mut outcomes: Arc<dyn OutcomeStore<Stored>> = Arc::new(IdempotencyStore::new(config.idempotency.clone()));
     let mut results: Arc<dyn PollResults> = Arc::new(NotShared);
+    let mut schedule: Arc<dyn PollSchedule> = Arc::new(PollBudget::new(config.watch.poll_share));
     let mut fleet_metrics = None;
     if let Some(fleet) = &fleet {
         let pacing = Arc::new(FleetPacing::new(fleet.clone(), &config.retry.ceilings));
@@ -68,13 +71,13 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         resilience = resilience.with_pacing(pacing.clone());
         outcomes = Arc::new(FleetOutcomes::new(fleet.clone(), config.idempotency.clone()));
         results = reads.clone();
+        schedule = Arc::new(FleetSchedule::new(fleet.clone(), config.watch.poll_share));
         fleet_metrics = Some(telemetry::metrics::register_fleet(fleet, &pacing, &reads));
         tracing::info!(members = fleet.members(), degraded = fleet.degraded(), "fleet mode on");
     }
     let sessions = Sessions::new(sdk, Arc::new(resilience));
     let idempotency = Arc::new(Idempotency::new(config.idempotency_namespace.clone(), outcomes));
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
-    let schedule = Arc::new(PollBudget::new(config.watch.poll_share));
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
     let mut gateway_service = Gateway::new(upstream, idempotency.clone(), watches);
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &gateway_service);

@@ -90,11 +90,10 @@ fn ended(status: pb::StreamSessionStatus, reason: pb::StreamSessionStatusReason)
     ApiError::SessionEnded(Box::new(session))
 }
 
-/// A status of every kind the gateway answers.
-fn samples() -> Vec<Status> {
+/// An error of every kind the gateway answers.
+pub(super) fn sample_errors() -> Vec<ApiError> {
     use pb::StreamSessionStatus as S;
     use pb::StreamSessionStatusReason as R;
-    let ctx = CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "s".into() };
     let violation = FieldViolation { field: "f".into(), description: "d".into() };
     let mut errors = vec![
         ApiError::InvalidArgument(vec![violation]),
@@ -119,6 +118,7 @@ fn samples() -> Vec<Status> {
             UpstreamKind::AccessDenied,
             UpstreamKind::NotFound,
             UpstreamKind::Conflict,
+            UpstreamKind::TokenReused,
             UpstreamKind::QuotaExceeded,
             UpstreamKind::Throttling,
             UpstreamKind::Internal,
@@ -127,7 +127,13 @@ fn samples() -> Vec<Status> {
         ]
         .map(upstream),
     );
-    let mut statuses: Vec<Status> = errors.iter().map(|e| to_status(e, &ctx)).collect();
+    errors
+}
+
+/// A status of every kind the gateway answers.
+fn samples() -> Vec<Status> {
+    let ctx = CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "s".into() };
+    let mut statuses: Vec<Status> = sample_errors().iter().map(|e| to_status(e, &ctx)).collect();
     statuses.extend([
         crate::wire::malformed("m"),
         crate::wire::too_large(1),

@@ -22,16 +22,32 @@ use crate::sessions::idempotency::{
 /// An outcome as the store keeps it: a response encoded, or the error.
 pub type Stored = Result<Bytes, ApiError>;
 
-/// Responses cross processes (a fleet's shared store); errors stay in the
-/// process: they carry the first caller's context, and a retry of one that
-/// was final fails the same way again.
+/// A response as a shared store holds it (the tag, then its encoding).
+const RESPONSE: u8 = b'R';
+/// An error as a shared store holds it (the tag, then its JSON).
+const ERROR: u8 = b'E';
+
+/// Outcomes cross processes whole (a fleet's shared store): a replay or a
+/// joiner on another sidecar gets the same response, or the same error with
+/// its code, reason, message and details.
 impl Portable for Stored {
     fn to_bytes(&self) -> Option<Bytes> {
-        self.as_ref().ok().cloned()
+        let (tag, body) = match self {
+            Ok(response) => (RESPONSE, response.to_vec()),
+            Err(err) => (ERROR, serde_json::to_vec(err).ok()?),
+        };
+        let mut bytes = Vec::with_capacity(1 + body.len());
+        bytes.push(tag);
+        bytes.extend(body);
+        Some(Bytes::from(bytes))
     }
 
-    fn from_bytes(bytes: Bytes) -> Self {
-        Ok(bytes)
+    fn from_bytes(bytes: Bytes) -> Option<Self> {
+        match *bytes.first()? {
+            RESPONSE => Some(Ok(bytes.slice(1..))),
+            ERROR => serde_json::from_slice(&bytes[1..]).ok().map(Err),
+            _ => None,
+        }
     }
 }
 
@@ -53,7 +69,7 @@ fn is_final(err: &ApiError) -> bool {
 }
 
 fn vanished() -> ApiError {
-    ApiError::Internal("the first call with this request_id ended without an answer; retry".into())
+    ApiError::Internal("the call with this request_id ended without an answer; retry".into())
 }
 
 fn decode<T: Message + Default>(stored: Stored) -> Result<T, ApiError> {
@@ -137,7 +153,13 @@ impl Idempotency {
                 return outcome.await.unwrap_or_else(|_| Err(vanished()));
             }
         };
-        decode(waiter.outcome().await.unwrap_or_else(|| Err(vanished())))
+        // The first call ended without an outcome this caller can read (its
+        // sidecar died, or the shared store failed): the call is made again, with
+        // the same ClientToken, so GameLift Streams answers what it answered it.
+        match waiter.outcome().await {
+            Some(stored) => decode(stored),
+            None => work.await,
+        }
     }
 }
 
@@ -146,6 +168,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
+    use crate::api::status::to_status;
     use crate::proto::v1 as pb;
     use crate::sessions::idempotency::Waiter;
     use crate::sessions::{at_once, Soon};
@@ -172,6 +195,76 @@ mod tests {
         fn stats(&self) -> StoreStats {
             StoreStats::default()
         }
+    }
+
+    /// What a caller reads of a status: code, message, every detail but
+    /// ErrorInfo as it is, and ErrorInfo decoded (its metadata is a map, in
+    /// no fixed order on the wire).
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        code: tonic::Code,
+        message: String,
+        details: Vec<(String, Vec<u8>)>,
+        info: Option<tonic_types::pb::ErrorInfo>,
+    }
+
+    fn seen(status: &tonic::Status) -> Seen {
+        let is_info = |d: &prost_types::Any| d.type_url.ends_with("/google.rpc.ErrorInfo");
+        let all = tonic_types::pb::Status::decode(status.details()).expect("google.rpc.Status").details;
+        let info = all.iter().find(|d| is_info(d));
+        let info = info.map(|d| tonic_types::pb::ErrorInfo::decode(d.value.as_slice()).expect("ErrorInfo"));
+        let details = all.into_iter().filter(|d| !is_info(d)).map(|d| (d.type_url, d.value)).collect();
+        Seen { code: status.code(), message: status.message().to_string(), details, info }
+    }
+
+    #[test]
+    fn every_outcome_crosses_processes_whole() {
+        let ctx = crate::api::status::CallContext {
+            operation: "StartStreamSession",
+            resource_type: "StreamGroup",
+            resource_name: "sg-1".into(),
+        };
+        let response: Stored = Ok(Bytes::from_static(b"\x0a\x03arn"));
+        let back = Stored::from_bytes(response.to_bytes().expect("portable")).expect("readable");
+        assert_eq!(back.ok(), response.ok());
+        let errors = crate::api::contract::sample_errors();
+        assert!(errors.len() > 20);
+        for err in errors {
+            let stored: Stored = Err(err.clone());
+            let Some(Err(back)) = Stored::from_bytes(stored.to_bytes().expect("portable")) else {
+                panic!("{err} came back as a success");
+            };
+            let (before, after) = (to_status(&err, &ctx), to_status(&back, &ctx));
+            assert_eq!(seen(&after), seen(&before), "{err}");
+        }
+        for garbage in [&b""[..], b"E", b"E{not json", b"E{\"KeyReused\":1}", b"Xanything"] {
+            let read = Stored::from_bytes(Bytes::copy_from_slice(garbage));
+            assert!(read.is_none(), "{garbage:?} read as {read:?}");
+        }
+    }
+
+    /// A store whose every key is in flight in a call that ends without an
+    /// outcome (its sidecar died).
+    struct Vanishing;
+
+    impl OutcomeStore<Stored> for Vanishing {
+        fn begin(&self, _: Key, _: Fingerprint, _: Instant) -> Soon<'_, Begin<Stored>> {
+            at_once(Begin::Join(Waiter::new(async { None })))
+        }
+
+        fn stats(&self) -> StoreStats {
+            StoreStats::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_joiner_whose_leader_vanished_makes_the_call_itself() {
+        let replay = Idempotency::new("ns".into(), Arc::new(Vanishing));
+        let key = replay.key("StartStreamSession", "r-1");
+        let session = pb::StreamSession { arn: "arn-made-again".into(), ..Default::default() };
+        let work = async move { Ok(pb::StartStreamSessionResponse { stream_session: Some(session) }) };
+        let out = replay.run(key, true, &pb::StartStreamSessionRequest::default(), work).await.expect("an answer");
+        assert_eq!(out.stream_session.map(|s| s.arn).as_deref(), Some("arn-made-again"));
     }
 
     #[tokio::test]

@@ -21,8 +21,9 @@ use crate::sessions::{CallFailure, SessionError, UpstreamKind};
 /// The delay advised for a transient failure when the retry layer gave none.
 const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// An error of one RPC.
-#[derive(Debug, Clone, thiserror::Error)]
+/// An error of one RPC. Serializable, so that a kept outcome crosses
+/// processes (a fleet's shared idempotency records) whole.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ApiError {
     /// The `request_id` was already used with other parameters.
     #[error("request_id was already used for a request with other parameters")]
@@ -38,7 +39,7 @@ pub enum ApiError {
     Internal(String),
     /// A wait for ACTIVE saw the session end first.
     #[error("stream session {} ended in {} ({})", .0.arn, aws_status(.0.status), aws_reason(.0.status_reason))]
-    SessionEnded(Box<pb::StreamSession>),
+    SessionEnded(#[serde(with = "encoded")] Box<pb::StreamSession>),
     /// A wait for ACTIVE reached the caller's deadline.
     #[error("stream session {arn} is still {}; watch it or terminate it", aws_status(*.status))]
     NotReady {
@@ -50,6 +51,24 @@ pub enum ApiError {
     /// The sidecar stopped watching (shutting down).
     #[error("the sidecar stopped watching; watch again")]
     WatchClosed,
+}
+
+/// A session in serde's data model as its proto encoding.
+mod encoded {
+    use prost::Message;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::proto::v1 as pb;
+
+    #[allow(clippy::borrowed_box)] // serde's `with` hands over the field as it is
+    pub fn serialize<S: Serializer>(session: &Box<pb::StreamSession>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&session.encode_to_vec())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Box<pb::StreamSession>, D::Error> {
+        let bytes = Vec::<u8>::deserialize(deserializer)?;
+        pb::StreamSession::decode(bytes.as_slice()).map(Box::new).map_err(serde::de::Error::custom)
+    }
 }
 
 impl From<WatchError> for ApiError {
@@ -298,6 +317,10 @@ fn session_code(
                     (Code::NotFound, ErrorReason::NotFound)
                 }
                 UpstreamKind::Conflict => (Code::FailedPrecondition, ErrorReason::Conflict),
+                UpstreamKind::TokenReused => {
+                    details.add_bad_request_violation("request_id", "already used for a request with other parameters");
+                    (Code::InvalidArgument, ErrorReason::IdempotencyKeyReused)
+                }
                 UpstreamKind::QuotaExceeded => {
                     details.add_quota_failure_violation(ctx.operation, truncate(message, MAX_DESCRIPTION_BYTES));
                     (Code::ResourceExhausted, ErrorReason::QuotaExceeded)

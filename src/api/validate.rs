@@ -10,7 +10,7 @@ use crate::service_model::{self, Constraint, PathPart, Violation};
 use crate::sessions::idempotency;
 
 /// A bad field, for `google.rpc.BadRequest`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldViolation {
     /// The proto field path, e.g. `display_configuration.resolution.width`.
     pub field: String,

@@ -157,6 +157,13 @@ pub struct ServeArgs {
     /// calling AWS (its signal request is then empty); 0: always call AWS.
     #[arg(long, env = "GLS_GATEWAY_FLEET_GET_MAX_AGE_MS", default_value_t = 0)]
     pub fleet_get_max_age_ms: u64,
+    /// How many sidecars the fleet is expected to have (the replica count).
+    /// When Redis is down a sidecar paces at its share of each ceiling: the
+    /// ceiling divided by the most members it saw in the last 30 heartbeats,
+    /// and never by fewer than this, so one started while Redis is down does
+    /// not take the whole quota.
+    #[arg(long, env = "GLS_GATEWAY_FLEET_EXPECTED_MEMBERS", default_value_t = 1)]
+    pub fleet_expected_members: usize,
 }
 
 /// The validated settings of `serve`.
@@ -260,6 +267,9 @@ impl ServeArgs {
         if !(1..=60_000).contains(&self.redis_timeout_ms) {
             return Err(invalid("redis-timeout-ms", "must be 1 to 60000"));
         }
+        if !(1..=10_000).contains(&self.fleet_expected_members) {
+            return Err(invalid("fleet-expected-members", "must be 1 to 10000"));
+        }
         Ok(Some(FleetConfig {
             url: url.0.clone(),
             password,
@@ -267,6 +277,7 @@ impl ServeArgs {
             timeout: Duration::from_millis(self.redis_timeout_ms),
             heartbeat: positive_duration("fleet-heartbeat-seconds", self.fleet_heartbeat_seconds)?,
             recent_gets: (self.fleet_get_max_age_ms > 0).then(|| Duration::from_millis(self.fleet_get_max_age_ms)),
+            expected_members: self.fleet_expected_members,
         }))
     }
 

@@ -6,21 +6,31 @@
 //! ([`pacing::FleetPacing`], [`outcomes::FleetOutcomes`]) answer from the
 //! sidecar's own state at once (its share of each ceiling, its own
 //! idempotency store) and only the heartbeat tries Redis, until it answers
-//! again. No call fails because Redis failed.
+//! again. No call fails because Redis failed. Writes that must land (a
+//! finished call's outcome) wait in an outbox while Redis is away.
+//!
+//! Redis is input, not truth: the scripts check every value they read (type,
+//! range, finiteness) and repair what is wrong, and the link counts and logs
+//! each repair; the member count a sidecar divides the quota by is the most
+//! it saw recently or was told to expect, never what an emptied Redis says.
 
 pub mod outcomes;
 pub mod pacing;
 pub mod reads;
+pub mod schedule;
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, RedisResult, Script};
 use tokio::time::Instant;
+
+use crate::sync::lock;
 
 /// The key prefix when none is configured (followed by the Region).
 pub const DEFAULT_PREFIX: &str = "gls";
@@ -42,6 +52,10 @@ pub struct FleetConfig {
     /// GetStreamSession answered from a shared poll result at most this old
     /// (instead of a call upstream); `None`: always upstream.
     pub recent_gets: Option<Duration>,
+    /// How many sidecars the fleet is expected to have (the replica count):
+    /// a sidecar never assumes fewer when it paces alone, so one started
+    /// while Redis is down does not take the whole quota.
+    pub expected_members: usize,
 }
 
 impl fmt::Debug for FleetConfig {
@@ -52,6 +66,7 @@ impl fmt::Debug for FleetConfig {
             .field("timeout", &self.timeout)
             .field("heartbeat", &self.heartbeat)
             .field("recent_gets", &self.recent_gets)
+            .field("expected_members", &self.expected_members)
             .finish_non_exhaustive()
     }
 }
@@ -62,10 +77,13 @@ impl fmt::Debug for FleetConfig {
 pub struct BadUrl(String);
 
 /// Counts of the link, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LinkStats {
     /// Live members at the last heartbeat that reached Redis.
     pub members: usize,
+    /// The members this sidecar divides each ceiling by when it paces alone:
+    /// the most seen recently, at least the expected fleet size.
+    pub assumed_members: usize,
     /// Whether the sidecar serves from local state now.
     pub degraded: bool,
     /// Times the sidecar went local.
@@ -80,6 +98,12 @@ pub struct LinkStats {
     pub idempotency_leases: usize,
     /// Poll reads this sidecar holds the fetch lease of.
     pub read_leases: usize,
+    /// Writes waiting for Redis to answer again.
+    pub outbox: usize,
+    /// Writes given up because the outbox was full.
+    pub outbox_dropped: u64,
+    /// Bad values found in Redis and repaired, by what they were.
+    pub repairs: BTreeMap<&'static str, u64>,
 }
 
 /// What a lease this sidecar holds is for.
@@ -117,6 +141,67 @@ fn millis(d: Duration) -> u64 {
 
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("heartbeat.lua")));
 
+/// How long a member count seen is remembered: a sidecar paces alone at its
+/// share of the most members seen within this window (at least).
+const MEMBER_MEMORY_HEARTBEATS: u32 = 30;
+const MIN_MEMBER_MEMORY: Duration = Duration::from_secs(30);
+/// Most writes the outbox holds while Redis is away; the oldest go first.
+const OUTBOX: usize = 10_000;
+/// At most one log line per kind of repair within this time.
+const REPAIR_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// The member counts a sidecar saw, and the fleet size it was told to expect.
+#[derive(Debug)]
+struct Membership {
+    expected: usize,
+    live: usize,
+    memory: Duration,
+    /// Counts seen within `memory`, oldest first.
+    seen: VecDeque<(Instant, usize)>,
+}
+
+impl Membership {
+    fn saw(&mut self, live: usize, now: Instant) {
+        self.live = live.max(1);
+        self.seen.push_back((now, self.live));
+        while self.seen.front().is_some_and(|(at, _)| now.saturating_duration_since(*at) > self.memory) {
+            self.seen.pop_front();
+        }
+    }
+
+    fn assumed(&self, now: Instant) -> usize {
+        let recent = self.seen.iter().filter(|(at, _)| now.saturating_duration_since(*at) <= self.memory);
+        recent.map(|(_, n)| *n).chain([self.expected, self.live]).max().unwrap_or(1).max(1)
+    }
+}
+
+/// A write that must land: a script, its keys and arguments.
+struct Delivery {
+    script: &'static Script,
+    keys: Vec<String>,
+    args: Vec<Vec<u8>>,
+}
+
+impl Delivery {
+    async fn send(&self, mut c: ConnectionManager) -> RedisResult<redis::Value> {
+        let mut call = self.script.prepare_invoke();
+        for key in &self.keys {
+            call.key(key);
+        }
+        for arg in &self.args {
+            call.arg(arg.as_slice());
+        }
+        call.invoke_async(&mut c).await
+    }
+}
+
+/// The repairs of one kind of bad value.
+#[derive(Debug, Default)]
+struct Repairs {
+    count: u64,
+    logged: Option<Instant>,
+}
+
 /// One sidecar's link to its fleet.
 pub struct Fleet {
     connection: ConnectionManager,
@@ -125,7 +210,10 @@ pub struct Fleet {
     timeout: Duration,
     heartbeat: Duration,
     degraded: AtomicBool,
-    members: AtomicUsize,
+    membership: Mutex<Membership>,
+    outbox: Mutex<VecDeque<Delivery>>,
+    outbox_dropped: AtomicU64,
+    repairs: Mutex<BTreeMap<&'static str, Repairs>>,
     degradations: AtomicU64,
     commands: AtomicU64,
     errors: AtomicU64,
@@ -165,7 +253,15 @@ impl Fleet {
             timeout: config.timeout,
             heartbeat: config.heartbeat,
             degraded: AtomicBool::new(false),
-            members: AtomicUsize::new(1),
+            membership: Mutex::new(Membership {
+                expected: config.expected_members.max(1),
+                live: 1,
+                memory: (config.heartbeat * MEMBER_MEMORY_HEARTBEATS).max(MIN_MEMBER_MEMORY),
+                seen: VecDeque::new(),
+            }),
+            outbox: Mutex::new(VecDeque::new()),
+            outbox_dropped: AtomicU64::new(0),
+            repairs: Mutex::new(BTreeMap::new()),
             degradations: AtomicU64::new(0),
             commands: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -187,19 +283,23 @@ impl Fleet {
         }
     }
 
-    /// One heartbeat: on success the member count is current and a degraded
-    /// link is live again.
+    /// One heartbeat: on success the member count is current, a degraded
+    /// link is live again, and the writes waiting in the outbox are sent.
     async fn beat(&self) {
         let ttl = millis(self.heartbeat * 3);
         let key = self.key("members");
-        let beat = self
+        let beat: Option<(usize, u8)> = self
             .attempt(|mut c| async move { HEARTBEAT.key(key).arg(&self.member).arg(ttl).invoke_async(&mut c).await })
             .await;
-        if let Some(members) = beat {
-            self.members.store(usize::max(members, 1), Ordering::Relaxed);
+        if let Some((members, repaired)) = beat {
+            if repaired == 1 {
+                self.repaired("members");
+            }
+            lock(&self.membership).saw(members, Instant::now());
             if self.degraded.swap(false, Ordering::Relaxed) {
                 tracing::info!(members, "fleet mode: Redis answers again; sharing the fleet's state");
             }
+            self.flush().await;
         }
     }
 
@@ -208,7 +308,7 @@ impl Fleet {
     pub async fn leave(&self) {
         let ttl = millis(self.heartbeat * 3);
         let key = self.key("members");
-        let _: Option<usize> = self
+        let _: Option<(usize, u8)> = self
             .attempt(|mut c| async move {
                 HEARTBEAT.key(key).arg(&self.member).arg(ttl).arg("leave").invoke_async(&mut c).await
             })
@@ -228,7 +328,27 @@ impl Fleet {
 
     /// Live members at the last heartbeat that reached Redis (at least 1).
     pub fn members(&self) -> usize {
-        self.members.load(Ordering::Relaxed)
+        lock(&self.membership).live
+    }
+
+    /// The members this sidecar divides each ceiling by when it paces alone:
+    /// the most it saw within the last 30 heartbeats (at least 30 s), at
+    /// least the fleet size it was told to expect.
+    pub fn assumed_members(&self) -> usize {
+        lock(&self.membership).assumed(Instant::now())
+    }
+
+    /// Counts a bad value found in Redis (and repaired) of kind `what`; logs
+    /// one line per kind a minute at most.
+    pub fn repaired(&self, what: &'static str) {
+        let now = Instant::now();
+        let mut repairs = lock(&self.repairs);
+        let entry = repairs.entry(what).or_default();
+        entry.count += 1;
+        if entry.logged.is_none_or(|at| now.saturating_duration_since(at) >= REPAIR_LOG_EVERY) {
+            entry.logged = Some(now);
+            tracing::warn!(what, repairs = entry.count, "fleet mode: a bad value in Redis was repaired");
+        }
     }
 
     /// Runs a Redis command unless the link is degraded; `None` when it is,
@@ -245,23 +365,51 @@ impl Fleet {
     }
 
     /// Runs `script` on `keys` with `args` in the background: nobody waits
-    /// for its answer.
+    /// for its answer, and it is lost if Redis fails.
     pub fn detach(self: &Arc<Self>, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
         let fleet = self.clone();
         tokio::spawn(async move {
-            let _: Option<redis::Value> = fleet
-                .run(|mut c| async move {
-                    let mut call = script.prepare_invoke();
-                    for key in &keys {
-                        call.key(key);
-                    }
-                    for arg in &args {
-                        call.arg(arg.as_slice());
-                    }
-                    call.invoke_async(&mut c).await
-                })
-                .await;
+            let delivery = Delivery { script, keys, args };
+            let _: Option<redis::Value> = fleet.run(|c| async move { delivery.send(c).await }).await;
         });
+    }
+
+    /// Runs `script` on `keys` with `args` in the background, and if Redis
+    /// is away (or fails), once it answers again: a write that must land.
+    pub fn deliver(self: &Arc<Self>, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
+        let delivery = Delivery { script, keys, args };
+        if self.degraded() {
+            self.queue(delivery);
+            return;
+        }
+        let fleet = self.clone();
+        tokio::spawn(async move {
+            let sent: Option<redis::Value> = fleet.attempt(|c| delivery.send(c)).await;
+            if sent.is_none() {
+                fleet.queue(delivery);
+            }
+        });
+    }
+
+    fn queue(&self, delivery: Delivery) {
+        let mut outbox = lock(&self.outbox);
+        if outbox.len() >= OUTBOX {
+            outbox.pop_front();
+            self.outbox_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        outbox.push_back(delivery);
+    }
+
+    /// Sends what waits in the outbox, oldest first, until one fails.
+    async fn flush(&self) {
+        loop {
+            let Some(delivery) = lock(&self.outbox).pop_front() else { return };
+            let sent: Option<redis::Value> = self.attempt(|c| delivery.send(c)).await;
+            if sent.is_none() {
+                lock(&self.outbox).push_front(delivery);
+                return;
+            }
+        }
     }
 
     async fn attempt<T, F, Fut>(&self, command: F) -> Option<T>
@@ -285,7 +433,7 @@ impl Fleet {
             self.degradations.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 reason = %why,
-                members = self.members(),
+                members = self.assumed_members(),
                 "fleet mode: Redis failed; serving locally with 1/members of each ceiling until it answers"
             );
         }
@@ -309,6 +457,7 @@ impl Fleet {
     pub fn stats(&self) -> LinkStats {
         LinkStats {
             members: self.members(),
+            assumed_members: self.assumed_members(),
             degraded: self.degraded(),
             degradations: self.degradations.load(Ordering::Relaxed),
             commands: self.commands.load(Ordering::Relaxed),
@@ -316,6 +465,28 @@ impl Fleet {
             latency_seconds: Duration::from_micros(self.latency_micros.load(Ordering::Relaxed)).as_secs_f64(),
             idempotency_leases: self.idempotency_leases.load(Ordering::Relaxed),
             read_leases: self.read_leases.load(Ordering::Relaxed),
+            outbox: lock(&self.outbox).len(),
+            outbox_dropped: self.outbox_dropped.load(Ordering::Relaxed),
+            repairs: lock(&self.repairs).iter().map(|(what, r)| (*what, r.count)).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn alone_a_sidecar_assumes_the_most_members_seen_recently_and_at_least_the_expected() {
+        let memory = Duration::from_secs(30);
+        let mut m = Membership { expected: 2, live: 1, memory, seen: VecDeque::new() };
+        let t0 = Instant::now();
+        assert_eq!(m.assumed(t0), 2, "started alone: the expected fleet size");
+        m.saw(4, t0);
+        m.saw(1, t0 + Duration::from_secs(1));
+        assert_eq!(m.assumed(t0 + Duration::from_secs(1)), 4, "an emptied Redis says 1; four were seen");
+        assert_eq!(m.assumed(t0 + Duration::from_secs(30)), 4);
+        m.saw(1, t0 + Duration::from_secs(31));
+        assert_eq!(m.assumed(t0 + Duration::from_secs(31)), 2, "four is forgotten after the window, not the expected");
     }
 }

@@ -4,8 +4,11 @@
 //! other parameters are refused, fleet-wide, for the retention window. The
 //! leader holds its key by a lease it renews while the call runs, so a
 //! sidecar that dies mid-call frees the key within the lease. Waiters on other
-//! sidecars read the record until it is done. While the link is degraded the
+//! sidecars read the record until it is done. Outcomes cross whole, errors
+//! included, and a leader that finishes while Redis is away writes its outcome
+//! when it answers again (the link's outbox). While the link is degraded the
 //! sidecar's own store answers (the ClientToken still makes AWS de-duplicate).
+//! A record that cannot be read is repaired, never trusted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -59,40 +62,58 @@ impl<V: Portable + Clone + Send + Sync + 'static> FleetOutcomes<V> {
 
     async fn begin_shared(&self, key: Key, fingerprint: Fingerprint) -> Option<Begin<V>> {
         let record = self.fleet.key(&format!("outcome:{}", key.client_token()));
-        let run = uuid::Uuid::new_v4().to_string();
-        let (answer, value): (String, Vec<u8>) = {
-            let (record, run, fingerprint) = (&record, &run, fingerprint.to_hex());
-            self.fleet
-                .run(|mut c| async move {
-                    OUTCOMES
-                        .key(record)
-                        .arg("begin")
-                        .arg(fingerprint)
-                        .arg(run)
-                        .arg(millis(LEASE))
-                        .invoke_async(&mut c)
-                        .await
-                })
-                .await?
-        };
-        Some(match answer.as_str() {
-            "lead" => {
-                let held = self.fleet.hold(LeaseKind::Idempotency);
-                Begin::Lead(Leader::new(SharedLead::start(held, record, run, self.retention)))
+        let fingerprint = fingerprint.to_hex();
+        let mut retake = false;
+        loop {
+            let run = uuid::Uuid::new_v4().to_string();
+            let (answer, value, repaired): (String, Vec<u8>, u8) = {
+                let (record, run, fingerprint) = (&record, &run, &fingerprint);
+                let retake = if retake { "retake" } else { "" };
+                self.fleet
+                    .run(|mut c| async move {
+                        OUTCOMES
+                            .key(record)
+                            .arg("begin")
+                            .arg(fingerprint)
+                            .arg(run)
+                            .arg(millis(LEASE))
+                            .arg(retake)
+                            .invoke_async(&mut c)
+                            .await
+                    })
+                    .await?
+            };
+            if repaired == 1 {
+                self.fleet.repaired("outcome");
             }
-            "join" => {
-                self.joins.fetch_add(1, Ordering::Relaxed);
-                Begin::Join(Waiter::new(wait(self.fleet.clone(), record, String::from_utf8_lossy(&value).into_owned())))
-            }
-            "replay" => {
-                self.replays.fetch_add(1, Ordering::Relaxed);
-                Begin::Replay(V::from_bytes(Bytes::from(value)))
-            }
-            _ => {
-                self.conflicts.fetch_add(1, Ordering::Relaxed);
-                Begin::Reused
-            }
-        })
+            return Some(match answer.as_str() {
+                "lead" => {
+                    let held = self.fleet.hold(LeaseKind::Idempotency);
+                    Begin::Lead(Leader::new(SharedLead::start(held, record, run, self.retention)))
+                }
+                "join" => {
+                    self.joins.fetch_add(1, Ordering::Relaxed);
+                    let holder = String::from_utf8_lossy(&value).into_owned();
+                    Begin::Join(Waiter::new(wait(self.fleet.clone(), record, holder)))
+                }
+                "replay" => match V::from_bytes(Bytes::from(value)) {
+                    Some(outcome) => {
+                        self.replays.fetch_add(1, Ordering::Relaxed);
+                        Begin::Replay(outcome)
+                    }
+                    // A kept outcome nobody can read: the record is made anew.
+                    None if !retake => {
+                        retake = true;
+                        continue;
+                    }
+                    None => return None,
+                },
+                _ => {
+                    self.conflicts.fetch_add(1, Ordering::Relaxed);
+                    Begin::Reused
+                }
+            });
+        }
     }
 }
 
@@ -121,8 +142,8 @@ impl<V: Portable + Clone + Send + Sync + 'static> OutcomeStore<V> for FleetOutco
 }
 
 /// Reads the record of run `run` until it has an outcome; `None` when the
-/// run lost its key (its sidecar died, or the outcome could not be shared) or
-/// Redis failed.
+/// run lost its key (its sidecar died), its outcome cannot be read, or Redis
+/// failed: the waiter then makes the call itself.
 async fn wait<V: Portable>(fleet: Arc<Fleet>, record: String, run: String) -> Option<V> {
     let mut pause = FIRST_READ;
     loop {
@@ -141,7 +162,7 @@ async fn wait<V: Portable>(fleet: Arc<Fleet>, record: String, run: String) -> Op
             return None;
         }
         if state.as_deref() != Some("running") {
-            return out.map(|o| V::from_bytes(Bytes::from(o)));
+            return out.and_then(|o| V::from_bytes(Bytes::from(o)));
         }
     }
 }
@@ -177,10 +198,11 @@ impl SharedLead {
         Self { held, record, run, retention, renewal, finished: false }
     }
 
-    /// Runs `mode` on the record in the background (nobody waits for it).
+    /// Runs `mode` on the record in the background (nobody waits for it),
+    /// once Redis answers if it does not now.
     fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
         args.splice(0..0, [mode.as_bytes().to_vec(), self.run.clone().into_bytes()]);
-        self.held.fleet().detach(&OUTCOMES, vec![self.record.clone()], args);
+        self.held.fleet().deliver(&OUTCOMES, vec![self.record.clone()], args);
     }
 }
 
@@ -189,9 +211,14 @@ impl<V: Portable + Send> Lead<V> for SharedLead {
         self.finished = true;
         self.renewal.abort();
         let (state, ttl) = if keep { ("done", self.retention) } else { ("gone", PUBLISHED) };
-        let mut args = vec![state.as_bytes().to_vec(), millis(ttl).to_string().into_bytes()];
-        args.extend(outcome.to_bytes().map(|b| b.to_vec()));
-        self.send("finish", args);
+        match outcome.to_bytes() {
+            Some(bytes) => {
+                let args = vec![state.as_bytes().to_vec(), millis(ttl).to_string().into_bytes(), bytes.to_vec()];
+                self.send("finish", args);
+            }
+            // Waiters elsewhere make the call themselves.
+            None => self.send("forget", Vec::new()),
+        }
     }
 }
 

@@ -1,37 +1,79 @@
--- One operation's send budget for the whole fleet, on Redis's clock: GCRA
--- without burst (each reservation moves the theoretical arrival time on by
--- 1/rate, so sends are paced evenly), and the rate itself, adapted to
--- throttling by the rule of the sidecar's own limiter (limiter.rs): the first
--- throttle of an episode cuts the rate by BETA; after a cut the rate holds for
--- EVIDENCE attempts while the throttled share is counted, and a later throttle
--- cuts again only when that share moved by SIGNIFICANCE standard errors (down
--- after a cut, or up); otherwise the rate grows back along CUBIC's curve.
+-- One operation's send budget for the whole fleet, on Redis's clock: the rule
+-- of the sidecar's own limiter (limiter.rs; both follow rate_vectors.json).
+-- GCRA without burst: each reservation moves the theoretical arrival time
+-- (tat) on by 1/rate, so sends are paced evenly; a slot given back moves it
+-- back only if it is still the last one handed out. The rate adapts to
+-- throttling: the first throttle of an episode cuts it by BETA; after a cut
+-- the rate holds for EVIDENCE attempts while the throttled share is counted,
+-- and a later throttle cuts again only when that share moved by SIGNIFICANCE
+-- standard errors (down after a cut, or up); otherwise the rate grows back
+-- along CUBIC's curve.
+--
+-- Redis is input, not truth: a hash of another type, or any field that is not
+-- what this script writes (a rate that is not a finite number within
+-- [MIN_RATE, ceiling], a tat or a time years away, counts out of range), is
+-- repaired: the state starts afresh, as after a flush, and the reply says so.
+-- After a flush or a restart the callers' not_before (the last slot end they
+-- know of) keeps new slots from landing on slots already handed out.
 --
 -- KEYS[1]  the operation's hash
--- ARGV[1]  "reserve" | "cancel" | "record"
+-- ARGV[1]  "reserve" | "give_back" | "record"
 -- ARGV[2]  the operation's ceiling, requests per second
--- ARGV[3]  for "reserve": microseconds from now before which the slot may
---          not fall (this sidecar holds slots of its own until then);
---          for "record": 1 if the attempt was throttled, 0 if not
--- ARGV[4]  the time in microseconds, for tests; empty: Redis's TIME
--- Returns  {microseconds until the send slot (0 but for "reserve"), rate}.
+-- ARGV[3]  the time in microseconds, for tests; empty: Redis's TIME
+-- reserve:   ARGV[4] microseconds from now before which the slot may not fall
+--            (the last slot end the caller knows of); ARGV[5] "fixed": pace at
+--            the ceiling, no adaptation (a poll schedule)
+-- give_back: ARGV[4], ARGV[5] the slot's start and end, as reserve answered them
+-- record:    ARGV[4] "1" if the attempt was throttled, "0" if not
+-- Returns  {microseconds until the slot (0 but for reserve), rate, the slot's
+--          start, its end (the tat after it), microseconds from now to the tat,
+--          1 if a bad value was repaired}; rate, start and end as strings.
 
 local BETA, SCALE, MIN_RATE = 0.7, 0.4, 0.5
 local EVIDENCE, SIGNIFICANCE, QUIET = 100, 2.5, 0.05
 local IDLE_MS = 3600000
+-- No slot is handed out further ahead than this, and no time stored is later.
+local MAX_LEAD = 3600 * 1000000
 
 local key, mode, ceiling = KEYS[1], ARGV[1], tonumber(ARGV[2])
-local now = tonumber(ARGV[4])
+local now = tonumber(ARGV[3])
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+local fixed = mode == 'reserve' and ARGV[5] == 'fixed'
+
+local function finite(x)
+  return x ~= nil and x == x and x ~= math.huge and x ~= -math.huge
+end
+
+local repaired = 0
+local kind = redis.call('TYPE', key).ok
+if kind ~= 'hash' and kind ~= 'none' then
+  redis.call('DEL', key)
+  repaired = 1
+end
 
 local f = redis.call('HMGET', key, 'rate', 'tat', 'max', 'since', 'epoch', 'n', 'k', 'before', 'cut', 'frozen')
+local function flag(x) return x == nil or x == false or x == '0' or x == '1' end
+local function absent_or(x, ok) return x == false or x == nil or x == '' or ok(tonumber(x)) end
+local function a_rate(x) return finite(x) and x >= MIN_RATE end
+local function a_time(x) return finite(x) and x <= now + MAX_LEAD and x >= now - 100 * MAX_LEAD end
+local function a_count(x) return finite(x) and x >= 0 and x == math.floor(x) end
+local function a_share(x) return finite(x) and x >= 0 and x <= 1 end
+local valid = absent_or(f[1], a_rate) and absent_or(f[2], a_time) and absent_or(f[3], a_rate)
+  and absent_or(f[4], a_time) and absent_or(f[6], a_count) and absent_or(f[7], a_count)
+  and absent_or(f[8], a_share) and flag(f[5]) and flag(f[9]) and flag(f[10])
+  and (tonumber(f[7]) or 0) <= (tonumber(f[6]) or 0)
+if not valid then
+  f = {}
+  repaired = 1
+end
+
 local s = {
   rate = math.min(tonumber(f[1]) or ceiling, ceiling),
   tat = tonumber(f[2]) or now,
-  max = tonumber(f[3]) or ceiling,
+  max = math.min(tonumber(f[3]) or ceiling, ceiling),
   since = tonumber(f[4]),
   epoch = f[5] == '1',
   n = tonumber(f[6]) or 0,
@@ -40,6 +82,7 @@ local s = {
   cut = f[9] == '1',
   frozen = f[10] == '1',
 }
+if fixed then s.rate = ceiling end
 
 local function clamp(rate)
   return math.max(MIN_RATE, math.min(rate, ceiling))
@@ -94,25 +137,27 @@ local function on_success()
   if s.rate >= ceiling then s.since = nil end
 end
 
-local wait = 0
+local wait, start, stop = 0, s.tat, s.tat
 if mode == 'reserve' then
-  local slot = math.max(s.tat, now + tonumber(ARGV[3]))
-  s.tat = slot + 1000000 / s.rate
-  wait = slot - now
-elseif mode == 'cancel' then
-  s.tat = math.max(now, s.tat - 1000000 / s.rate)
+  local not_before = math.min(tonumber(ARGV[4]) or 0, MAX_LEAD)
+  start = math.max(s.tat, now + not_before)
+  stop = start + 1000000 / s.rate
+  s.tat = stop
+  wait = start - now
+elseif mode == 'give_back' then
+  if tonumber(ARGV[5]) == s.tat then s.tat = tonumber(ARGV[4]) end
 else
   if s.epoch then
     s.n = s.n + 1
-    if ARGV[3] == '1' then s.k = s.k + 1 end
+    if ARGV[4] == '1' then s.k = s.k + 1 end
   end
-  if ARGV[3] == '1' then on_throttle() else on_success() end
+  if ARGV[4] == '1' then on_throttle() else on_success() end
 end
 
 -- %.17g keeps every digit (tostring's %.14g would round microsecond times).
 local function num(x) if x then return string.format('%.17g', x) end return '' end
-local function flag(b) if b then return '1' end return '0' end
+local function bit(b) if b then return '1' end return '0' end
 redis.call('HSET', key, 'rate', num(s.rate), 'tat', num(s.tat), 'max', num(s.max), 'since', num(s.since),
-  'epoch', flag(s.epoch), 'n', s.n, 'k', s.k, 'before', num(s.before), 'cut', flag(s.cut), 'frozen', flag(s.frozen))
+  'epoch', bit(s.epoch), 'n', s.n, 'k', s.k, 'before', num(s.before), 'cut', bit(s.cut), 'frozen', bit(s.frozen))
 redis.call('PEXPIRE', key, IDLE_MS)
-return {math.floor(wait), num(s.rate)}
+return {math.floor(wait), num(s.rate), num(start), num(stop), math.floor(s.tat - now), repaired}

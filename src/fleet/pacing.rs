@@ -2,10 +2,17 @@
 //! slots handed out by one Lua script (`pace.lua`) on Redis's clock, so all
 //! sidecars together send at most the operation's ceiling, evenly paced, and a
 //! throttle lowers the rate once for the fleet. While the link is degraded each
-//! sidecar paces itself to its share: ceiling ÷ the last known member count.
-//! Slots a sidecar already holds stay valid across the switch either way: its
-//! first slot from the other source comes after the last one it holds, so the
-//! two schedules never overlap into a burst.
+//! sidecar paces itself to its share: the ceiling ÷ the most members it saw
+//! recently (at least the expected fleet size).
+//!
+//! No two schedules overlap into a burst. A sidecar remembers the slots it
+//! holds and the end of the fleet's schedule as Redis last told it; a slot
+//! from either source comes after both. So the switch to local pacing starts
+//! after every fleet slot this sidecar knows of, the switch back starts after
+//! its local slots, and a Redis that lost the schedule (flushed, restarted,
+//! restored from an old dump) is given it back by the sidecars' next
+//! reservations. A slot is a guard: unused, it gives back exactly itself,
+//! even when its caller left while the reservation was on its way to Redis.
 //!
 //! The fleet paces at [`MARGIN`] of each ceiling: a slot is decided on Redis's
 //! clock and its call reaches AWS from a sidecar some milliseconds later, and
@@ -18,10 +25,11 @@ use std::time::Duration;
 
 use futures_util::future::Either;
 use redis::Script;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::Fleet;
-use crate::sessions::resilience::pacing::{LocalPacing, SendPacing};
+use crate::sessions::resilience::pacing::{LocalPacing, Mark, SendPacing, Slot, SlotId};
 use crate::sessions::{at_once, Soon};
 use crate::sync::lock;
 
@@ -31,7 +39,7 @@ pub const PACE_LUA: &str = include_str!("pace.lua");
 /// The share of each ceiling the fleet paces at.
 pub const MARGIN: f64 = 0.95;
 
-static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(PACE_LUA));
+pub(super) static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(PACE_LUA));
 
 /// What the fleet's budget did for this sidecar.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,8 +48,19 @@ pub struct PacingStats {
     pub slots: u64,
     /// Of those, slots that meant waiting.
     pub waits: u64,
-    /// Slots given back unused: past the caller's deadline, or the caller left.
+    /// Slots given back to the fleet's budget unused: past the caller's
+    /// deadline, or the caller left.
     pub given_back: u64,
+    /// Slots from this sidecar's own share, while Redis was away.
+    pub local: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    slots: AtomicU64,
+    waits: AtomicU64,
+    given_back: AtomicU64,
+    local: AtomicU64,
 }
 
 /// One operation as the fleet paces it.
@@ -52,23 +71,48 @@ struct Op {
     ceiling: f64,
     /// The fleet's rate at the last answer, requests per second (as f64 bits).
     rate: AtomicU64,
-    /// The latest slot this sidecar holds, from either source.
-    horizon: Mutex<Instant>,
+    /// The slots this sidecar holds, from either source: (start, end).
+    held: Mutex<Vec<(Instant, Instant)>>,
+    /// The end of the fleet's schedule as Redis last told this sidecar.
+    fleet_end: Mutex<Instant>,
 }
 
 impl Op {
-    /// Notes a slot handed out; returns it.
-    fn hold(&self, slot: Option<Instant>) -> Option<Instant> {
-        if let Some(slot) = slot {
-            let mut horizon = lock(&self.horizon);
-            *horizon = (*horizon).max(slot);
-        }
-        slot
+    /// The time no new slot may come before: after every slot this sidecar
+    /// holds and the fleet's schedule as last known.
+    fn not_before(&self, now: Instant) -> Instant {
+        let mut held = lock(&self.held);
+        held.retain(|(_, end)| *end > now);
+        held.iter().map(|(_, end)| *end).chain([*lock(&self.fleet_end), now]).max().unwrap_or(now)
     }
 
-    fn horizon(&self) -> Instant {
-        *lock(&self.horizon)
+    fn hold(&self, start: Instant, end: Instant) {
+        lock(&self.held).push((start, end));
     }
+
+    /// Forgets the slot starting at `start`, given back: if the fleet's
+    /// schedule ended with it, it ends at its start again.
+    fn release(&self, start: Instant) {
+        let mut held = lock(&self.held);
+        if let Some(at) = held.iter().position(|(s, _)| *s == start) {
+            let (_, end) = held.swap_remove(at);
+            let mut fleet_end = lock(&self.fleet_end);
+            if *fleet_end == end {
+                *fleet_end = start;
+            }
+        }
+    }
+}
+
+/// A reservation as the script answered it.
+struct Reply {
+    wait: Duration,
+    rate: f64,
+    start: f64,
+    end: f64,
+    /// From now to the end of the fleet's schedule.
+    tat: Duration,
+    repaired: bool,
 }
 
 /// Send slots from the fleet's budget, or from this sidecar's share of it.
@@ -78,32 +122,29 @@ pub struct FleetPacing {
     ops: HashMap<String, Arc<Op>>,
     /// The local share and the member count it was made for.
     share: Mutex<(usize, LocalPacing)>,
-    slots: AtomicU64,
-    waits: AtomicU64,
-    given_back: AtomicU64,
+    counts: Arc<Counts>,
 }
 
 impl FleetPacing {
     /// The fleet's budget for `ceilings` (requests per second per operation).
     pub fn new(fleet: Arc<Fleet>, ceilings: &HashMap<String, f64>) -> Self {
+        let now = Instant::now();
         let ops: HashMap<String, Arc<Op>> = ceilings
             .iter()
             .map(|(op, &ceiling)| {
-                let key = fleet.key(&format!("pace:{op}"));
                 let ceiling = ceiling * MARGIN;
-                let rate = AtomicU64::new(ceiling.to_bits());
-                (op.clone(), Arc::new(Op { key, ceiling, rate, horizon: Mutex::new(Instant::now()) }))
+                let o = Op {
+                    key: fleet.key(&format!("pace:{op}")),
+                    ceiling,
+                    rate: AtomicU64::new(ceiling.to_bits()),
+                    held: Mutex::new(Vec::new()),
+                    fleet_end: Mutex::new(now),
+                };
+                (op.clone(), Arc::new(o))
             })
             .collect();
-        let share = Self::share_of(&Self::ceilings(&ops), fleet.members());
-        Self {
-            fleet,
-            ops,
-            share: Mutex::new(share),
-            slots: AtomicU64::new(0),
-            waits: AtomicU64::new(0),
-            given_back: AtomicU64::new(0),
-        }
+        let share = Self::share_of(&Self::ceilings(&ops), fleet.assumed_members());
+        Self { fleet, ops, share: Mutex::new(share), counts: Arc::default() }
     }
 
     fn ceilings(ops: &HashMap<String, Arc<Op>>) -> HashMap<String, f64> {
@@ -115,9 +156,9 @@ impl FleetPacing {
         (members, LocalPacing::new(divided))
     }
 
-    /// This sidecar's share, remade when the member count changed.
+    /// This sidecar's share, remade when the members it assumes changed.
     fn local<R>(&self, f: impl FnOnce(&LocalPacing) -> R) -> R {
-        let members = self.fleet.members();
+        let members = self.fleet.assumed_members();
         let mut share = lock(&self.share);
         if share.0 != members {
             *share = Self::share_of(&Self::ceilings(&self.ops), members);
@@ -128,65 +169,107 @@ impl FleetPacing {
     /// What the budget did for this sidecar.
     pub fn stats(&self) -> PacingStats {
         PacingStats {
-            slots: self.slots.load(Ordering::Relaxed),
-            waits: self.waits.load(Ordering::Relaxed),
-            given_back: self.given_back.load(Ordering::Relaxed),
+            slots: self.counts.slots.load(Ordering::Relaxed),
+            waits: self.counts.waits.load(Ordering::Relaxed),
+            given_back: self.counts.given_back.load(Ordering::Relaxed),
+            local: self.counts.local.load(Ordering::Relaxed),
         }
     }
 
-    /// Sends `mode` for `op` to the script in the background.
-    fn tell(&self, op: &Arc<Op>, mode: &'static str, throttled: bool) {
-        let (fleet, op) = (self.fleet.clone(), op.clone());
+    /// A slot from this sidecar's own share, after every slot it knows of.
+    fn reserve_local(&self, op: &'static str, o: &Op, now: Instant) -> Option<Slot<'_>> {
+        let id = self.local(|l| l.reserve_now(op, o.not_before(now)))?;
+        if let Mark::Local { start, end } = id.mark {
+            o.hold(start, end);
+        }
+        self.counts.local.fetch_add(1, Ordering::Relaxed);
+        Some(Slot::new(id, op, self))
+    }
+
+    /// A slot from the fleet's budget; `None` if Redis did not answer.
+    async fn reserve_shared(&self, o: &Arc<Op>, now: Instant) -> Option<(Instant, Reply)> {
+        let not_before = o.not_before(now).saturating_duration_since(now);
+        let (tx, rx) = oneshot::channel();
+        let (fleet, op) = (self.fleet.clone(), o.clone());
+        let counts = self.counts.clone();
+        // In its own task: a reservation whose caller left before Redis answered
+        // is given back when the answer comes.
         tokio::spawn(async move {
-            if let Some((_, rate)) = pace(&fleet, &op, mode, u64::from(throttled)).await {
-                op.rate.store(rate.to_bits(), Ordering::Relaxed);
+            let reply = reserve(&fleet, &op, not_before).await;
+            if let Err(Some(reply)) = tx.send(reply) {
+                counts.given_back.fetch_add(1, Ordering::Relaxed);
+                give_back(&fleet, &op, reply.start, reply.end);
             }
         });
+        let reply = rx.await.ok()??;
+        Some((Instant::now(), reply))
     }
 }
 
-/// One run of the pacing script (`arg`: its third argument): microseconds
-/// until the slot, and the rate.
-async fn pace(fleet: &Fleet, op: &Op, mode: &'static str, arg: u64) -> Option<(u64, f64)> {
-    let (wait, rate): (u64, String) =
-        fleet
-            .run(|mut c| async move {
-                PACE.key(&op.key).arg(mode).arg(op.ceiling).arg(arg).arg("").invoke_async(&mut c).await
-            })
-            .await?;
-    Some((wait, rate.parse().ok()?))
+/// Reserves a slot of `op` not before `not_before` from now.
+async fn reserve(fleet: &Fleet, op: &Op, not_before: Duration) -> Option<Reply> {
+    let micros = u64::try_from(not_before.as_micros()).unwrap_or(u64::MAX);
+    let (wait, rate, start, end, tat, repaired): (u64, String, String, String, i64, u8) = fleet
+        .run(|mut c| async move {
+            PACE.key(&op.key).arg("reserve").arg(op.ceiling).arg("").arg(micros).arg("").invoke_async(&mut c).await
+        })
+        .await?;
+    let number = |text: &str| text.parse::<f64>().ok().filter(|x| x.is_finite());
+    Some(Reply {
+        wait: Duration::from_micros(wait),
+        rate: number(&rate)?,
+        start: number(&start)?,
+        end: number(&end)?,
+        tat: Duration::from_micros(u64::try_from(tat).unwrap_or(0)),
+        repaired: repaired == 1,
+    })
+}
+
+/// Gives slot `start`..`end` of `op` back to the fleet's budget, in the background.
+fn give_back(fleet: &Arc<Fleet>, op: &Op, start: f64, end: f64) {
+    // Rust prints the shortest text that reads back as the same number.
+    let args = ["give_back", &op.ceiling.to_string(), "", &start.to_string(), &end.to_string()];
+    fleet.detach(&PACE, vec![op.key.clone()], args.iter().map(|a| a.as_bytes().to_vec()).collect());
 }
 
 impl SendPacing for FleetPacing {
-    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Instant>> {
+    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>> {
         let Some(o) = self.ops.get(op) else { return at_once(None) };
-        let local = move |now: Instant| o.hold(self.local(|l| l.reserve_now(op, now.max(o.horizon()))));
         if self.fleet.degraded() {
-            return at_once(local(now));
+            return at_once(self.reserve_local(op, o, now));
         }
         Either::Right(Box::pin(async move {
-            let not_before = u64::try_from(o.horizon().saturating_duration_since(now).as_micros()).unwrap_or(u64::MAX);
-            match pace(&self.fleet, o, "reserve", not_before).await {
-                Some((wait, rate)) => {
-                    o.rate.store(rate.to_bits(), Ordering::Relaxed);
-                    self.slots.fetch_add(1, Ordering::Relaxed);
-                    if wait > 0 {
-                        self.waits.fetch_add(1, Ordering::Relaxed);
-                    }
-                    o.hold(Some(Instant::now() + Duration::from_micros(wait)))
-                }
-                None => local(Instant::now()),
+            let Some((answered, reply)) = self.reserve_shared(o, now).await else {
+                return self.reserve_local(op, o, Instant::now());
+            };
+            if reply.repaired {
+                self.fleet.repaired("pace");
             }
+            o.rate.store(reply.rate.to_bits(), Ordering::Relaxed);
+            self.counts.slots.fetch_add(1, Ordering::Relaxed);
+            if !reply.wait.is_zero() {
+                self.counts.waits.fetch_add(1, Ordering::Relaxed);
+            }
+            let (at, end) = (answered + reply.wait, answered + reply.tat);
+            o.hold(at, end);
+            {
+                let mut fleet_end = lock(&o.fleet_end);
+                *fleet_end = (*fleet_end).max(end);
+            }
+            let id = SlotId { at, mark: Mark::Shared { start: reply.start, end: reply.end } };
+            Some(Slot::new(id, op, self))
         }))
     }
 
-    fn cancel(&self, op: &'static str) {
+    fn give_back(&self, op: &'static str, slot: &SlotId) {
         let Some(o) = self.ops.get(op) else { return };
-        self.given_back.fetch_add(1, Ordering::Relaxed);
-        if self.fleet.degraded() {
-            self.local(|l| l.cancel(op));
-        } else {
-            self.tell(o, "cancel", false);
+        o.release(slot.at);
+        match slot.mark {
+            Mark::Local { .. } => self.local(|l| l.give_back(op, slot)),
+            Mark::Shared { start, end } => {
+                self.counts.given_back.fetch_add(1, Ordering::Relaxed);
+                give_back(&self.fleet, o, start, end);
+            }
         }
     }
 
@@ -194,9 +277,28 @@ impl SendPacing for FleetPacing {
         let Some(o) = self.ops.get(op) else { return };
         if self.fleet.degraded() {
             self.local(|l| l.record(op, throttled, now));
-        } else {
-            self.tell(o, "record", throttled);
+            return;
         }
+        let (fleet, o) = (self.fleet.clone(), o.clone());
+        tokio::spawn(async move {
+            let throttled = if throttled { "1" } else { "0" };
+            let reply: Option<(u64, String, String, String, i64, u8)> = fleet
+                .run(|mut c| {
+                    let o = &o;
+                    async move {
+                        PACE.key(&o.key).arg("record").arg(o.ceiling).arg("").arg(throttled).invoke_async(&mut c).await
+                    }
+                })
+                .await;
+            if let Some((_, rate, _, _, _, repaired)) = reply {
+                if repaired == 1 {
+                    fleet.repaired("pace");
+                }
+                if let Some(rate) = rate.parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0) {
+                    o.rate.store(rate.to_bits(), Ordering::Relaxed);
+                }
+            }
+        });
     }
 
     fn rate(&self, op: &'static str) -> Option<f64> {

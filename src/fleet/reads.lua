@@ -1,37 +1,67 @@
 -- Poll results shared by the fleet's pollers: one hash per read (its result,
--- when it was stored on Redis's clock, and for how long it is fresh), and a
--- fetch lease per read, so one poller reads upstream while the others take
--- the last result. A result is stored only by the holder of the lease it was
--- fetched under: a poller that lost its lease (paused past it) cannot
--- overwrite a newer result.
+-- when its reader read it, when it was stored on Redis's clock, and for how
+-- long it is fresh), and a fetch lease per read, so one poller reads upstream
+-- while the others take the last result. The lease's ticket is its fence: a
+-- result is stored only by the holder of the lease it was fetched under, so a
+-- poller that lost its lease (paused past it) stores nothing, and never over
+-- a result read later than its own.
+--
+-- Redis is input, not truth: a key of another type, or a result whose times
+-- are not times (not numbers, or later than now by more than a minute, or a
+-- freshness over an hour), is repaired: deleted, so the next look fetches it
+-- anew. The reply says when something was.
 --
 -- KEYS[1]  the read's result hash; KEYS[2] its fetch lease
--- ARGV[1]  "look" | "store" | "release"; ARGV[2] the poller's ticket
+-- ARGV[1]  "look" | "store" | "release" | "recent"; ARGV[2] the poller's ticket
 -- look:    ARGV[3] lease ms, ARGV[4] "1" to force a fetch (a call just changed
 --          what it reads: the lease is taken whatever is fresh or held)
---          -> {"fresh", result} | {"fetch"} | {"busy", result} | {"busy"} (none yet)
--- store:   ARGV[3] result, ARGV[4] fresh for ms -> 1 if stored
+--          -> {"fresh" | "fetch" | "busy", repaired, result or "", read time µs or ""}
+-- store:   ARGV[3] result, ARGV[4] fresh for ms, ARGV[5] read time µs -> 1 if stored
 -- release: -> 1 if the lease was the ticket's
 -- recent:  ARGV[3] max age ms -> {result} if one was stored at most that long ago, else {}
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, ticket = ARGV[1], ARGV[2]
+local SLACK, LONGEST_FRESH = 60000, 3600000
+
+local function finite(x)
+  return x ~= nil and x == x and x ~= math.huge and x ~= -math.huge
+end
+
+local repaired = 0
+local result_kind, lease_kind = redis.call('TYPE', KEYS[1]).ok, redis.call('TYPE', KEYS[2]).ok
+if result_kind ~= 'hash' and result_kind ~= 'none' then
+  redis.call('DEL', KEYS[1])
+  repaired = 1
+end
+if lease_kind ~= 'string' and lease_kind ~= 'none' then
+  redis.call('DEL', KEYS[2])
+  repaired = 1
+end
+local at, fresh, result, read = unpack(redis.call('HMGET', KEYS[1], 'at', 'fresh', 'result', 'read'))
+if result_kind == 'hash' then
+  local a, f, r = tonumber(at), tonumber(fresh), tonumber(read)
+  local valid = finite(a) and a <= now + SLACK and finite(f) and f > 0 and f <= LONGEST_FRESH
+    and finite(r) and r <= (now + SLACK) * 1000 and result
+  if not valid then
+    redis.call('DEL', KEYS[1])
+    at, fresh, result, read = nil, nil, nil, nil
+    repaired = 1
+  end
+end
 
 if mode == 'look' then
   if ARGV[4] == '1' then
     redis.call('SET', KEYS[2], ticket, 'PX', ARGV[3])
-    return {'fetch'}
+    return {'fetch', tostring(repaired), '', ''}
   end
-  local at, fresh, result = unpack(redis.call('HMGET', KEYS[1], 'at', 'fresh', 'result'))
-  if at and now - tonumber(at) < tonumber(fresh) then return {'fresh', result} end
-  if redis.call('SET', KEYS[2], ticket, 'NX', 'PX', ARGV[3]) then return {'fetch'} end
-  if result then return {'busy', result} end
-  return {'busy'}
+  if at and now - tonumber(at) < tonumber(fresh) then return {'fresh', tostring(repaired), result, read} end
+  if redis.call('SET', KEYS[2], ticket, 'NX', 'PX', ARGV[3]) then return {'fetch', tostring(repaired), '', ''} end
+  return {'busy', tostring(repaired), result or '', read or ''}
 end
 
 if mode == 'recent' then
-  local at, result = unpack(redis.call('HMGET', KEYS[1], 'at', 'result'))
   if at and now - tonumber(at) <= tonumber(ARGV[3]) then return {result} end
   return {}
 end
@@ -39,9 +69,10 @@ end
 if redis.call('GET', KEYS[2]) ~= ticket then return 0 end
 redis.call('DEL', KEYS[2])
 if mode == 'store' then
-  local fresh = tonumber(ARGV[4])
-  redis.call('HSET', KEYS[1], 'at', now, 'fresh', fresh, 'result', ARGV[3])
+  local fresh_for, read_at = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if read and read_at < tonumber(read) then return 0 end
+  redis.call('HSET', KEYS[1], 'at', now, 'fresh', fresh_for, 'result', ARGV[3], 'read', ARGV[5])
   -- Kept well past its freshness: a stale result beats none while a fetch runs.
-  redis.call('PEXPIRE', KEYS[1], math.max(10 * fresh, 60000))
+  redis.call('PEXPIRE', KEYS[1], math.max(10 * fresh_for, 60000))
 end
 return 1

@@ -5,19 +5,21 @@
 //! none is, one sidecar takes the read's fetch lease and reads upstream while
 //! the others keep the last result. So sidecars watching the same sessions
 //! read each once between them, and if the fetching sidecar dies, another
-//! fetches when its lease runs out. While the link is degraded every read is
-//! the sidecar's own.
+//! fetches when its lease runs out. Every result carries when it was read;
+//! one read earlier than the stored one never replaces it, and a result
+//! whose times are not plausible is repaired (deleted and fetched anew).
+//! While the link is degraded every read is the sidecar's own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::future::Either;
 use redis::Script;
 
 use super::{millis, Fleet, Held, LeaseKind};
-use crate::sessions::watch::shared::{Look, PollResults, Read, Ticket};
+use crate::sessions::watch::shared::{Look, PollResults, Read, Shared, Ticket};
 use crate::sessions::{at_once, Soon};
 
 static READS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("reads.lua")));
@@ -73,12 +75,18 @@ impl FleetReads {
                 .await?
         };
         let mut reply = reply.into_iter();
-        let answer = reply.next()?;
-        let value = reply.next().map(Bytes::from);
+        let (answer, repaired) = (reply.next()?, reply.next()?);
+        if repaired == b"1" {
+            self.fleet.repaired("poll result");
+        }
+        let (result, read) = (reply.next().unwrap_or_default(), reply.next().unwrap_or_default());
+        let shared = read_time(&read)
+            .filter(|_| !result.is_empty())
+            .map(|read_at| Shared { bytes: Bytes::from(result), read_at });
         Some(match answer.as_slice() {
             b"fresh" => {
                 self.fresh.fetch_add(1, Ordering::Relaxed);
-                Look::Fresh(value?)
+                Look::Fresh(shared?)
             }
             b"fetch" => {
                 self.fetched.fetch_add(1, Ordering::Relaxed);
@@ -88,7 +96,7 @@ impl FleetReads {
             }
             _ => {
                 self.busy.fetch_add(1, Ordering::Relaxed);
-                Look::Busy(value)
+                Look::Busy(shared)
             }
         })
     }
@@ -155,10 +163,18 @@ impl FleetTicket {
 }
 
 impl Ticket for FleetTicket {
-    fn store(mut self: Box<Self>, result: Bytes, fresh_for: Duration) {
+    fn store(mut self: Box<Self>, result: Bytes, read_at: SystemTime, fresh_for: Duration) {
         self.stored = true;
-        self.send("store", vec![result.to_vec(), millis(fresh_for).to_string().into_bytes()]);
+        let micros = read_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        let args = vec![result.to_vec(), millis(fresh_for).to_string().into_bytes(), micros.to_string().into_bytes()];
+        self.send("store", args);
     }
+}
+
+/// A read time as the script answers it (microseconds since the epoch).
+fn read_time(text: &[u8]) -> Option<SystemTime> {
+    let micros: u64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_micros(micros))
 }
 
 impl Drop for FleetTicket {

@@ -8,7 +8,7 @@ use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_gameliftstreams::operation::RequestId;
 
 /// An error type GameLift Streams answered with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UpstreamKind {
     /// ValidationException (400).
     Validation,
@@ -18,6 +18,10 @@ pub enum UpstreamKind {
     NotFound,
     /// ConflictException (409).
     Conflict,
+    /// ConflictException (or IdempotentParameterMismatchException) saying the
+    /// ClientToken was already used with other parameters: the caller's
+    /// `request_id` was, by a sidecar that did not know it (Redis down).
+    TokenReused,
     /// ServiceQuotaExceededException (402).
     QuotaExceeded,
     /// ThrottlingException (429).
@@ -31,7 +35,7 @@ pub enum UpstreamKind {
 }
 
 /// A failed call to GameLift Streams.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SessionError {
     /// GameLift Streams answered with an error.
     #[error("GameLift Streams {code}: {message}")]
@@ -110,7 +114,10 @@ impl SessionError {
             | Self::Timeout
             | Self::Connection(_)
             | Self::RateLimited => Class::Transient,
-            Self::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. } => Class::Final,
+            Self::Upstream {
+                kind: UpstreamKind::Validation | UpstreamKind::NotFound | UpstreamKind::TokenReused,
+                ..
+            } => Class::Final,
             Self::Upstream {
                 kind:
                     UpstreamKind::Conflict
@@ -133,7 +140,7 @@ impl SessionError {
                 UpstreamKind::Validation => "ValidationException",
                 UpstreamKind::AccessDenied => "AccessDeniedException",
                 UpstreamKind::NotFound => "ResourceNotFoundException",
-                UpstreamKind::Conflict => "ConflictException",
+                UpstreamKind::Conflict | UpstreamKind::TokenReused => "ConflictException",
                 UpstreamKind::QuotaExceeded => "ServiceQuotaExceededException",
                 UpstreamKind::Throttling => "ThrottlingException",
                 UpstreamKind::Internal => "InternalServerException",
@@ -157,8 +164,10 @@ impl SessionError {
     }
 }
 
-fn kind_of(code: &str) -> UpstreamKind {
+fn kind_of(code: &str, message: &str) -> UpstreamKind {
     match code {
+        "ConflictException" if message.contains("ClientToken") => UpstreamKind::TokenReused,
+        "IdempotentParameterMismatchException" => UpstreamKind::TokenReused,
         "ValidationException" => UpstreamKind::Validation,
         "AccessDeniedException" => UpstreamKind::AccessDenied,
         "ResourceNotFoundException" => UpstreamKind::NotFound,
@@ -199,17 +208,13 @@ where
                 let e = ctx.err();
                 let status = ctx.raw().status().as_u16();
                 let code = e.code().unwrap_or("Unknown").to_string();
-                let kind = match kind_of(&code) {
+                let message = e.message().unwrap_or_default().to_string();
+                let kind = match kind_of(&code, &message) {
                     UpstreamKind::Unknown if status >= 500 => UpstreamKind::Internal,
                     UpstreamKind::Unknown if status == 429 => UpstreamKind::Throttling,
                     kind => kind,
                 };
-                Self::Upstream {
-                    kind,
-                    code,
-                    message: e.message().unwrap_or_default().to_string(),
-                    request_id: e.request_id().map(str::to_string),
-                }
+                Self::Upstream { kind, code, message, request_id: e.request_id().map(str::to_string) }
             }
             SdkError::TimeoutError(_) => Self::Timeout,
             SdkError::DispatchFailure(d) if d.is_timeout() => Self::Timeout,
@@ -242,6 +247,7 @@ mod tests {
             (SessionError::RateLimited, Class::Transient),
             (upstream(K::Validation), Class::Final),
             (upstream(K::NotFound), Class::Final),
+            (upstream(K::TokenReused), Class::Final),
             (upstream(K::Conflict), Class::Refused),
             (upstream(K::QuotaExceeded), Class::Refused),
             (upstream(K::AccessDenied), Class::Refused),

@@ -77,11 +77,12 @@ impl Fingerprint {
 /// An outcome a store shared between processes can hold.
 pub trait Portable: Sized {
     /// The outcome as bytes; `None` when it cannot leave the process (the
-    /// waiters elsewhere then see none, and a retry runs the call again).
+    /// waiters elsewhere then make the call themselves).
     fn to_bytes(&self) -> Option<bytes::Bytes>;
 
-    /// The outcome from bytes `to_bytes` made.
-    fn from_bytes(bytes: bytes::Bytes) -> Self;
+    /// The outcome from bytes `to_bytes` made; `None` when they are not
+    /// (a shared store is input, not truth).
+    fn from_bytes(bytes: bytes::Bytes) -> Option<Self>;
 }
 
 /// How the store is bounded.

@@ -1,9 +1,11 @@
 //! Client-side rate limiting per operation, after the AWS SDKs' adaptive retry
-//! mode: a token bucket whose fill rate follows CUBIC (β = 0.7) — cut on
-//! throttling, grown back as calls succeed — and never exceeds the operation's
-//! ceiling, so the sidecar stays inside its share of the account's quota. The
-//! bucket holds one token: calls are paced, not burst. Time is tokio's, so
-//! tests control it.
+//! mode: sends are paced by GCRA without burst (each reservation moves the
+//! theoretical arrival time on by 1/rate, so sends are evenly spaced), and
+//! the rate follows CUBIC (β = 0.7): cut on throttling, grown back as calls
+//! succeed, never above the operation's ceiling, so the sidecar stays inside
+//! its share of the account's quota. Time is tokio's, so tests control it.
+//! The fleet's budget (`fleet/pace.lua`) runs the same rule on Redis; both
+//! are held to one table of vectors (`rate_vectors.json`).
 //!
 //! A cut must pay off. After one, the rate holds (no growth) for the next
 //! few dozen attempts while the limiter counts their throttled share; a later
@@ -17,16 +19,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::pacing::{Mark, SlotId};
+
 /// CUBIC's multiplicative decrease.
 pub const BETA: f64 = 0.7;
 /// CUBIC's scale constant.
 const SCALE: f64 = 0.4;
-/// Lowest fill rate, requests per second.
-const MIN_RATE: f64 = 0.5;
-/// Weight of the newest measurement in the sending-rate average.
-const SMOOTH: f64 = 0.8;
-/// Width of the sending-rate measurement buckets, seconds.
-const BUCKET: f64 = 0.5;
+/// Lowest rate, requests per second.
+pub const MIN_RATE: f64 = 0.5;
 /// Attempts after a cut before the limiter judges whether it paid off.
 const EVIDENCE: u32 = 100;
 /// How many standard errors apart two throttled shares must be to differ.
@@ -94,80 +94,54 @@ impl Epoch {
 pub struct AdaptiveLimiter {
     ceiling: f64,
     rate: f64,
-    tokens: f64,
-    last_refill: Instant,
+    /// The theoretical arrival time: the first slot not handed out.
+    tat: Instant,
     last_max_rate: f64,
     last_throttle: Option<Instant>,
     /// Since the last cut or hold; `None` before the first throttle. It
     /// outlives the climb back to the ceiling: what the throttled share was
     /// is the reference for the next throttle.
     epoch: Option<Epoch>,
-    measured_rate: f64,
-    bucket_start: f64,
-    bucket_count: u64,
-    origin: Instant,
 }
 
 impl AdaptiveLimiter {
     /// A limiter sending at most `ceiling` requests per second.
     pub fn new(ceiling: f64, now: Instant) -> Self {
-        Self {
-            ceiling,
-            rate: ceiling,
-            tokens: 1.0,
-            last_refill: now,
-            last_max_rate: ceiling,
-            last_throttle: None,
-            epoch: None,
-            measured_rate: 0.0,
-            bucket_start: 0.0,
-            bucket_count: 0,
-            origin: now,
-        }
+        Self { ceiling, rate: ceiling, tat: now, last_max_rate: ceiling, last_throttle: None, epoch: None }
     }
 
-    /// The current fill rate, requests per second.
+    /// The current rate, requests per second.
     pub fn rate(&self) -> f64 {
         self.rate
     }
 
-    /// Adds the tokens earned since the last refill. Time only moves on: a
-    /// reservation may be made from a future instant (after slots held
-    /// elsewhere), and a record at an earlier `now` must not earn them again.
-    fn refill(&mut self, now: Instant) {
-        if now > self.last_refill {
-            let elapsed = (now - self.last_refill).as_secs_f64();
-            self.tokens = (self.tokens + elapsed * self.rate).min(1.0);
-            self.last_refill = now;
-        }
+    /// Reserves the next send slot at or after `now` (which may be in the
+    /// future: after slots held elsewhere): `now` if none is pending, later
+    /// otherwise. The reservation is taken either way; callers that will not
+    /// use it give it back ([`AdaptiveLimiter::give_back`]).
+    pub fn reserve(&mut self, now: Instant) -> SlotId {
+        let start = self.tat.max(now);
+        let end = start + Duration::from_secs_f64(1.0 / self.rate);
+        self.tat = end;
+        SlotId { at: start, mark: Mark::Local { start, end } }
     }
 
-    /// Reserves the next send slot and returns when it is: `now` if a token is
-    /// there, later otherwise. The reservation is taken either way, so callers
-    /// that will not wait must call [`AdaptiveLimiter::cancel`].
-    pub fn reserve(&mut self, now: Instant) -> Instant {
-        self.refill(now);
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 {
-            now
-        } else {
-            now + Duration::from_secs_f64(-self.tokens / self.rate)
+    /// Gives back a slot that will not be used: the schedule moves back to
+    /// its start if it is the last one handed out, and stays otherwise (a
+    /// slot reserved after it is never handed out twice).
+    pub fn give_back(&mut self, slot: &SlotId) {
+        if let Mark::Local { start, end } = slot.mark {
+            if self.tat == end {
+                self.tat = start;
+            }
         }
-    }
-
-    /// Gives back a reservation that will not be used.
-    pub fn cancel(&mut self) {
-        self.tokens = (self.tokens + 1.0).min(1.0);
     }
 
     /// Records the outcome of a sent request and adapts the rate: a throttle
-    /// that earns a cut (see the module) cuts it to β times the rate actually
-    /// sent; successes after a cut grow it back along the CUBIC curve (and at
-    /// most to twice the rate actually sent) until it reaches the ceiling,
-    /// where it stays.
+    /// that earns a cut (see the module) cuts it to β times the rate; successes
+    /// after a cut grow it back along the CUBIC curve until it reaches the
+    /// ceiling, where it stays.
     pub fn record(&mut self, throttled: bool, now: Instant) {
-        self.measure(now);
-        self.refill(now);
         if let Some(epoch) = self.epoch.as_mut() {
             epoch.attempts += 1;
             epoch.throttles += u32::from(throttled);
@@ -189,8 +163,7 @@ impl AdaptiveLimiter {
         let k = (self.last_max_rate * (1.0 - BETA) / SCALE).cbrt();
         let t = now.saturating_duration_since(last_throttle).as_secs_f64();
         let cubic = SCALE * (t - k).powi(3) + self.last_max_rate;
-        let bounded = if self.measured_rate > 0.0 { cubic.min(2.0 * self.measured_rate) } else { cubic };
-        self.rate = bounded.clamp(MIN_RATE, self.ceiling);
+        self.rate = cubic.clamp(MIN_RATE, self.ceiling);
         if self.rate >= self.ceiling {
             self.last_throttle = None;
         }
@@ -218,23 +191,10 @@ impl AdaptiveLimiter {
             }
             Some(epoch) => Some(epoch.share()),
         };
-        let base = if self.measured_rate > 0.0 { self.measured_rate.min(self.rate) } else { self.rate };
-        self.last_max_rate = base;
+        self.last_max_rate = self.rate;
         self.last_throttle = Some(now);
-        self.rate = (base * BETA).clamp(MIN_RATE, self.ceiling);
+        self.rate = (self.rate * BETA).clamp(MIN_RATE, self.ceiling);
         self.epoch = Some(Epoch { before, cut: true, frozen: true, ..Epoch::default() });
-    }
-
-    fn measure(&mut self, now: Instant) {
-        let t = now.saturating_duration_since(self.origin).as_secs_f64();
-        let bucket = (t / BUCKET).floor() * BUCKET;
-        self.bucket_count += 1;
-        if bucket > self.bucket_start {
-            let current = self.bucket_count as f64 / (bucket - self.bucket_start);
-            self.measured_rate = current * SMOOTH + self.measured_rate * (1.0 - SMOOTH);
-            self.bucket_count = 0;
-            self.bucket_start = bucket;
-        }
     }
 }
 
@@ -243,20 +203,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_between_reservations_from_the_future_earns_no_tokens() {
+    fn a_record_between_reservations_from_the_future_moves_no_slot() {
         let t0 = Instant::now();
         let mut limiter = AdaptiveLimiter::new(4.0, t0);
         let later = t0 + Duration::from_secs(2);
-        assert_eq!(limiter.reserve(later), later);
+        assert_eq!(limiter.reserve(later).at, later);
         limiter.record(false, t0);
-        assert_eq!(limiter.reserve(later) - later, Duration::from_millis(250));
+        assert_eq!(limiter.reserve(later).at - later, Duration::from_millis(250));
     }
 
     #[test]
     fn paces_at_the_ceiling_without_bursts() {
         let t0 = Instant::now();
         let mut limiter = AdaptiveLimiter::new(20.0, t0);
-        let slots: Vec<Duration> = (0..4).map(|_| limiter.reserve(t0) - t0).collect();
+        let slots: Vec<Duration> = (0..4).map(|_| limiter.reserve(t0).at - t0).collect();
         assert_eq!(slots, [0, 50, 100, 150].map(Duration::from_millis));
     }
 
@@ -297,7 +257,7 @@ mod tests {
         let (mut rates, mut sent, mut refused) = (Vec::new(), 0, 0);
         let mut now = t0;
         while now - t0 < Duration::from_secs(seconds) {
-            now = limiter.reserve(now);
+            now = limiter.reserve(now).at;
             let at = now - t0;
             let refuse = throttled(at);
             limiter.record(refuse, now);
@@ -352,13 +312,16 @@ mod tests {
     }
 
     #[test]
-    fn a_cancelled_reservation_frees_the_slot() {
+    fn a_slot_given_back_is_reused_only_while_it_is_the_last() {
         let t0 = Instant::now();
         let mut limiter = AdaptiveLimiter::new(10.0, t0);
-        assert_eq!(limiter.reserve(t0), t0);
-        let later = limiter.reserve(t0);
-        assert_eq!(later - t0, Duration::from_millis(100));
-        limiter.cancel();
-        assert_eq!(limiter.reserve(t0) - t0, Duration::from_millis(100));
+        let first = limiter.reserve(t0);
+        let second = limiter.reserve(t0);
+        limiter.give_back(&second);
+        assert_eq!(limiter.reserve(t0).at - t0, Duration::from_millis(100), "the second slot again");
+        let fourth = limiter.reserve(t0);
+        limiter.give_back(&first);
+        assert_eq!(limiter.reserve(t0).at - t0, Duration::from_millis(300), "a slot before the last one stays taken");
+        assert_eq!(fourth.at - t0, Duration::from_millis(200));
     }
 }

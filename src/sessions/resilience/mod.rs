@@ -27,7 +27,7 @@ use super::error::{Class, SessionError, UpstreamKind};
 use crate::sync::lock;
 use budget::{BudgetCosts, RetryBudget, RetryCost};
 use counters::{CounterValues, Counters};
-use pacing::{LocalPacing, SendPacing};
+use pacing::{LocalPacing, SendPacing, Slot};
 
 /// AWS's published per-account, per-Region limits of the operations the gateway
 /// calls, in requests per second: the default ceilings.
@@ -81,7 +81,7 @@ impl Default for RetryPolicy {
 }
 
 /// Why a call stopped without success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GiveUp {
     /// The failure is not one a retry can fix.
     NotRetryable,
@@ -106,7 +106,7 @@ impl GiveUp {
 }
 
 /// A call that did not succeed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{error} (after {attempts} attempt(s))")]
 pub struct CallFailure {
     /// The last failure.
@@ -251,19 +251,23 @@ impl Resilience {
         let mut last: Option<(SessionError, Duration)> = None;
         loop {
             let now = Instant::now();
-            let slot = self.pacing.reserve(op, now).await.unwrap_or(now);
-            if deadline.is_some_and(|d| slot + SEND_GUARD >= d) {
-                self.pacing.cancel(op);
-                let wait = slot - now;
+            // A slot not used (past the deadline, or this future dropped while it
+            // waits) is given back when it drops.
+            let slot = self.pacing.reserve(op, now).await;
+            let at = slot.as_ref().map_or(now, Slot::at);
+            if deadline.is_some_and(|d| at + SEND_GUARD >= d) {
+                drop(slot);
+                let wait = at.saturating_duration_since(now);
                 let (error, advice) = last.unwrap_or((SessionError::RateLimited, wait));
                 return Err(self.fail(op, error, attempts, GiveUp::Deadline, Some(advice.max(wait))));
             }
-            if slot > now {
+            if at > now {
                 // A slot already due is taken at once: even an elapsed timer costs a trip
                 // through tokio's timer wheel (up to a millisecond).
-                let waiting = Waiting { resilience: self, op, used: false };
-                tokio::time::sleep_until(slot).await;
-                waiting.used();
+                tokio::time::sleep_until(at).await;
+            }
+            if let Some(slot) = slot {
+                slot.used();
             }
             attempts += 1;
             self.counters.attempt(op);
@@ -306,29 +310,6 @@ impl Resilience {
             self.counters.retry(op, reason);
             tokio::time::sleep(delay).await;
             last = Some((error, cap));
-        }
-    }
-}
-
-/// A send slot being waited for: given back to the limiter if the wait is
-/// dropped (the caller went away), so it does not delay the calls after it.
-struct Waiting<'a> {
-    resilience: &'a Resilience,
-    op: &'static str,
-    used: bool,
-}
-
-impl Waiting<'_> {
-    /// The wait ended: the slot is the caller's.
-    fn used(mut self) {
-        self.used = true;
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        if !self.used {
-            self.resilience.pacing.cancel(self.op);
         }
     }
 }

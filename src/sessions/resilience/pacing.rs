@@ -1,7 +1,9 @@
 //! Send slots per operation: the [`SendPacing`] seam between the retry layer
 //! and whatever paces its sends, and [`LocalPacing`] behind it by default: one
-//! in-process adaptive limiter per operation that has a ceiling. Sends
-//! nothing itself.
+//! in-process adaptive limiter per operation that has a ceiling. A reserved
+//! [`Slot`] is a guard: unless it is used, dropping it gives back exactly that
+//! slot (never another caller's), so a cancelled caller holds nobody back.
+//! Sends nothing itself.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -13,14 +15,67 @@ use super::limiter::AdaptiveLimiter;
 use crate::sessions::{at_once, Soon};
 use crate::sync::lock;
 
+/// What identifies a slot to the pacing that handed it out: where it starts
+/// and where the schedule stood after it, in that pacing's own clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mark {
+    /// On this process's clock.
+    Local { start: Instant, end: Instant },
+    /// On a shared schedule's clock (microseconds), as it wrote them.
+    Shared { start: f64, end: f64 },
+}
+
+/// A slot's identity, for [`SendPacing::give_back`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlotId {
+    /// When the caller may send.
+    pub at: Instant,
+    /// Which slot it is.
+    pub mark: Mark,
+}
+
+/// A reserved send slot: used, or given back when dropped.
+#[must_use = "a slot dropped unused is given back"]
+pub struct Slot<'a> {
+    id: SlotId,
+    op: &'static str,
+    owner: Option<&'a dyn SendPacing>,
+}
+
+impl<'a> Slot<'a> {
+    /// Slot `id` of `op`, given back to `owner` unless used.
+    pub fn new(id: SlotId, op: &'static str, owner: &'a dyn SendPacing) -> Self {
+        Self { id, op, owner: Some(owner) }
+    }
+
+    /// When the caller may send.
+    pub fn at(&self) -> Instant {
+        self.id.at
+    }
+
+    /// The slot is spent: the call was sent.
+    pub fn used(mut self) {
+        self.owner = None;
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(owner) = self.owner.take() {
+            owner.give_back(self.op, &self.id);
+        }
+    }
+}
+
 /// When each operation may send.
 pub trait SendPacing: Send + Sync + fmt::Debug {
     /// Reserves the next send slot of `op` at or after `now`; `None` when
     /// `op` is not paced (send now).
-    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Instant>>;
+    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>>;
 
-    /// Gives back the slot `op` reserved last: it will not be used.
-    fn cancel(&self, op: &'static str);
+    /// Gives back slot `slot` of `op`, which will not be used: the schedule
+    /// moves back only if nothing was reserved after it.
+    fn give_back(&self, op: &'static str, slot: &SlotId);
 
     /// Records whether an attempt of `op` was throttled, at `now`.
     fn record(&self, op: &'static str, throttled: bool, now: Instant);
@@ -47,7 +102,7 @@ impl LocalPacing {
     }
 
     /// Reserves the next send slot of `op` at or after `now`, at once.
-    pub fn reserve_now(&self, op: &'static str, now: Instant) -> Option<Instant> {
+    pub fn reserve_now(&self, op: &'static str, now: Instant) -> Option<SlotId> {
         self.with(op, |l| l.reserve(now))
     }
 
@@ -60,12 +115,12 @@ impl LocalPacing {
 }
 
 impl SendPacing for LocalPacing {
-    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Instant>> {
-        at_once(self.reserve_now(op, now))
+    fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>> {
+        at_once(self.reserve_now(op, now).map(|id| Slot::new(id, op, self)))
     }
 
-    fn cancel(&self, op: &'static str) {
-        self.with(op, AdaptiveLimiter::cancel);
+    fn give_back(&self, op: &'static str, slot: &SlotId) {
+        self.with(op, |l| l.give_back(slot));
     }
 
     fn record(&self, op: &'static str, throttled: bool, now: Instant) {

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use super::pacing::{Mark, SlotId};
 use super::*;
 
 fn upstream(kind: UpstreamKind, code: &str) -> SessionError {
@@ -186,17 +187,18 @@ struct EverySecond {
 }
 
 impl SendPacing for EverySecond {
-    fn reserve(&self, op: &'static str, _: Instant) -> crate::sessions::Soon<'_, Option<Instant>> {
+    fn reserve(&self, op: &'static str, _: Instant) -> crate::sessions::Soon<'_, Option<Slot<'_>>> {
         let mut next = lock(&self.next);
-        let slot = self.start + Duration::from_secs(u64::from(*next));
+        let at = self.start + Duration::from_secs(u64::from(*next));
         *next += 1;
         lock(&self.log).push(format!("reserve {op}"));
-        crate::sessions::at_once(Some(slot))
+        let id = SlotId { at, mark: Mark::Local { start: at, end: at + Duration::from_secs(1) } };
+        crate::sessions::at_once(Some(Slot::new(id, op, self)))
     }
 
-    fn cancel(&self, op: &'static str) {
+    fn give_back(&self, op: &'static str, slot: &SlotId) {
         *lock(&self.next) -= 1;
-        lock(&self.log).push(format!("cancel {op}"));
+        lock(&self.log).push(format!("give back {op} at {:?}", slot.at - self.start));
     }
 
     fn record(&self, op: &'static str, throttled: bool, _: Instant) {
@@ -237,9 +239,9 @@ async fn calls_send_when_the_pacing_seam_says_and_give_back_a_slot_they_cannot_u
             "reserve GetStreamSession",
             "record GetStreamSession throttled=false",
             "reserve GetStreamSession",
-            "cancel GetStreamSession",
+            "give back GetStreamSession at 2s",
             "reserve GetStreamSession",
-            "cancel GetStreamSession",
+            "give back GetStreamSession at 2s",
         ]
     );
     assert_eq!(r.rate("GetStreamSession"), Some(1.0), "the rate comes from the seam");

@@ -43,23 +43,22 @@ impl PollBudget {
         send_rate.map(|rate| (rate * self.share).max(MIN_RATE))
     }
 
-    /// Reserves the next poll slot of `op` and returns when it is, and the
-    /// interval it took from the schedule.
-    pub fn reserve(&self, op: &'static str, send_rate: Option<f64>, now: Instant) -> (Instant, Duration) {
-        let Some(rate) = self.rate(send_rate) else { return (now, Duration::ZERO) };
-        let interval = Duration::from_secs_f64(1.0 / rate);
+    /// Reserves the next poll slot of `op`: when it is, and where the
+    /// schedule stood after it.
+    pub fn reserve(&self, op: &'static str, send_rate: Option<f64>, now: Instant) -> (Instant, Instant) {
+        let Some(rate) = self.rate(send_rate) else { return (now, now) };
         let mut next = lock(&self.next);
         let slot = next.get(op).copied().unwrap_or(now).max(now);
-        next.insert(op, slot + interval);
-        (slot, interval)
+        let end = slot + Duration::from_secs_f64(1.0 / rate);
+        next.insert(op, end);
+        (slot, end)
     }
 
-    /// Gives back `interval` of `op`'s schedule (a slot that will not be used),
-    /// as the retry layer's limiter gives back a token.
-    fn give_back(&self, op: &'static str, interval: Duration) {
-        let now = Instant::now();
-        if let Some(next) = lock(&self.next).get_mut(op) {
-            *next = next.checked_sub(interval).unwrap_or(now).max(now);
+    /// Gives back `op`'s slot at `slot` (ending at `end`), which will not be
+    /// used: the schedule moves back only if nothing was reserved after it.
+    fn give_back(&self, op: &'static str, slot: Instant, end: Instant) {
+        if let Some(next) = lock(&self.next).get_mut(op).filter(|next| **next == end) {
+            *next = slot;
         }
     }
 }
@@ -68,11 +67,11 @@ impl PollSchedule for PollBudget {
     fn acquire(&self, op: &'static str, send_rate: Option<f64>) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let now = Instant::now();
-            let (slot, interval) = self.reserve(op, send_rate, now);
+            let (slot, end) = self.reserve(op, send_rate, now);
             if slot <= now {
                 return;
             }
-            let mut waiting = Waiting { budget: self, op, interval, used: false };
+            let mut waiting = Waiting { budget: self, op, slot, end, used: false };
             tokio::time::sleep_until(slot).await;
             waiting.used = true;
         })
@@ -83,14 +82,15 @@ impl PollSchedule for PollBudget {
 struct Waiting<'a> {
     budget: &'a PollBudget,
     op: &'static str,
-    interval: Duration,
+    slot: Instant,
+    end: Instant,
     used: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if !self.used {
-            self.budget.give_back(self.op, self.interval);
+            self.budget.give_back(self.op, self.slot, self.end);
         }
     }
 }

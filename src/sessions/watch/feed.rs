@@ -21,6 +21,9 @@ pub struct Observed {
     pub revision: u64,
     /// When the read that first saw this state answered.
     pub observed_at: SystemTime,
+    /// When that read was made, by its reader's clock (another sidecar's, for
+    /// a shared result): what orders two states GameLift Streams stamped alike.
+    pub read_at: SystemTime,
     /// [`fingerprint`] of `session`.
     pub fingerprint: u64,
 }
@@ -54,8 +57,28 @@ pub struct GroupFeed {
     pub synced: bool,
     /// When the latest complete listing answered.
     pub polled_at: Option<SystemTime>,
+    /// When the oldest page of the latest complete listing was read: a
+    /// listing read before it is not published.
+    pub read_at: Option<SystemTime>,
     /// Set when listing failed for good; the watch ends with it.
     pub failure: Option<CallFailure>,
+}
+
+/// Whether `session`, read at `read_at`, is older than `known`, the state
+/// published: a state after an end, one GameLift Streams updated earlier, or
+/// at the same time but with other contents and read before `known` was. A
+/// poller never publishes an older state (a shared result from a sidecar
+/// paused past its lease, or from a Redis restored from an old dump).
+pub fn is_older(session: &pb::StreamSession, read_at: SystemTime, known: &Observed) -> bool {
+    if is_terminal(known.status()) && fingerprint(session) != known.fingerprint {
+        return true;
+    }
+    let stamp = |s: &pb::StreamSession| s.last_updated_at.map(|t| (t.seconds, t.nanos));
+    match stamp(session).cmp(&stamp(&known.session)) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => read_at < known.read_at && fingerprint(session) != known.fingerprint,
+    }
 }
 
 /// Whether a session in `status` will not change any more.
@@ -137,6 +160,31 @@ mod tests {
         let merged = merge_summary(&full, &summary);
         assert_eq!((merged.status(), merged.location.as_str()), (pb::StreamSessionStatus::Connected, "us-east-1"));
         assert_eq!((merged.signal_response.as_str(), merged.description.as_str()), ("answer", "d"));
+    }
+
+    #[test]
+    fn a_state_stamped_earlier_or_read_earlier_is_older_and_nothing_follows_an_end() {
+        let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        let later = t0 + std::time::Duration::from_millis(1);
+        let observed = |session: pb::StreamSession, read_at| Observed {
+            fingerprint: fingerprint(&session),
+            session,
+            revision: 1,
+            observed_at: read_at,
+            read_at,
+        };
+        let connected = pb::StreamSession { last_updated_at: at(10), ..session(pb::StreamSessionStatus::Connected) };
+        let terminating =
+            pb::StreamSession { last_updated_at: at(20), ..session(pb::StreamSessionStatus::Terminating) };
+        let terminated = pb::StreamSession { last_updated_at: at(20), ..session(pb::StreamSessionStatus::Terminated) };
+        assert!(is_older(&connected, later, &observed(terminating.clone(), t0)), "stamped earlier");
+        assert!(!is_older(&terminating, t0, &observed(connected.clone(), later)), "stamped later");
+        assert!(!is_older(&terminated, later, &observed(terminating.clone(), t0)), "stamped alike, read later");
+        assert!(is_older(&terminating, t0, &observed(terminated.clone(), later)), "stamped alike, read earlier");
+        assert!(!is_older(&terminated, t0, &observed(terminated.clone(), later)), "the same state is not older");
+        let revived = pb::StreamSession { last_updated_at: at(30), ..session(pb::StreamSessionStatus::Active) };
+        assert!(is_older(&revived, later, &observed(terminated, t0)), "nothing follows an end");
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! shows a change a summary cannot carry (a new signal response). Every call
 //! waits for a poll slot, one attempt each: the next round is the retry. A
 //! read still fresh in the shared results (another process's poller made
-//! it) is taken from there, and goes nowhere upstream.
+//! it) is taken from there, and goes nowhere upstream. Nothing older than
+//! what a feed holds is published: each state is ordered by GameLift
+//! Streams' `LastUpdatedAt` and when it was read, so a stale shared result
+//! never takes a session back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInput;
 use aws_sdk_gameliftstreams::operation::list_stream_sessions::ListStreamSessionsInput;
@@ -18,8 +21,8 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use prost::Message;
 
-use super::feed::{fingerprint, is_terminal, merge_summary, resource_id, GroupFeed, Observed};
-use super::shared::{Look, Read};
+use super::feed::{fingerprint, is_older, is_terminal, merge_summary, resource_id, GroupFeed, Observed};
+use super::shared::{Look, Read, Shared};
 use super::{Core, Entry, Group, GroupState};
 use crate::proto::v1 as pb;
 use crate::sessions::{Call, CallFailure};
@@ -27,6 +30,9 @@ use crate::sync::lock;
 
 /// Sessions per ListStreamSessions page (the API's maximum).
 const PAGE: usize = 100;
+/// A shared result read, or updated by GameLift Streams, later than now by
+/// more than this is not believed (a clock that far off, or a forged value).
+const CLOCK_SLACK: Duration = Duration::from_secs(60);
 
 /// What a round does.
 enum Plan {
@@ -98,24 +104,49 @@ fn is_transient(failure: &CallFailure) -> bool {
 
 /// What a poll read got.
 enum Got<T> {
-    /// The result, from upstream or shared by another poller.
-    Value(T),
+    /// The result, from upstream or shared by another poller, and when it was read.
+    Value(T, SystemTime),
     /// Another poller is making this read and no result is known yet.
     Later,
+    /// A shared result that cannot be believed: the next read fetches anew.
+    Unusable,
     /// The read failed.
     Failed(CallFailure),
 }
 
-/// A result shared by another poller, or `Later` if it cannot be decoded.
-fn shared<T: Message + Default>(bytes: Bytes) -> Got<T> {
-    T::decode(bytes).map_or(Got::Later, Got::Value)
+/// What a session or a page says of when GameLift Streams last updated it.
+trait Stamped {
+    fn latest_update(&self) -> Option<SystemTime>;
+}
+
+impl Stamped for pb::StreamSession {
+    fn latest_update(&self) -> Option<SystemTime> {
+        self.last_updated_at.and_then(|t| SystemTime::try_from(t).ok())
+    }
+}
+
+impl Stamped for pb::ListStreamSessionsResponse {
+    fn latest_update(&self) -> Option<SystemTime> {
+        self.stream_sessions.iter().filter_map(Stamped::latest_update).max()
+    }
+}
+
+/// A result shared by another poller; `Unusable` if it cannot be decoded or
+/// claims a time in the future.
+fn shared<T: Message + Default + Stamped>(result: Shared) -> Got<T> {
+    let Ok(value) = T::decode(result.bytes) else { return Got::Unusable };
+    let latest = SystemTime::now() + CLOCK_SLACK;
+    if result.read_at > latest || value.latest_update().is_some_and(|t| t > latest) {
+        return Got::Unusable;
+    }
+    Got::Value(value, result.read_at)
 }
 
 /// Reads one session: from the shared results while they are fresh (unless
 /// `forced`), otherwise upstream (storing what it got for the others).
 async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str, forced: bool) -> Got<pb::StreamSession> {
     let ticket = match core.results.look(&group.key, Read::Session(key), forced).await {
-        Look::Fresh(bytes) | Look::Busy(Some(bytes)) => return shared(bytes),
+        Look::Fresh(result) | Look::Busy(Some(result)) => return shared(result),
         Look::Busy(None) => return Got::Later,
         Look::Fetch(ticket) => ticket,
     };
@@ -123,9 +154,10 @@ async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str, f
     let input = GetStreamSessionInput::builder().identifier(&group.identifier).stream_session_identifier(identifier);
     match core.upstream.get_stream_session(input, Call::Poll).await {
         Ok(out) => {
+            let read_at = SystemTime::now();
             let session = pb::StreamSession { signal_request: String::new(), ..out.into() };
-            ticket.store(Bytes::from(session.encode_to_vec()), core.config.interval(session.status()));
-            Got::Value(session)
+            ticket.store(Bytes::from(session.encode_to_vec()), read_at, core.config.interval(session.status()));
+            Got::Value(session, read_at)
         }
         Err(failure) => Got::Failed(failure),
     }
@@ -135,7 +167,7 @@ async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str, f
 /// upstream, as [`read_session`].
 async fn read_page(core: &Core, group: &Group, token: &str, forced: bool) -> Got<pb::ListStreamSessionsResponse> {
     let ticket = match core.results.look(&group.key, Read::Page(token), forced).await {
-        Look::Fresh(bytes) | Look::Busy(Some(bytes)) => return shared(bytes),
+        Look::Fresh(result) | Look::Busy(Some(result)) => return shared(result),
         Look::Busy(None) => return Got::Later,
         Look::Fetch(ticket) => ticket,
     };
@@ -146,6 +178,7 @@ async fn read_page(core: &Core, group: &Group, token: &str, forced: bool) -> Got
         .set_next_token((!token.is_empty()).then(|| token.to_string()));
     match core.upstream.list_stream_sessions(input, Call::Poll).await {
         Ok(out) => {
+            let read_at = SystemTime::now();
             let in_group = |s: aws_sdk_gameliftstreams::types::StreamSessionSummary| pb::StreamSession {
                 stream_group_id: group.key.clone(),
                 ..s.into()
@@ -160,8 +193,8 @@ async fn read_page(core: &Core, group: &Group, token: &str, forced: bool) -> Got
                 .filter(|s| !is_terminal(s.status()))
                 .map(|s| core.config.interval(s.status()))
                 .fold(core.config.normal_interval, std::cmp::min);
-            ticket.store(Bytes::from(page.encode_to_vec()), fresh_for);
-            Got::Value(page)
+            ticket.store(Bytes::from(page.encode_to_vec()), read_at, fresh_for);
+            Got::Value(page, read_at)
         }
         Err(failure) => Got::Failed(failure),
     }
@@ -178,10 +211,15 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let mut st = lock(&group.state);
     let Some(entry) = st.sessions.get_mut(key) else { return };
     let ended = match result {
-        Got::Value(session) => publish(core, entry, session, now, wall),
+        Got::Value(session, read_at) => publish(core, entry, session, read_at, now, wall),
         Got::Failed(failure) if !is_transient(&failure) => {
             entry.tx.send_modify(|feed| feed.failure = Some(failure));
             true
+        }
+        Got::Unusable => {
+            entry.forced = true;
+            entry.due = now + core.config.fast_interval;
+            false
         }
         Got::Later | Got::Failed(_) => {
             entry.due = now + core.config.fast_interval;
@@ -193,13 +231,26 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     }
 }
 
-/// Puts a freshly read state in `entry`'s feed; a new revision only if it
-/// changed. Returns whether the session has ended (its feed is done).
-fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Instant, wall: SystemTime) -> bool {
+/// Puts a state read at `read_at` in `entry`'s feed; a new revision only if
+/// it changed, nothing if it is older than the state the feed holds. Returns
+/// whether the session has ended (its feed is done).
+fn publish(
+    core: &Core,
+    entry: &mut Entry,
+    session: pb::StreamSession,
+    read_at: SystemTime,
+    now: Instant,
+    wall: SystemTime,
+) -> bool {
+    let known = entry.tx.borrow().observed.clone();
+    if let Some(known) = known.as_ref().filter(|known| is_older(&session, read_at, known)) {
+        entry.due = now + core.config.interval(known.status());
+        return false;
+    }
     let status = session.status();
     entry.due = now + core.config.interval(status);
     let print = fingerprint(&session);
-    let previous = entry.tx.borrow().observed.as_ref().map(|o| (o.fingerprint, o.session.status()));
+    let previous = known.as_ref().map(|o| (o.fingerprint, o.session.status()));
     if previous.is_some_and(|(known, _)| known == print) {
         entry.tx.send_if_modified(|feed| {
             feed.polled_at = Some(wall);
@@ -211,8 +262,13 @@ fn publish(core: &Core, entry: &mut Entry, session: pb::StreamSession, now: Inst
         {
             core.record_activation(&session);
         }
-        let observed =
-            Arc::new(Observed { session, revision: core.next_revision(), observed_at: wall, fingerprint: print });
+        let observed = Arc::new(Observed {
+            session,
+            revision: core.next_revision(),
+            observed_at: wall,
+            read_at,
+            fingerprint: print,
+        });
         entry.tx.send_modify(|feed| {
             feed.observed = Some(observed);
             feed.polled_at = Some(wall);
@@ -233,21 +289,29 @@ async fn list(core: &Core, group: &Group) {
     for entry in lock(&group.state).sessions.values_mut() {
         forced |= std::mem::take(&mut entry.forced);
     }
+    let mut oldest: Option<SystemTime> = None;
     loop {
         match read_page(core, group, &token, forced).await {
-            Got::Value(page) => {
-                reads.extend(apply_page(core, group, &page.stream_sessions));
-                listed.extend(page.stream_sessions);
+            Got::Value(page, read_at) => {
+                reads.extend(apply_page(core, group, &page.stream_sessions, read_at));
+                oldest = Some(oldest.map_or(read_at, |o| o.min(read_at)));
+                listed.extend(page.stream_sessions.into_iter().map(|s| (s, read_at)));
                 token = page.next_page_token;
                 if token.is_empty() {
                     break;
                 }
             }
             Got::Later => return list_failed(core, group, None),
+            Got::Unusable => {
+                for entry in lock(&group.state).sessions.values_mut() {
+                    entry.forced = true;
+                }
+                return list_failed(core, group, None);
+            }
             Got::Failed(failure) => return list_failed(core, group, Some(failure)),
         }
     }
-    let missed = finish_listing(core, group, listed, &reads);
+    let missed = finish_listing(core, group, listed, oldest.unwrap_or_else(SystemTime::now), &reads);
     reads.extend(missed);
     for (key, identifier) in reads {
         get(core, group, &key, &identifier).await;
@@ -282,10 +346,10 @@ fn list_failed(core: &Core, group: &Group, failure: Option<CallFailure>) {
     *st = GroupState::default();
 }
 
-/// Publishes one listing page to the feeds of the sessions on it. Returns
-/// the sessions that need a GetStreamSession: never read yet, or just become
-/// ACTIVE or RECONNECTING (a new signal response).
-fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession]) -> Vec<(String, String)> {
+/// Publishes one listing page, read at `read_at`, to the feeds of the
+/// sessions on it. Returns the sessions that need a GetStreamSession: never
+/// read yet, or just become ACTIVE or RECONNECTING (a new signal response).
+fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession], read_at: SystemTime) -> Vec<(String, String)> {
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
     let mut reads = Vec::new();
@@ -295,13 +359,15 @@ fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession]) -> Vec<(St
         let known = entry.tx.borrow().observed.clone();
         let (needs_read, ended) = match known {
             None => (true, false),
+            Some(known) if is_older(summary, read_at, &known) => (false, false),
             Some(known) => {
                 let new_signal = summary.status != known.session.status
                     && matches!(
                         summary.status(),
                         pb::StreamSessionStatus::Active | pb::StreamSessionStatus::Reconnecting
                     );
-                (new_signal, !new_signal && publish(core, entry, merge_summary(&known.session, summary), now, wall))
+                let merged = merge_summary(&known.session, summary);
+                (new_signal, !new_signal && publish(core, entry, merged, read_at, now, wall))
             }
         };
         if ended {
@@ -321,28 +387,29 @@ fn queue_read(core: &Core, reads: &mut Vec<(String, String)>, key: &str, entry: 
     reads.push((key.to_string(), entry.identifier.clone()));
 }
 
-/// Publishes a complete listing to the group feed. Returns the watched
-/// sessions it missed (gone, or watched only since their page was read) and
-/// not already `queued` for a read.
+/// Publishes a complete listing, its oldest page read at `read_at`, to the
+/// group feed. Returns the watched sessions it missed (gone, or watched only
+/// since their page was read) and not already `queued` for a read.
 fn finish_listing(
     core: &Core,
     group: &Group,
-    listed: Vec<pb::StreamSession>,
+    listed: Vec<(pb::StreamSession, SystemTime)>,
+    read_at: SystemTime,
     queued: &[(String, String)],
 ) -> Vec<(String, String)> {
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
     st.size_hint = listed.len();
-    let by_id: HashMap<String, pb::StreamSession> =
-        listed.into_iter().map(|s| (resource_id(&s.arn).to_string(), s)).collect();
+    let by_id: HashMap<String, (pb::StreamSession, SystemTime)> =
+        listed.into_iter().map(|(s, read_at)| (resource_id(&s.arn).to_string(), (s, read_at))).collect();
     if let Some(listing) = st.listing.as_mut() {
         let interval = by_id
             .values()
-            .filter(|s| !is_terminal(s.status()))
-            .map(|s| core.config.interval(s.status()))
+            .filter(|(s, _)| !is_terminal(s.status()))
+            .map(|(s, _)| core.config.interval(s.status()))
             .fold(core.config.normal_interval, std::cmp::min);
         listing.due = now + interval;
-        publish_listing(core, &listing.tx, &by_id, wall);
+        publish_listing(core, &listing.tx, &by_id, read_at, wall);
     }
     let queued: HashSet<&str> = queued.iter().map(|(key, _)| key.as_str()).collect();
     let mut reads = Vec::new();
@@ -355,30 +422,37 @@ fn finish_listing(
     reads
 }
 
-/// Puts a listing in the group feed, with a new revision for each changed
-/// session; wakes the watchers only if something changed.
+/// Puts a listing whose oldest page was read at `read_at` in the group
+/// feed, with a new revision for each changed session; wakes the watchers
+/// only if something changed. A listing read before the one the feed holds
+/// is dropped, and so is any session's state older than the feed's.
 fn publish_listing(
     core: &Core,
     tx: &tokio::sync::watch::Sender<GroupFeed>,
-    by_id: &HashMap<String, pb::StreamSession>,
+    by_id: &HashMap<String, (pb::StreamSession, SystemTime)>,
+    read_at: SystemTime,
     wall: SystemTime,
 ) {
-    let (old, synced) = {
+    let (old, synced, last_read) = {
         let feed = tx.borrow();
-        (feed.sessions.clone(), feed.synced)
+        (feed.sessions.clone(), feed.synced, feed.read_at)
     };
+    if last_read.is_some_and(|last| read_at < last) {
+        return;
+    }
     let mut changed = !synced || old.len() != by_id.len();
     let mut sessions = BTreeMap::new();
-    for (id, session) in by_id {
+    for (id, (session, session_read)) in by_id {
         let print = fingerprint(session);
         let observed = match old.get(id) {
-            Some(o) if o.fingerprint == print => o.clone(),
+            Some(o) if o.fingerprint == print || is_older(session, *session_read, o) => o.clone(),
             _ => {
                 changed = true;
                 Arc::new(Observed {
                     session: session.clone(),
                     revision: core.next_revision(),
                     observed_at: wall,
+                    read_at: *session_read,
                     fingerprint: print,
                 })
             }
@@ -387,11 +461,18 @@ fn publish_listing(
     }
     if changed {
         tx.send_modify(|feed| {
-            *feed = GroupFeed { sessions: Arc::new(sessions), synced: true, polled_at: Some(wall), failure: None };
+            *feed = GroupFeed {
+                sessions: Arc::new(sessions),
+                synced: true,
+                polled_at: Some(wall),
+                read_at: Some(read_at),
+                failure: None,
+            };
         });
     } else {
         tx.send_if_modified(|feed| {
             feed.polled_at = Some(wall);
+            feed.read_at = Some(read_at);
             false
         });
     }

@@ -2,9 +2,11 @@
 //! Streams, so that pollers of several processes watching the same sessions
 //! read each one once between them. A result is fresh for the interval its
 //! reader set; while one process fetches a read, the others take the last
-//! result. [`NotShared`], the default, has none: every read goes upstream.
+//! result. Every result carries when it was read, so a poller can tell an
+//! old one from a new one. [`NotShared`], the default, has none: every read
+//! goes upstream.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
@@ -19,21 +21,32 @@ pub enum Read<'a> {
     Page(&'a str),
 }
 
+/// A result as shared: what a read got (encoded), and when it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shared {
+    /// The result, encoded.
+    pub bytes: Bytes,
+    /// When the read answered, by its reader's clock.
+    pub read_at: SystemTime,
+}
+
 /// What the shared results hold for a read.
 pub enum Look {
-    /// A result still fresh (encoded): use it, read nothing upstream.
-    Fresh(Bytes),
+    /// A result still fresh: use it, read nothing upstream.
+    Fresh(Shared),
     /// None fresh, and the read is this poller's to make: make it and store
     /// the result with the ticket (a ticket dropped unused lets another try).
     Fetch(Box<dyn Ticket>),
     /// Another poller is making the read: the last result, if any.
-    Busy(Option<Bytes>),
+    Busy(Option<Shared>),
 }
 
-/// The right to store the result of one read.
+/// The right to store the result of one read (the lease's fence: a ticket
+/// whose lease another poller took since stores nothing).
 pub trait Ticket: Send {
-    /// Stores `result` (encoded), fresh for `fresh_for`.
-    fn store(self: Box<Self>, result: Bytes, fresh_for: Duration);
+    /// Stores `result` (encoded), read at `read_at`, fresh for `fresh_for`;
+    /// a result older than the one stored is not stored.
+    fn store(self: Box<Self>, result: Bytes, read_at: SystemTime, fresh_for: Duration);
 }
 
 /// Where pollers share their results.
@@ -57,7 +70,7 @@ pub struct NotShared;
 struct Unshared;
 
 impl Ticket for Unshared {
-    fn store(self: Box<Self>, _: Bytes, _: Duration) {}
+    fn store(self: Box<Self>, _: Bytes, _: SystemTime, _: Duration) {}
 }
 
 impl Look {

@@ -136,7 +136,7 @@ impl SessionWatch {
             (Some((revision, status)), _) if revision != observed.revision => (Kind::Change, status),
             (Some(_), _) => return None,
         };
-        let revision = observed.revision.max(self.floor + 1);
+        let revision = observed.revision.max(self.floor.saturating_add(1));
         self.floor = revision;
         self.last = Some((observed.revision, observed.status()));
         self.done = is_terminal(observed.status());
@@ -263,7 +263,7 @@ impl GroupWatch {
             let send = self.wanted(status) || was_sent;
             self.seen.insert(id.clone(), (observed.revision, status, self.wanted(status)));
             if send {
-                let revision = observed.revision.max(self.floor + 1);
+                let revision = observed.revision.max(self.floor.saturating_add(1));
                 self.floor = revision;
                 let token =
                     ResumeToken { session: session_tag(id), revision, fingerprint: observed.fingerprint, status };

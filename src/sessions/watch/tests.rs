@@ -160,7 +160,8 @@ async fn a_group_watch_lists_the_group_sends_a_snapshot_then_synced_then_changes
 /// fresh for the interval their reader set, one fetch lease per read.
 #[derive(Default)]
 struct Memory {
-    results: std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, Duration, bytes::Bytes)>>,
+    results:
+        std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, Duration, super::shared::Shared)>>,
     leases: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
@@ -170,8 +171,9 @@ struct MemoryTicket {
 }
 
 impl super::shared::Ticket for MemoryTicket {
-    fn store(self: Box<Self>, result: bytes::Bytes, fresh_for: Duration) {
+    fn store(self: Box<Self>, bytes: bytes::Bytes, read_at: std::time::SystemTime, fresh_for: Duration) {
         let at = tokio::time::Instant::now();
+        let result = super::shared::Shared { bytes, read_at };
         crate::sync::lock(&self.results.results).insert(self.name.clone(), (at, fresh_for, result));
     }
 }

@@ -11,6 +11,10 @@ use sha2::{Digest, Sha256};
 const VERSION: u8 = 1;
 /// Length of a version-1 token, in bytes.
 const LEN: usize = 1 + 8 + 8 + 8 + 4;
+/// Revisions a sidecar gives are microseconds since the epoch (about 2^51
+/// now); a token at or above this one was made by no sidecar, and would
+/// leave the revisions after it no room to grow.
+pub const MAX_REVISION: u64 = 1 << 62;
 
 /// What a resume token says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +63,11 @@ impl ResumeToken {
             Some(&VERSION) if bytes.len() == LEN => {
                 let word = |at: usize| u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap_or_default());
                 let status = i32::from_be_bytes(bytes[25..29].try_into().unwrap_or_default());
-                Ok(Some(Self { session: word(1), revision: word(9), fingerprint: word(17), status }))
+                let revision = word(9);
+                if revision >= MAX_REVISION {
+                    return Err(MalformedToken);
+                }
+                Ok(Some(Self { session: word(1), revision, fingerprint: word(17), status }))
             }
             Some(&VERSION) => Err(MalformedToken),
             Some(_) => Ok(None),
@@ -75,6 +83,14 @@ mod tests {
     fn tokens_round_trip() {
         let token = ResumeToken { session: session_tag("abc"), revision: 42, fingerprint: 7, status: 3 };
         assert_eq!(ResumeToken::decode(&token.encode()), Ok(Some(token)));
+    }
+
+    #[test]
+    fn a_revision_no_sidecar_gives_is_refused() {
+        let token = |revision| ResumeToken { session: 1, revision, fingerprint: 7, status: 3 }.encode();
+        assert!(ResumeToken::decode(&token(MAX_REVISION - 1)).is_ok());
+        assert_eq!(ResumeToken::decode(&token(MAX_REVISION)), Err(MalformedToken));
+        assert_eq!(ResumeToken::decode(&token(u64::MAX)), Err(MalformedToken));
     }
 
     #[test]
