@@ -11,6 +11,7 @@ use gamelift_streams_gateway::api::replay::{Idempotency, Stored};
 use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
 use gamelift_streams_gateway::fleet::schedule::FleetSchedule;
+use gamelift_streams_gateway::fleet::terminations::{self, FleetTerminations};
 use gamelift_streams_gateway::fleet::{outcomes::FleetOutcomes, pacing::FleetPacing, reads::FleetReads, Fleet};
 use gamelift_streams_gateway::sessions::idempotency::{IdempotencyStore, OutcomeStore};
 use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule};
@@ -80,6 +81,10 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
     let mut gateway_service = Gateway::new(upstream, idempotency.clone(), watches);
+    if let Some(fleet) = &fleet {
+        let store = Arc::new(FleetTerminations::new(fleet.clone()));
+        gateway_service = gateway_service.keeping_terminations_in(store, terminations::SWEEP);
+    }
     let _metrics = telemetry::metrics::register(&sessions, &idempotency, &gateway_service);
     if let Some(max_age) = config.fleet.as_ref().and_then(|f| f.recent_gets) {
         gateway_service = gateway_service.answering_gets_from_recent_polls(max_age);

@@ -1,12 +1,13 @@
 //! Terminations AWS refuses now because the session is still ACTIVATING:
-//! the wish is kept (in this process only) and the termination sent as soon
-//! as the session leaves ACTIVATING, which the watch pollers that serve
-//! `wait_for_active` tell. One per session, however often it is asked for.
-//! Counted for metrics; never fails the RPC that recorded it.
+//! the wish is recorded (behind the [`PendingTerminations`] seam: in this
+//! process, or in fleet mode in Redis, where any sidecar carries out one
+//! whose sidecar died) and the termination sent as soon as the session leaves
+//! ACTIVATING, which the watch pollers that serve `wait_for_active` tell. One
+//! per session, however often it is asked for. Counted for metrics; never
+//! fails the RPC that recorded it.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,28 +16,37 @@ use super::inputs::terminate_fields;
 use super::status::ApiError;
 use super::Gateway;
 use crate::proto::v1 as pb;
-use crate::sync::lock;
+use crate::sessions::terminations::{Claim, InProcess, Pending, PendingTerminations};
 
 /// How long the deferred termination itself may take, retries included.
 const TERMINATE_WITHIN: Duration = Duration::from_secs(60);
 
 /// The terminations waiting for their session to leave ACTIVATING.
-#[derive(Debug, Default)]
 pub struct Deferrals {
-    pending: Mutex<HashSet<String>>,
+    store: Arc<dyn PendingTerminations>,
+    working: AtomicUsize,
     accepted: AtomicU64,
+    adopted: AtomicU64,
     terminated: AtomicU64,
     ended_first: AtomicU64,
     failed: AtomicU64,
 }
 
+impl Default for Deferrals {
+    fn default() -> Self {
+        Self::new(Arc::new(InProcess::default()))
+    }
+}
+
 /// What happened to deferred terminations, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeferralStats {
-    /// Waiting now.
+    /// Waiting now, in this process.
     pub pending: usize,
-    /// Recorded (a repeat for a session already waiting is not counted).
+    /// Recorded here (a repeat for a session already waiting is not counted).
     pub accepted: u64,
+    /// Taken over here from a sidecar that stopped working on them.
+    pub adopted: u64,
     /// Sent once the session left ACTIVATING.
     pub terminated: u64,
     /// Not needed: the session ended (ERROR, TERMINATED) or was terminated
@@ -54,28 +64,33 @@ enum Outcome {
 }
 
 impl Deferrals {
+    /// Pending terminations kept in `store`.
+    pub fn new(store: Arc<dyn PendingTerminations>) -> Self {
+        Self {
+            store,
+            working: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
+            adopted: AtomicU64::new(0),
+            terminated: AtomicU64::new(0),
+            ended_first: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
     /// Counts so far.
     pub fn stats(&self) -> DeferralStats {
         DeferralStats {
-            pending: lock(&self.pending).len(),
+            pending: self.working.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
+            adopted: self.adopted.load(Ordering::Relaxed),
             terminated: self.terminated.load(Ordering::Relaxed),
             ended_first: self.ended_first.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
         }
     }
 
-    /// Records a wish for `arn`; false if one is already waiting.
-    fn begin(&self, arn: &str) -> bool {
-        let new = lock(&self.pending).insert(arn.to_string());
-        if new {
-            self.accepted.fetch_add(1, Ordering::Relaxed);
-        }
-        new
-    }
-
-    fn end(&self, arn: &str, outcome: &Outcome) {
-        lock(&self.pending).remove(arn);
+    fn end(&self, outcome: &Outcome) {
+        self.working.fetch_sub(1, Ordering::Relaxed);
         let counter = match outcome {
             Outcome::Terminated => &self.terminated,
             Outcome::EndedFirst => &self.ended_first,
@@ -86,15 +101,39 @@ impl Deferrals {
 }
 
 impl Gateway {
-    /// Terminates the session `arn` of `group` once it leaves ACTIVATING.
-    pub(super) fn defer_termination(&self, group: &str, arn: &str) {
-        if !self.deferrals.begin(arn) {
-            return;
+    /// Records that the session `arn` of `group` is to be terminated once it
+    /// leaves ACTIVATING, and sees to it (unless it is recorded already).
+    pub(super) async fn defer_termination(&self, group: &str, arn: &str) {
+        let pending = Pending { group: group.to_string(), arn: arn.to_string() };
+        if let Some(claim) = self.deferrals.store.add(pending.clone()).await {
+            self.deferrals.accepted.fetch_add(1, Ordering::Relaxed);
+            self.carry_out(pending, claim);
         }
-        let (gateway, group, arn) = (self.clone(), group.to_string(), arn.to_string());
+    }
+
+    /// Every `every`, takes over the pending terminations no live sidecar
+    /// works on (a shared store's orphans).
+    pub(super) fn sweep_orphans(&self, every: Duration) {
+        let gateway = self.clone();
         tokio::spawn(async move {
-            let outcome = gateway.terminate_once_activated(&group, &arn).await;
-            gateway.deferrals.end(&arn, &outcome);
+            loop {
+                tokio::time::sleep(every).await;
+                for (pending, claim) in gateway.deferrals.store.orphans().await {
+                    gateway.deferrals.adopted.fetch_add(1, Ordering::Relaxed);
+                    gateway.carry_out(pending, claim);
+                }
+            }
+        });
+    }
+
+    /// Works on one pending termination, in its own task, until it is settled.
+    fn carry_out(&self, pending: Pending, claim: Claim) {
+        self.deferrals.working.fetch_add(1, Ordering::Relaxed);
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            let outcome = gateway.terminate_once_activated(&pending.group, &pending.arn).await;
+            claim.done();
+            gateway.deferrals.end(&outcome);
         });
     }
 

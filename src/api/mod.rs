@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use crate::proto::v1 as pb;
+use crate::sessions::terminations::PendingTerminations;
 use crate::sessions::watch::stream::{wait_for, GroupWatch, SessionWatch, WaitError, WatchError};
 use crate::sessions::watch::token::ResumeToken;
 use crate::sessions::watch::Watches;
@@ -63,6 +64,15 @@ impl Gateway {
     /// results (fleet mode) when one is at most `max_age` old.
     pub fn answering_gets_from_recent_polls(self, max_age: Duration) -> Self {
         Self { recent: Some(max_age), ..self }
+    }
+
+    /// The same, keeping deferred terminations in `store` (fleet mode: any
+    /// sidecar carries them out), and taking over, every `sweep`, those that
+    /// no live sidecar works on.
+    pub fn keeping_terminations_in(self, store: Arc<dyn PendingTerminations>, sweep: Duration) -> Self {
+        let gateway = Self { deferrals: Arc::new(Deferrals::new(store)), ..self };
+        gateway.sweep_orphans(sweep);
+        gateway
     }
 
     /// The terminations waiting for their session to leave ACTIVATING.

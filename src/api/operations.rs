@@ -269,7 +269,7 @@ impl Unary for pb::TerminateStreamSessionRequest {
         _: Option<Instant>,
     ) -> Result<Self::Response, ApiError> {
         match response.stream_session.as_ref().filter(|s| is_activating(s)) {
-            Some(session) => gateway.defer_termination(&self.stream_group_identifier, &session.arn),
+            Some(session) => gateway.defer_termination(&self.stream_group_identifier, &session.arn).await,
             None => gateway.watches().refresh(&self.stream_group_identifier, &self.stream_session_identifier),
         }
         Ok(response)

@@ -1,14 +1,17 @@
 -- The fleet's members: each sidecar's id scored by when its membership
 -- expires (its last heartbeat plus its own ttl), on Redis's clock, so
--- sidecars with different heartbeat settings never expire each other.
--- A key of the wrong type, or a score that is not a time (NaN, years
--- away), is repaired: the set is made anew, and each sidecar adds itself
--- again at its next heartbeat.
+-- sidecars with different heartbeat settings never expire each other. The
+-- sharers are the members that pace from the fleet's budget now (not from
+-- their own share, as a sidecar does while it drains what it reserved
+-- alone): the budget is sized for them. A key of the wrong type, or a score
+-- that is not a time (years away), is repaired: the set is made anew, and
+-- each sidecar adds itself again at its next heartbeat.
 --
--- KEYS[1]  the members' sorted set
+-- KEYS[1]  the members' sorted set; KEYS[2] the sharers' sorted set
 -- ARGV[1]  this sidecar's id
--- ARGV[2]  ttl ms; ARGV[3] "leave" to leave the fleet
--- Returns  {the number of live members, 1 if something was repaired}.
+-- ARGV[2]  ttl ms; ARGV[3] "leave" to leave the fleet, "beat" otherwise
+-- ARGV[4]  "1" if this sidecar paces from the fleet's budget now
+-- Returns  {the number of live members, of sharers, 1 if something was repaired}.
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -18,23 +21,25 @@ local ttl = tonumber(ARGV[2])
 local LONGEST_TTL = 3600000
 local repaired = 0
 
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'zset' and kind ~= 'none' then
-  redis.call('DEL', KEYS[1])
-  repaired = 1
+local function beat(key, present)
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'zset' and kind ~= 'none' then
+    redis.call('DEL', key)
+    repaired = 1
+  end
+  if present then
+    redis.call('ZADD', key, now + ttl, ARGV[1])
+  else
+    redis.call('ZREM', key, ARGV[1])
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now)
+  if redis.call('ZREMRANGEBYSCORE', key, '(' .. (now + LONGEST_TTL), '+inf') > 0 then repaired = 1 end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIREAT', key, math.floor(tonumber(last[2]))) end
+  return redis.call('ZCARD', key)
 end
 
-if ARGV[3] == 'leave' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-else
-  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-local bad = redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + LONGEST_TTL), '+inf')
-if bad > 0 then repaired = 1 end
-
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then
-  redis.call('PEXPIREAT', KEYS[1], math.floor(tonumber(last[2])))
-end
-return {redis.call('ZCARD', KEYS[1]), repaired}
+local here = ARGV[3] ~= 'leave'
+local members = beat(KEYS[1], here)
+local sharers = beat(KEYS[2], here and ARGV[4] == '1')
+return {members, sharers, repaired}

@@ -18,6 +18,7 @@ pub mod outcomes;
 pub mod pacing;
 pub mod reads;
 pub mod schedule;
+pub mod terminations;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, RedisResult, Script};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::sync::lock;
@@ -155,6 +157,10 @@ const REPAIR_LOG_EVERY: Duration = Duration::from_secs(60);
 struct Membership {
     expected: usize,
     live: usize,
+    /// Members pacing from the fleet's budget at the last heartbeat, and
+    /// whether this sidecar was one of them.
+    sharers: usize,
+    counted: bool,
     memory: Duration,
     /// Counts seen within `memory`, oldest first.
     seen: VecDeque<(Instant, usize)>,
@@ -195,6 +201,14 @@ impl Delivery {
     }
 }
 
+/// The writes of the link, sent in order by one task.
+struct Writes {
+    tx: mpsc::UnboundedSender<(Delivery, bool)>,
+    /// Writes queued so far, and written (or dropped) so far.
+    queued: AtomicU64,
+    written: watch::Sender<u64>,
+}
+
 /// The repairs of one kind of bad value.
 #[derive(Debug, Default)]
 struct Repairs {
@@ -210,7 +224,10 @@ pub struct Fleet {
     timeout: Duration,
     heartbeat: Duration,
     degraded: AtomicBool,
+    /// Whether this sidecar paces from the fleet's budget now.
+    sharing: AtomicBool,
     membership: Mutex<Membership>,
+    writes: Writes,
     outbox: Mutex<VecDeque<Delivery>>,
     outbox_dropped: AtomicU64,
     repairs: Mutex<BTreeMap<&'static str, Repairs>>,
@@ -246,6 +263,7 @@ impl Fleet {
             .set_number_of_retries(1)
             .set_max_delay(config.heartbeat);
         let connection = ConnectionManager::new_lazy_with_config(client, manager).map_err(|e| BadUrl(e.to_string()))?;
+        let (tx, rx) = mpsc::unbounded_channel();
         let fleet = Arc::new(Self {
             connection,
             tag: format!("{{{}:{region}}}", config.prefix),
@@ -253,12 +271,16 @@ impl Fleet {
             timeout: config.timeout,
             heartbeat: config.heartbeat,
             degraded: AtomicBool::new(false),
+            sharing: AtomicBool::new(true),
             membership: Mutex::new(Membership {
                 expected: config.expected_members.max(1),
                 live: 1,
+                sharers: 1,
+                counted: true,
                 memory: (config.heartbeat * MEMBER_MEMORY_HEARTBEATS).max(MIN_MEMBER_MEMORY),
                 seen: VecDeque::new(),
             }),
+            writes: Writes { tx, queued: AtomicU64::new(0), written: watch::Sender::new(0) },
             outbox: Mutex::new(VecDeque::new()),
             outbox_dropped: AtomicU64::new(0),
             repairs: Mutex::new(BTreeMap::new()),
@@ -269,6 +291,7 @@ impl Fleet {
             idempotency_leases: AtomicUsize::new(0),
             read_leases: AtomicUsize::new(0),
         });
+        tokio::spawn(Self::write_in_order(Arc::downgrade(&fleet), rx));
         fleet.beat().await;
         tokio::spawn(Self::keep_alive(Arc::downgrade(&fleet)));
         Ok(fleet)
@@ -287,15 +310,24 @@ impl Fleet {
     /// link is live again, and the writes waiting in the outbox are sent.
     async fn beat(&self) {
         let ttl = millis(self.heartbeat * 3);
-        let key = self.key("members");
-        let beat: Option<(usize, u8)> = self
-            .attempt(|mut c| async move { HEARTBEAT.key(key).arg(&self.member).arg(ttl).invoke_async(&mut c).await })
+        let (members, sharers) = (self.key("members"), self.key("sharers"));
+        let sharing = self.sharing.load(Ordering::Relaxed);
+        let beat: Option<(usize, usize, u8)> = self
+            .attempt(|mut c| async move {
+                let mut call = HEARTBEAT.key(members);
+                call.key(sharers).arg(&self.member).arg(ttl).arg("beat").arg(u8::from(sharing));
+                call.invoke_async(&mut c).await
+            })
             .await;
-        if let Some((members, repaired)) = beat {
+        if let Some((members, sharers, repaired)) = beat {
             if repaired == 1 {
                 self.repaired("members");
             }
-            lock(&self.membership).saw(members, Instant::now());
+            {
+                let mut membership = lock(&self.membership);
+                membership.saw(members, Instant::now());
+                (membership.sharers, membership.counted) = (sharers, sharing);
+            }
             if self.degraded.swap(false, Ordering::Relaxed) {
                 tracing::info!(members, "fleet mode: Redis answers again; sharing the fleet's state");
             }
@@ -307,10 +339,12 @@ impl Fleet {
     /// share grows at once instead of three heartbeats later.
     pub async fn leave(&self) {
         let ttl = millis(self.heartbeat * 3);
-        let key = self.key("members");
-        let _: Option<(usize, u8)> = self
+        let (members, sharers) = (self.key("members"), self.key("sharers"));
+        let _: Option<(usize, usize, u8)> = self
             .attempt(|mut c| async move {
-                HEARTBEAT.key(key).arg(&self.member).arg(ttl).arg("leave").invoke_async(&mut c).await
+                let mut call = HEARTBEAT.key(members);
+                call.key(sharers).arg(&self.member).arg(ttl).arg("leave").arg(0);
+                call.invoke_async(&mut c).await
             })
             .await;
     }
@@ -319,6 +353,11 @@ impl Fleet {
     /// so multi-key scripts run on Redis Cluster too.
     pub fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.tag)
+    }
+
+    /// This sidecar's id in the fleet.
+    pub fn member(&self) -> &str {
+        &self.member
     }
 
     /// Whether the sidecar serves from local state now.
@@ -338,6 +377,25 @@ impl Fleet {
         lock(&self.membership).assumed(Instant::now())
     }
 
+    /// Says whether this sidecar paces from the fleet's budget now (not
+    /// while it drains slots it reserved alone); the next heartbeat tells
+    /// the fleet.
+    pub fn set_sharing(&self, sharing: bool) {
+        self.sharing.store(sharing, Ordering::Relaxed);
+    }
+
+    /// The share of the fleet's budget that the sidecars sharing it may use:
+    /// the sharers ÷ the members assumed. The others (not back yet after a
+    /// failure, cut off from Redis, or draining what they reserved alone)
+    /// pace alone at their share, so together they never pass the ceiling.
+    pub fn live_share(&self) -> f64 {
+        let membership = lock(&self.membership);
+        let others = membership.sharers.saturating_sub(usize::from(membership.counted));
+        let sharers = others + usize::from(self.sharing.load(Ordering::Relaxed));
+        let assumed = membership.assumed(Instant::now());
+        sharers.clamp(1, assumed) as f64 / assumed as f64
+    }
+
     /// Counts a bad value found in Redis (and repaired) of kind `what`; logs
     /// one line per kind a minute at most.
     pub fn repaired(&self, what: &'static str) {
@@ -353,6 +411,8 @@ impl Fleet {
 
     /// Runs a Redis command unless the link is degraded; `None` when it is,
     /// or when the command fails or times out (which degrades the link).
+    /// It runs after the writes this sidecar queued before it (read your
+    /// own writes), or after the timeout if they take longer.
     pub async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
@@ -361,34 +421,52 @@ impl Fleet {
         if self.degraded() {
             return None;
         }
+        let queued = self.writes.queued.load(Ordering::Acquire);
+        let mut written = self.writes.written.subscribe();
+        if *written.borrow() < queued {
+            let _ = tokio::time::timeout(self.timeout, written.wait_for(|w| *w >= queued)).await;
+        }
         self.attempt(command).await
     }
 
-    /// Runs `script` on `keys` with `args` in the background: nobody waits
-    /// for its answer, and it is lost if Redis fails.
-    pub fn detach(self: &Arc<Self>, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
-        let fleet = self.clone();
-        tokio::spawn(async move {
-            let delivery = Delivery { script, keys, args };
-            let _: Option<redis::Value> = fleet.run(|c| async move { delivery.send(c).await }).await;
-        });
+    /// Runs `script` on `keys` with `args` in the background, after the
+    /// writes queued before it: nobody waits for its answer, and it is lost
+    /// if Redis fails.
+    pub fn detach(&self, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
+        self.write(Delivery { script, keys, args }, false);
     }
 
-    /// Runs `script` on `keys` with `args` in the background, and if Redis
-    /// is away (or fails), once it answers again: a write that must land.
-    pub fn deliver(self: &Arc<Self>, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
+    /// The same for a write that must land: if Redis is away (or fails), it
+    /// waits in the outbox and is sent once Redis answers again.
+    pub fn deliver(&self, script: &'static Script, keys: Vec<String>, args: Vec<Vec<u8>>) {
         let delivery = Delivery { script, keys, args };
         if self.degraded() {
             self.queue(delivery);
             return;
         }
-        let fleet = self.clone();
-        tokio::spawn(async move {
-            let sent: Option<redis::Value> = fleet.attempt(|c| delivery.send(c)).await;
-            if sent.is_none() {
+        self.write(delivery, true);
+    }
+
+    fn write(&self, delivery: Delivery, must_land: bool) {
+        self.writes.queued.fetch_add(1, Ordering::AcqRel);
+        // The writer lives as long as the link; a send fails only after it.
+        let _ = self.writes.tx.send((delivery, must_land));
+    }
+
+    /// Sends the queued writes one after the other, in order, for as long as
+    /// the link lives.
+    async fn write_in_order(fleet: std::sync::Weak<Self>, mut rx: mpsc::UnboundedReceiver<(Delivery, bool)>) {
+        while let Some((delivery, must_land)) = rx.recv().await {
+            let Some(fleet) = fleet.upgrade() else { return };
+            let sent: Option<redis::Value> = match fleet.degraded() {
+                true => None,
+                false => fleet.attempt(|c| delivery.send(c)).await,
+            };
+            if sent.is_none() && must_land {
                 fleet.queue(delivery);
             }
-        });
+            fleet.writes.written.send_modify(|written| *written += 1);
+        }
     }
 
     fn queue(&self, delivery: Delivery) {
@@ -479,7 +557,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn alone_a_sidecar_assumes_the_most_members_seen_recently_and_at_least_the_expected() {
         let memory = Duration::from_secs(30);
-        let mut m = Membership { expected: 2, live: 1, memory, seen: VecDeque::new() };
+        let mut m = Membership { expected: 2, live: 1, sharers: 1, counted: true, memory, seen: VecDeque::new() };
         let t0 = Instant::now();
         assert_eq!(m.assumed(t0), 2, "started alone: the expected fleet size");
         m.saw(4, t0);

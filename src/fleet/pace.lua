@@ -22,7 +22,9 @@
 -- ARGV[3]  the time in microseconds, for tests; empty: Redis's TIME
 -- reserve:   ARGV[4] microseconds from now before which the slot may not fall
 --            (the last slot end the caller knows of); ARGV[5] "fixed": pace at
---            the ceiling, no adaptation (a poll schedule)
+--            the ceiling, no adaptation (a poll schedule); ARGV[6] the share of
+--            the rate the sidecars sharing this budget may use, 0 < share <= 1
+--            (the members not back yet pace alone at theirs; empty: 1)
 -- give_back: ARGV[4], ARGV[5] the slot's start and end, as reserve answered them
 -- record:    ARGV[4] "1" if the attempt was throttled, "0" if not
 -- Returns  {microseconds until the slot (0 but for reserve), rate, the slot's
@@ -140,8 +142,10 @@ end
 local wait, start, stop = 0, s.tat, s.tat
 if mode == 'reserve' then
   local not_before = math.min(tonumber(ARGV[4]) or 0, MAX_LEAD)
+  local share = tonumber(ARGV[6])
+  if not finite(share) or share <= 0 or share > 1 then share = 1 end
   start = math.max(s.tat, now + not_before)
-  stop = start + 1000000 / s.rate
+  stop = start + 1000000 / (s.rate * share)
   s.tat = stop
   wait = start - now
 elseif mode == 'give_back' then

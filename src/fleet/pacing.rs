@@ -14,6 +14,11 @@
 //! reservations. A slot is a guard: unused, it gives back exactly itself,
 //! even when its caller left while the reservation was on its way to Redis.
 //!
+//! The sidecars that share the budget use the live members' share of it: the
+//! members assumed but not live (not back yet, or cut off from Redis) pace
+//! alone at their own share meanwhile, so the two never add up past the
+//! ceiling.
+//!
 //! The fleet paces at [`MARGIN`] of each ceiling: a slot is decided on Redis's
 //! clock and its call reaches AWS from a sidecar some milliseconds later, and
 //! the margin keeps that jitter from putting one call too many into a second.
@@ -38,6 +43,9 @@ pub const PACE_LUA: &str = include_str!("pace.lua");
 
 /// The share of each ceiling the fleet paces at.
 pub const MARGIN: f64 = 0.95;
+/// How long a sidecar that goes local assumes the fleet's schedule kept
+/// growing after Redis last told it where it ended.
+const STALE: Duration = Duration::from_secs(1);
 
 pub(super) static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(PACE_LUA));
 
@@ -71,34 +79,46 @@ struct Op {
     ceiling: f64,
     /// The fleet's rate at the last answer, requests per second (as f64 bits).
     rate: AtomicU64,
-    /// The slots this sidecar holds, from either source: (start, end).
-    held: Mutex<Vec<(Instant, Instant)>>,
-    /// The end of the fleet's schedule as Redis last told this sidecar.
-    fleet_end: Mutex<Instant>,
+    /// The slots this sidecar holds: (start, end, from its own share).
+    held: Mutex<Vec<(Instant, Instant, bool)>>,
+    /// The end of the fleet's schedule as Redis last told this sidecar, and when.
+    fleet_end: Mutex<(Instant, Instant)>,
 }
 
 impl Op {
     /// The time no new slot may come before: after every slot this sidecar
-    /// holds and the fleet's schedule as last known.
-    fn not_before(&self, now: Instant) -> Instant {
+    /// holds and the fleet's schedule as last known (`alone`: as it may have
+    /// grown since, through slots Redis gave the others after it last told
+    /// this sidecar: a second of schedule a second at most, for a second).
+    fn not_before(&self, now: Instant, alone: bool) -> Instant {
+        let (end, learned) = *lock(&self.fleet_end);
+        let fleet = match alone && end > learned {
+            true => end + now.saturating_duration_since(learned).min(STALE),
+            false => end,
+        };
         let mut held = lock(&self.held);
-        held.retain(|(_, end)| *end > now);
-        held.iter().map(|(_, end)| *end).chain([*lock(&self.fleet_end), now]).max().unwrap_or(now)
+        held.retain(|(_, end, _)| *end > now);
+        held.iter().map(|(_, end, _)| *end).chain([fleet, now]).max().unwrap_or(now)
     }
 
-    fn hold(&self, start: Instant, end: Instant) {
-        lock(&self.held).push((start, end));
+    /// Whether slots reserved from this sidecar's own share are still to come.
+    fn alone(&self, now: Instant) -> bool {
+        lock(&self.held).iter().any(|(_, end, local)| *local && *end > now)
+    }
+
+    fn hold(&self, start: Instant, end: Instant, local: bool) {
+        lock(&self.held).push((start, end, local));
     }
 
     /// Forgets the slot starting at `start`, given back: if the fleet's
     /// schedule ended with it, it ends at its start again.
     fn release(&self, start: Instant) {
         let mut held = lock(&self.held);
-        if let Some(at) = held.iter().position(|(s, _)| *s == start) {
-            let (_, end) = held.swap_remove(at);
+        if let Some(at) = held.iter().position(|(s, _, _)| *s == start) {
+            let (_, end, _) = held.swap_remove(at);
             let mut fleet_end = lock(&self.fleet_end);
-            if *fleet_end == end {
-                *fleet_end = start;
+            if fleet_end.0 == end {
+                fleet_end.0 = start;
             }
         }
     }
@@ -138,7 +158,7 @@ impl FleetPacing {
                     ceiling,
                     rate: AtomicU64::new(ceiling.to_bits()),
                     held: Mutex::new(Vec::new()),
-                    fleet_end: Mutex::new(now),
+                    fleet_end: Mutex::new((now, now)),
                 };
                 (op.clone(), Arc::new(o))
             })
@@ -178,24 +198,25 @@ impl FleetPacing {
 
     /// A slot from this sidecar's own share, after every slot it knows of.
     fn reserve_local(&self, op: &'static str, o: &Op, now: Instant) -> Option<Slot<'_>> {
-        let id = self.local(|l| l.reserve_now(op, o.not_before(now)))?;
+        let id = self.local(|l| l.reserve_now(op, o.not_before(now, true)))?;
         if let Mark::Local { start, end } = id.mark {
-            o.hold(start, end);
+            o.hold(start, end, true);
         }
+        self.fleet.set_sharing(false);
         self.counts.local.fetch_add(1, Ordering::Relaxed);
         Some(Slot::new(id, op, self))
     }
 
     /// A slot from the fleet's budget; `None` if Redis did not answer.
     async fn reserve_shared(&self, o: &Arc<Op>, now: Instant) -> Option<(Instant, Reply)> {
-        let not_before = o.not_before(now).saturating_duration_since(now);
+        let not_before = o.not_before(now, false).saturating_duration_since(now);
         let (tx, rx) = oneshot::channel();
         let (fleet, op) = (self.fleet.clone(), o.clone());
         let counts = self.counts.clone();
         // In its own task: a reservation whose caller left before Redis answered
         // is given back when the answer comes.
         tokio::spawn(async move {
-            let reply = reserve(&fleet, &op, not_before).await;
+            let reply = reserve(&fleet, &op, not_before, fleet.live_share()).await;
             if let Err(Some(reply)) = tx.send(reply) {
                 counts.given_back.fetch_add(1, Ordering::Relaxed);
                 give_back(&fleet, &op, reply.start, reply.end);
@@ -206,12 +227,15 @@ impl FleetPacing {
     }
 }
 
-/// Reserves a slot of `op` not before `not_before` from now.
-async fn reserve(fleet: &Fleet, op: &Op, not_before: Duration) -> Option<Reply> {
+/// Reserves a slot of `op` not before `not_before` from now, at `share` of
+/// the fleet's rate.
+async fn reserve(fleet: &Fleet, op: &Op, not_before: Duration, share: f64) -> Option<Reply> {
     let micros = u64::try_from(not_before.as_micros()).unwrap_or(u64::MAX);
     let (wait, rate, start, end, tat, repaired): (u64, String, String, String, i64, u8) = fleet
         .run(|mut c| async move {
-            PACE.key(&op.key).arg("reserve").arg(op.ceiling).arg("").arg(micros).arg("").invoke_async(&mut c).await
+            let mut call = PACE.key(&op.key);
+            call.arg("reserve").arg(op.ceiling).arg("").arg(micros).arg("").arg(share);
+            call.invoke_async(&mut c).await
         })
         .await?;
     let number = |text: &str| text.parse::<f64>().ok().filter(|x| x.is_finite());
@@ -233,10 +257,16 @@ fn give_back(fleet: &Arc<Fleet>, op: &Op, start: f64, end: f64) {
 }
 
 impl SendPacing for FleetPacing {
+    /// From the fleet's budget, unless Redis is away or slots this sidecar
+    /// reserved alone are still to come (then its own share goes on until
+    /// they are spent, and the fleet counts it out of the budget's sharers).
     fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>> {
         let Some(o) = self.ops.get(op) else { return at_once(None) };
-        if self.fleet.degraded() {
+        if self.fleet.degraded() || o.alone(now) {
             return at_once(self.reserve_local(op, o, now));
+        }
+        if !self.ops.values().any(|o| o.alone(now)) {
+            self.fleet.set_sharing(true);
         }
         Either::Right(Box::pin(async move {
             let Some((answered, reply)) = self.reserve_shared(o, now).await else {
@@ -251,10 +281,10 @@ impl SendPacing for FleetPacing {
                 self.counts.waits.fetch_add(1, Ordering::Relaxed);
             }
             let (at, end) = (answered + reply.wait, answered + reply.tat);
-            o.hold(at, end);
+            o.hold(at, end, false);
             {
                 let mut fleet_end = lock(&o.fleet_end);
-                *fleet_end = (*fleet_end).max(end);
+                *fleet_end = (fleet_end.0.max(end), answered);
             }
             let id = SlotId { at, mark: Mark::Shared { start: reply.start, end: reply.end } };
             Some(Slot::new(id, op, self))
@@ -301,17 +331,21 @@ impl SendPacing for FleetPacing {
         });
     }
 
+    /// The rate this part of the fleet may use: the fleet's, at the live
+    /// members' share.
     fn rate(&self, op: &'static str) -> Option<f64> {
         if self.fleet.degraded() {
             return self.local(|l| l.rate(op));
         }
-        self.ops.get(op).map(|o| f64::from_bits(o.rate.load(Ordering::Relaxed)))
+        let share = self.fleet.live_share();
+        self.ops.get(op).map(|o| f64::from_bits(o.rate.load(Ordering::Relaxed)) * share)
     }
 
     fn rates(&self) -> BTreeMap<String, f64> {
         if self.fleet.degraded() {
             return self.local(LocalPacing::rates);
         }
-        self.ops.iter().map(|(op, o)| (op.clone(), f64::from_bits(o.rate.load(Ordering::Relaxed)))).collect()
+        let share = self.fleet.live_share();
+        self.ops.iter().map(|(op, o)| (op.clone(), f64::from_bits(o.rate.load(Ordering::Relaxed)) * share)).collect()
     }
 }

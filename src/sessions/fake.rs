@@ -20,6 +20,7 @@ use aws_sdk_gameliftstreams::operation::start_stream_session::builders::StartStr
 use aws_sdk_gameliftstreams::operation::start_stream_session::StartStreamSessionOutput;
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::builders::TerminateStreamSessionInputBuilder;
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionOutput;
+use aws_sdk_gameliftstreams::primitives::DateTime;
 use aws_sdk_gameliftstreams::types::{StreamSessionStatus as Status, StreamSessionSummary};
 use tokio::time::Instant;
 
@@ -47,6 +48,9 @@ struct Session {
     signal_response: String,
 }
 
+/// The wall-clock time (epoch seconds) of the fake's start, for `LastUpdatedAt`.
+pub const UPDATED_BASE: f64 = 1_700_000_000.0;
+
 /// How long a session reconnects, and terminates, after the call that asks for it.
 const RECONNECTING: Duration = Duration::from_secs(2);
 const TERMINATING: Duration = Duration::from_secs(1);
@@ -63,6 +67,14 @@ impl Session {
         let age = now - self.started;
         let current = self.lifecycle.iter().take_while(|(at, _)| *at <= age).last();
         current.map_or(Status::Activating, |(_, s)| s.clone())
+    }
+
+    /// When the current status began, as GameLift Streams stamps it: seconds
+    /// since [`UPDATED_BASE`], the fake's epoch.
+    fn updated_at(&self, epoch: Instant, now: Instant) -> DateTime {
+        let age = now - self.started;
+        let since = self.lifecycle.iter().take_while(|(at, _)| *at <= age).last().map_or(Duration::ZERO, |(at, _)| *at);
+        DateTime::from_secs_f64(UPDATED_BASE + (self.started - epoch + since).as_secs_f64())
     }
 }
 
@@ -185,10 +197,12 @@ impl GameLiftStreams for FakeStreams {
 
     fn get_stream_session(&self, input: GetStreamSessionInputBuilder, _: Call) -> Reply<'_, GetStreamSessionOutput> {
         Self::ready(self.answer("GetStreamSession", |state, now| {
+            let epoch = state.epoch;
             let session = session_of(state, input.get_stream_session_identifier().as_ref())?;
             Ok(GetStreamSessionOutput::builder()
                 .arn(&session.arn)
                 .status(session.status(now))
+                .last_updated_at(session.updated_at(epoch, now))
                 .signal_response(&session.signal_response)
                 .build())
         }))
@@ -199,7 +213,10 @@ impl GameLiftStreams for FakeStreams {
             let items = state
                 .sessions
                 .values()
-                .map(|s| StreamSessionSummary::builder().arn(&s.arn).status(s.status(now)).build())
+                .map(|s| {
+                    let updated = s.updated_at(state.epoch, now);
+                    StreamSessionSummary::builder().arn(&s.arn).status(s.status(now)).last_updated_at(updated).build()
+                })
                 .collect();
             Ok(ListStreamSessionsOutput::builder().set_items(Some(items)).build())
         }))

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fake;
 pub mod idempotency;
 pub mod resilience;
+pub mod terminations;
 pub mod upstream;
 pub mod watch;
 

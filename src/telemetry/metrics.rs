@@ -170,14 +170,16 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &G
     let deferred = counter(
         &meter,
         "gls_gateway.terminations.deferred",
-        "Terminations of sessions still ACTIVATING: recorded (result=accepted), then sent when the session left \
-         ACTIVATING (terminated), not needed because it ended first (ended_first), or given up (failed)",
+        "Terminations of sessions still ACTIVATING: recorded here (result=accepted) or taken over here from a \
+         sidecar that stopped working on them (adopted), then sent when the session left ACTIVATING \
+         (terminated), not needed because it ended first (ended_first), or given up (failed)",
         move || {
             let s = d.stats();
             by(
                 "result",
                 [
                     ("accepted", s.accepted),
+                    ("adopted", s.adopted),
                     ("terminated", s.terminated),
                     ("ended_first", s.ended_first),
                     ("failed", s.failed),
@@ -189,7 +191,7 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &G
     let deferred_pending = gauge(
         &meter,
         "gls_gateway.terminations.deferred_pending",
-        "Terminations waiting for their session to leave ACTIVATING",
+        "Terminations waiting here for their session to leave ACTIVATING",
         move || vec![(d.stats().pending as f64, Vec::new())],
     );
     GatewayMetrics {
@@ -207,20 +209,34 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
     let state = gauge(
         &meter,
         "gls_gateway.fleet.state",
-        "Fleet mode: live members at the last heartbeat (kind=members); 1 while serving locally because Redis failed (kind=degraded); leases held for idempotency keys whose call runs here and for poll reads made here (kind=idempotency_leases, read_leases)",
+        "Fleet mode: live members at the last heartbeat that reached Redis (kind=members); the members this sidecar divides each ceiling by when it paces alone: the most seen recently, at least the expected (kind=assumed_members); 1 while serving locally because Redis failed (kind=degraded); leases held for idempotency keys whose call runs here and for poll reads made here (kind=idempotency_leases, read_leases); writes waiting for Redis to answer again (kind=outbox)",
         move || {
             let stats = f.stats();
             by(
                 "kind",
                 [
                     ("members", stats.members as f64),
+                    ("assumed_members", stats.assumed_members as f64),
                     ("degraded", f64::from(u8::from(stats.degraded))),
                     ("idempotency_leases", stats.idempotency_leases as f64),
                     ("read_leases", stats.read_leases as f64),
+                    ("outbox", stats.outbox as f64),
                 ],
             )
         },
     );
+    let f = fleet.clone();
+    let repairs = meter
+        .u64_observable_counter("gls_gateway.fleet.repairs")
+        .with_description("Bad values found in Redis and repaired (a value of the wrong type, out of range, not finite, or unreadable), by what they were (members, pace, poll schedule, outcome, poll result, pending termination); writes dropped from a full outbox (what=outbox_dropped)")
+        .with_callback(move |observer| {
+            let stats = f.stats();
+            for (what, n) in stats.repairs {
+                observer.observe(n, &[KeyValue::new("what", what)]);
+            }
+            observer.observe(stats.outbox_dropped, &[KeyValue::new("what", "outbox_dropped")]);
+        })
+        .build();
     let f = fleet.clone();
     let redis = counter(
         &meter,
@@ -242,10 +258,18 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
     let budget = counter(
         &meter,
         "gls_gateway.fleet.budget.slots",
-        "Send slots from the fleet's budget, by result (now, waited, given_back: denied past the deadline or abandoned)",
+        "Send slots in fleet mode, by result: from the fleet's budget at once (now) or later (waited); given back to the fleet's budget unused, past the caller's deadline or abandoned (given_back); from this sidecar's own share while Redis was away (local)",
         move || {
             let stats = p.stats();
-            by("result", [("now", stats.slots.saturating_sub(stats.waits)), ("waited", stats.waits), ("given_back", stats.given_back)])
+            by(
+                "result",
+                [
+                    ("now", stats.slots.saturating_sub(stats.waits)),
+                    ("waited", stats.waits),
+                    ("given_back", stats.given_back),
+                    ("local", stats.local),
+                ],
+            )
         },
     );
     let r = reads.clone();
@@ -258,5 +282,9 @@ pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc
             by("result", [("fresh", stats.fresh), ("fetched", stats.fetched), ("busy", stats.busy)])
         },
     );
-    GatewayMetrics { _counters: vec![redis, budget, poll_reads], _seconds: vec![latency], _gauges: vec![state] }
+    GatewayMetrics {
+        _counters: vec![redis, budget, poll_reads, repairs],
+        _seconds: vec![latency],
+        _gauges: vec![state],
+    }
 }

@@ -248,3 +248,56 @@ async fn after_a_refresh_the_next_read_goes_upstream_though_the_shared_result_is
     // CONNECTED, read at 2 s, is fresh in the shared results until 12 s.
     assert_eq!(fake.seconds("GetStreamSession"), [0, 2, 6], "the refresh read upstream at once");
 }
+
+/// Poll results that answer one look at a listing page, from `from` on, with
+/// a stale page another poller is said to be fetching (a sidecar paused past
+/// its lease, or a Redis restored from an old dump): `page`, read long ago.
+struct StaleOnce {
+    from: tokio::time::Instant,
+    page: pb::ListStreamSessionsResponse,
+    answered: std::sync::atomic::AtomicBool,
+}
+
+impl super::shared::PollResults for StaleOnce {
+    fn look(&self, _: &str, _: super::shared::Read<'_>, force: bool) -> crate::sessions::Soon<'_, super::shared::Look> {
+        use super::shared::{Look, Shared};
+        use std::sync::atomic::Ordering;
+        let due = !force && tokio::time::Instant::now() >= self.from;
+        if due && !self.answered.swap(true, Ordering::SeqCst) {
+            let read_at = std::time::SystemTime::now() - Duration::from_secs(3600);
+            let bytes = prost::Message::encode_to_vec(&self.page).into();
+            return crate::sessions::at_once(Look::Busy(Some(Shared { bytes, read_at })));
+        }
+        crate::sessions::at_once(Look::unshared())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_shared_listing_never_takes_a_group_watcher_backwards() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", steps(&[(0, Aws::Active), (3, Aws::Terminated)]));
+    let arn = "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1/ss-1".to_string();
+    let updated = prost_types::Timestamp { seconds: crate::sessions::fake::UPDATED_BASE as i64, nanos: 0 };
+    let active = pb::StreamSession {
+        arn,
+        status: S::Active.into(),
+        last_updated_at: Some(updated),
+        stream_group_id: GROUP.into(),
+        ..Default::default()
+    };
+    let page = pb::ListStreamSessionsResponse { stream_sessions: vec![active], next_page_token: String::new() };
+    let from = tokio::time::Instant::now() + Duration::from_secs(5);
+    let stale = Arc::new(StaleOnce { from, page, answered: false.into() });
+    let watches = Watches::sharing(fake.clone(), WatchConfig::default(), Arc::new(PollBudget::new(0.5)), stale.clone());
+    let sub = watches.watch_group(GROUP);
+    let events = GroupWatch::new(sub, Vec::new(), watches.config().heartbeat).into_stream();
+    let statuses = events
+        .map(|e| e.expect("the watch does not fail"))
+        .filter(|e| std::future::ready(e.kind() != Kind::Heartbeat && e.kind() != Kind::Synced))
+        .map(|e| e.stream_session.map_or(S::Unspecified, |s| s.status()))
+        .take_until(tokio::time::sleep(Duration::from_secs(12)))
+        .collect::<Vec<_>>()
+        .await;
+    assert!(stale.answered.load(std::sync::atomic::Ordering::SeqCst), "the stale page was offered");
+    assert_eq!(statuses, [S::Active, S::Terminated], "the stale ACTIVE page was not published after TERMINATED");
+}
