@@ -20,8 +20,11 @@
 //!
 //! ```text
 //! GLS_FAULTS_SEED=1234 GLS_FAULTS_SECONDS=600 GLS_FAULTS_SIDECARS=4 \
-//!     cargo test --release --test fleet_faults -- --nocapture the_fleet
+//!     cargo test --test fleet_faults -- --nocapture the_fleet
 //! ```
+//!
+//! (`--release` to run the sidecars as they ship; a 600 s schedule takes
+//! about 11 minutes in all.)
 //!
 //! `GLS_FAULTS_NEMESIS=false` runs the same workload without any fault: a
 //! control, for telling the faults' doing from the rest.

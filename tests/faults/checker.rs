@@ -801,7 +801,7 @@ mod tests {
     fn a_final_error_for_a_request_that_made_its_session_is_a_false_failure() {
         let (mut history, upstream) = clean();
         // The known bug: joined on another sidecar, "INTERNAL retry" after ~8 s.
-        history.ops.push(start(2, 6.0, "r1", StartParams::Usual, err(Code::Internal, "INTERNAL", false)));
+        history.ops.push(start(2, 3.0, "r1", StartParams::Usual, err(Code::Internal, "INTERNAL", false)));
         // Failed for good with NOT_FOUND, then something else on a replay.
         history.ops.push(start(2, 7.0, "r3", StartParams::UnknownApp, err(Code::Internal, "INTERNAL", false)));
         // A reused key refused with something else than IDEMPOTENCY_KEY_REUSED.
@@ -811,6 +811,8 @@ mod tests {
         let report = checked(&history, &upstream);
         assert_eq!(report.count(Invariant::FalseFailure), 4, "{report}");
         assert_eq!(report.violations.len(), 4, "{report}");
+        assert!(report.full().contains("[during freeze Redis]"), "what the fleet went through: {report}");
+        assert!(report.full().contains("[4.0 s after freeze Redis]"), "{report}");
     }
 
     #[test]

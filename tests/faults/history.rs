@@ -143,20 +143,23 @@ pub struct History {
 }
 
 impl History {
-    /// The faults under way at `at`, or the last one that ended within 5 s
+    /// The faults under way at `at`, and those that ended within 5 s
     /// before it, for reports: what the fleet was going through.
     pub fn faults_at(&self, at: Secs) -> String {
-        let during: Vec<&str> =
-            self.faults.iter().filter(|f| f.start <= at && at <= f.end).map(|f| f.what.as_str()).collect();
-        if !during.is_empty() {
-            return format!("during {}", during.join(" + "));
+        let mut near: Vec<(Secs, String)> = self
+            .faults
+            .iter()
+            .filter(|f| f.start <= at && at - f.end <= 5.0)
+            .map(|f| match at - f.end {
+                since if since <= 0.0 => (0.0, format!("during {}", f.what)),
+                since => (since, format!("{since:.1} s after {}", f.what)),
+            })
+            .collect();
+        if near.is_empty() {
+            return "no fault".into();
         }
-        let before =
-            self.faults.iter().filter(|f| f.end < at && at - f.end <= 5.0).max_by(|a, b| a.end.total_cmp(&b.end));
-        match before {
-            Some(f) => format!("{:.1} s after {}", at - f.end, f.what),
-            None => "no fault".into(),
-        }
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        near.into_iter().map(|(_, said)| said).collect::<Vec<_>>().join("; ")
     }
 }
 

@@ -91,6 +91,8 @@ enum Action {
     ClientDisconnects,
 }
 
+/// How often each action is drawn, out of the sum: about 0.7 start calls
+/// an action (new, twice, unknown, replayed, reused).
 const ACTIONS: &[(Action, u32)] = &[
     (Action::Start, 40),
     (Action::StartTwiceAtOnce, 10),
