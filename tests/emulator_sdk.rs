@@ -290,6 +290,14 @@ async fn one_client_token_one_session() {
     assert_eq!(first, second);
     let listed = h.client.list_stream_sessions().identifier(GROUP).send().await.expect("list");
     assert_eq!(listed.items().len(), 1);
+    let other = h.start_session().await;
+    let (status, tokens) = h.admin(Method::GET, "client-tokens", None).await;
+    assert_eq!(status, 200);
+    let tokens = tokens.as_object().expect("{token: ARN}");
+    assert_eq!(tokens.get(token), Some(&json!(first)), "{tokens:?}");
+    // The SDK gives a start without a ClientToken one of its own.
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert!(tokens.values().any(|arn| *arn == json!(other)), "{tokens:?}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The emulator's admin API under `/_emulator`, for tests and demos: call
-//! counts and per-second peaks, fault rules, rate limits, the simulated clock, and a simulated WebRTC
+//! counts and per-second peaks, the sessions StartStreamSession's ClientTokens
+//! made, fault rules, rate limits, the simulated clock, and a simulated WebRTC
 //! client. Answers JSON; errors use the service's error shape.
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ fn route(state: &Emulator, method: &str, segments: &[&str], body: &[u8]) -> Resu
         ("GET", ["health"]) => Ok((200, json!({ "status": "ok" }))),
         ("GET", ["calls"]) => Ok((200, json!(state.calls.snapshot()))),
         ("GET", ["calls", "peaks"]) => Ok((200, json!(state.calls.peaks()))),
+        ("GET", ["client-tokens"]) => Ok((200, json!(lock(&state.world).start_tokens()))),
         ("DELETE", ["calls"]) => {
             state.calls.reset();
             Ok((200, json!({})))

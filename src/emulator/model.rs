@@ -10,7 +10,7 @@ mod shapes;
 
 pub use shapes::*;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -440,6 +440,11 @@ impl World {
             self.start_tokens.insert(token, (group.to_string(), req, idx));
         }
         Ok(self.sessions[idx].clone())
+    }
+
+    /// Which ClientToken of StartStreamSession made which session: token → ARN.
+    pub fn start_tokens(&self) -> BTreeMap<String, String> {
+        self.start_tokens.iter().map(|(token, (_, _, idx))| (token.clone(), self.sessions[*idx].arn.clone())).collect()
     }
 
     /// GetStreamSession.

@@ -1,8 +1,12 @@
 //! A real `redis-server` (Debian's package, installed when missing) as
-//! the test's own process on a free loopback port, without persistence: killed
-//! with SIGKILL, frozen with SIGSTOP, and restarted on the same port.
+//! the test's own process on a free loopback port: killed with SIGKILL,
+//! frozen with SIGSTOP, and restarted on the same port, empty or (when
+//! started with a dump directory) from a dump saved earlier, so its state goes
+//! back in time; flushed, starved of memory, and its keys overwritten with
+//! values of the wrong range or type, for the fault tests.
 
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -13,8 +17,15 @@ pub struct RedisServer {
     pub port: u16,
     /// Flags beyond the port and persistence (TLS, a password).
     args: Vec<String>,
+    /// Where `SAVE` writes `dump.rdb` and snapshots are kept (none: no dumps).
+    dir: Option<PathBuf>,
+    /// Snapshots taken so far.
+    snapshots: usize,
     process: Option<ChildProcess>,
 }
+
+/// The dump file a persistent server loads at start and `SAVE` writes.
+const DUMP: &str = "dump.rdb";
 
 /// A loopback port nothing listens on now.
 pub fn free_port() -> u16 {
@@ -31,7 +42,20 @@ impl RedisServer {
 
     /// One on a free port that is not started yet (nothing listens there).
     pub fn not_started() -> Self {
-        Self { port: free_port(), args: Vec::new(), process: None }
+        Self { port: free_port(), args: Vec::new(), dir: None, snapshots: 0, process: None }
+    }
+
+    /// One that can dump its state to a directory of its own (only on
+    /// [`save`](Self::save): nothing is saved by itself) and be restarted
+    /// from such a dump.
+    pub fn start_persistent() -> Self {
+        let mut server = Self::not_started();
+        let dir = std::env::temp_dir().join(format!("gls-redis-{}-{}", std::process::id(), server.port));
+        std::fs::create_dir_all(&dir).expect("dump directory");
+        server.args = vec!["--dir".into(), dir.display().to_string(), "--dbfilename".into(), DUMP.into()];
+        server.dir = Some(dir);
+        server.restart();
+        server
     }
 
     /// One that speaks only TLS (with the certificate and key in `dir`:
@@ -64,8 +88,89 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Starts it (again) on its port, empty.
+    /// Starts it (again) on its port, empty (killed first if it runs).
     pub fn restart(&mut self) {
+        self.kill9();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_file(dir.join(DUMP));
+        }
+        self.launch();
+    }
+
+    /// Kills it (SIGKILL) if it runs and starts it again holding what
+    /// `snapshot` (from [`save`](Self::save)) held: its state goes back in time.
+    pub fn restart_from(&mut self, snapshot: &Path) {
+        self.kill9();
+        let dir = self.dir.as_ref().expect("started with start_persistent");
+        std::fs::copy(snapshot, dir.join(DUMP)).expect("dump in place");
+        self.launch();
+    }
+
+    /// Whether it runs (it may be frozen).
+    pub fn running(&self) -> bool {
+        self.process.is_some()
+    }
+
+    /// `SAVE`s its state now and keeps a copy; the copy's path.
+    pub fn save(&mut self) -> PathBuf {
+        let reply = self.cli(&["SAVE"]);
+        assert_eq!(reply, "OK", "SAVE");
+        let dir = self.dir.as_ref().expect("started with start_persistent");
+        self.snapshots += 1;
+        let snapshot = dir.join(format!("snapshot-{}.rdb", self.snapshots));
+        std::fs::copy(dir.join(DUMP), &snapshot).expect("snapshot kept");
+        snapshot
+    }
+
+    /// `FLUSHALL`: every key gone.
+    pub fn flushall(&self) {
+        assert_eq!(self.cli(&["FLUSHALL"]), "OK", "FLUSHALL");
+    }
+
+    /// Out of memory (`maxmemory` 1 byte, `noeviction`: every write is
+    /// refused with OOM, reads still answer) or back to unlimited.
+    pub fn out_of_memory(&self, starved: bool) {
+        assert_eq!(self.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]), "OK");
+        assert_eq!(self.cli(&["CONFIG", "SET", "maxmemory", if starved { "1" } else { "0" }]), "OK");
+    }
+
+    /// The keys matching `pattern` (`KEYS`: the tests' Redis holds few).
+    pub fn keys(&self, pattern: &str) -> Vec<String> {
+        self.cli(&["KEYS", pattern]).lines().map(str::to_string).filter(|k| !k.is_empty()).collect()
+    }
+
+    /// Overwrites `field` of hash `key` with `value`, any bytes (a number out
+    /// of range, NaN, garbage): what a bug or an operator could leave there.
+    pub fn corrupt_field(&self, key: &str, field: &str, value: &[u8]) -> Result<(), String> {
+        self.command(redis::cmd("HSET").arg(key).arg(field).arg(value))
+    }
+
+    /// Replaces `key` by a value of another type, keeping its expiry: a
+    /// string where a hash or sorted set was, a list where a string was.
+    pub fn corrupt_type(&self, key: &str) -> Result<(), String> {
+        let kind = self.cli(&["TYPE", key]);
+        let ttl: i64 = self.cli(&["PTTL", key]).parse().unwrap_or(-1);
+        self.command(redis::cmd("DEL").arg(key))?;
+        if kind == "string" {
+            self.command(redis::cmd("RPUSH").arg(key).arg(&b"\xff\x00corrupted"[..]))?;
+        } else {
+            self.command(redis::cmd("SET").arg(key).arg(&b"\xff\x00corrupted"[..]))?;
+        }
+        if ttl > 0 {
+            self.command(redis::cmd("PEXPIRE").arg(key).arg(ttl))?;
+        }
+        Ok(())
+    }
+
+    /// Runs one command (binary-safe, unlike `redis-cli`'s arguments).
+    fn command(&self, command: &redis::Cmd) -> Result<(), String> {
+        let client = redis::Client::open(self.url()).map_err(|e| e.to_string())?;
+        let mut connection = client.get_connection_with_timeout(Duration::from_secs(2)).map_err(|e| e.to_string())?;
+        connection.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
+        command.query::<redis::Value>(&mut connection).map(drop).map_err(|e| e.to_string())
+    }
+
+    fn launch(&mut self) {
         static INSTALLED: std::sync::Once = std::sync::Once::new();
         INSTALLED.call_once(|| debian_packages(&["redis-server", "redis-tools"]));
         let mut command = Command::new("redis-server");
@@ -108,5 +213,13 @@ impl RedisServer {
         let out = command.output().expect("redis-cli");
         assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

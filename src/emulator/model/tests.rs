@@ -137,6 +137,9 @@ fn client_tokens_replay_the_first_result_and_refuse_other_parameters() {
     assert_eq!(w.list_sessions(&SessionFilter::default(), 1.0).expect("list").len(), 1);
     let other = w.start_session(G, request("other offer"), token, 1.0);
     assert!(matches!(other, Err(ApiError::Conflict(_))));
+    w.start_session(G, request("offer"), None, 1.0).expect("a start without a token");
+    let made = BTreeMap::from([("t".repeat(32), first.arn.clone())]);
+    assert_eq!(w.start_tokens(), made, "the token's one session; a start without a token is not listed");
     let ctoken = Some("c".repeat(32));
     let a = w.create_connection(G, &first.id, "o2", ctoken.clone(), 5.0).expect("connection");
     let b = w.create_connection(G, &first.id, "o2", ctoken, 5.5).expect("replay");
