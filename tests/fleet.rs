@@ -668,12 +668,14 @@ async fn other_parameters_for_a_request_id_while_redis_is_frozen_are_refused_as_
     let redis = RedisServer::start();
     let (_a, mut a) = sidecar(&h, &redis).await;
     let (_b, mut b) = sidecar(&h, &redis).await;
-    start(&mut a, "reused-1", Duration::from_secs(10)).await.expect("started");
+    let arn = start(&mut a, "reused-1", Duration::from_secs(10)).await.expect("started");
     redis.signal("-STOP");
     let mut other = start_request_with_id("reused-1");
     other.description = "another game".into();
     let refused = b.start_stream_session(other).await.expect_err("other parameters");
+    let again = start(&mut b, "reused-1", Duration::from_secs(10)).await;
     redis.signal("-CONT");
+    assert_eq!(again.expect("the first parameters again: the refusal was not kept as the key's outcome"), arn);
     assert_eq!((refused.code(), reason(&refused).as_str()), (Code::InvalidArgument, "IDEMPOTENCY_KEY_REUSED"));
     let details = refused.get_error_details();
     assert_eq!(details.bad_request().expect("BadRequest").field_violations[0].field, "request_id");

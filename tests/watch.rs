@@ -519,6 +519,25 @@ async fn terminating_a_session_still_activating_is_deferred_until_it_leaves_acti
 }
 
 #[tokio::test]
+async fn a_terminate_refused_while_its_session_cannot_be_read_is_answered_as_transient_not_invalid() {
+    let once = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+    let mut g = gateway_watching(stopped_clock(), once, quick_watches()).await;
+    let arn = start(&mut g.client).await.arn;
+    let unreadable = FaultRule {
+        operation: Some("GetStreamSession".into()),
+        internal_error: 1.0,
+        count: Some(1),
+        ..FaultRule::default()
+    };
+    g.emulator.emulator.add_fault(unreadable).expect("fault");
+    let status = g.client.terminate_stream_session(terminate_request(&arn, "")).await.expect_err("cannot tell");
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::Unavailable, "UPSTREAM_INTERNAL_ERROR"), "{status:?}");
+    assert!(status.get_error_details().retry_info().is_some(), "a retry can tell");
+    let answer = g.client.terminate_stream_session(terminate_request(&arn, "")).await.expect("the retry is deferred");
+    assert_eq!(answer.into_inner().stream_session.expect("the session").status(), S::Activating);
+}
+
+#[tokio::test]
 async fn a_start_whose_wait_ran_out_is_given_back_and_needs_nothing_when_it_fails_to_place() {
     let mut config = stopped_clock();
     config.world.capacity = vec![("us-west-2".into(), 0)];

@@ -24,8 +24,9 @@ use super::inputs::{
 use super::status::{ApiError, CallContext};
 use super::{is_ready, validate, Gateway};
 use crate::proto::v1 as pb;
+use crate::sessions::watch::feed::is_terminal;
 use crate::sessions::watch::Watches;
-use crate::sessions::{Call, GameLiftStreams};
+use crate::sessions::{Call, CallFailure, GameLiftStreams};
 
 /// One unary RPC of the service.
 pub trait Unary: prost::Message + Default + Sized + Send + Sync + 'static {
@@ -246,17 +247,27 @@ impl Unary for pb::TerminateStreamSessionRequest {
 
     /// AWS refuses to terminate a session in ACTIVATING: then the session is
     /// answered as it is, and [`finish`](Unary::finish) defers the termination.
+    /// A session that left ACTIVATING between the refusal and the read is
+    /// terminated again; one that cannot be read makes the answer the read's
+    /// failure (whether AWS refused a bad request cannot be told).
     async fn send(to: Upstream, (input, read_back): Self::Input) -> Answer<Self::Response> {
-        let refused = match to.api.terminate_stream_session(input, to.call).await {
+        let refused = match to.api.terminate_stream_session(input.clone(), to.call).await {
             Ok(_) => None,
             Err(failure) if failure.error.refused_while_activating() => Some(failure),
             Err(failure) => return Err(failure.into()),
         };
-        let stream_session = read_session(&to, read_back, Self::OPERATION).await;
-        match (refused, stream_session) {
-            (Some(failure), session) if session.as_ref().is_none_or(|s| !is_activating(s)) => Err(failure.into()),
-            (_, stream_session) => Ok(pb::TerminateStreamSessionResponse { stream_session }),
-        }
+        let read = to.api.get_stream_session(read_back.clone(), to.call).await.map(pb::StreamSession::from);
+        let stream_session = match (refused, read) {
+            (None, read) => read_or_none(read, Self::OPERATION),
+            (Some(_), Ok(session)) if is_activating(&session) => Some(session),
+            (Some(failure), Ok(session)) if is_terminal(session.status()) => return Err(failure.into()),
+            (Some(_), Ok(_)) => {
+                to.api.terminate_stream_session(input, to.call).await?;
+                read_session(&to, read_back, Self::OPERATION).await
+            }
+            (Some(_), Err(unread)) => return Err(unread.into()),
+        };
+        Ok(pb::TerminateStreamSessionResponse { stream_session })
     }
 
     /// Watchers of the session see TERMINATING at once, not at its next
@@ -341,8 +352,12 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
 /// The session read right after a call that changed it (`after`); `None` if
 /// the read failed (the change was made all the same).
 async fn read_session(to: &Upstream, input: GetStreamSessionInputBuilder, after: &str) -> Option<pb::StreamSession> {
-    match to.api.get_stream_session(input, to.call).await {
-        Ok(s) => Some(s.into()),
+    read_or_none(to.api.get_stream_session(input, to.call).await.map(Into::into), after)
+}
+
+fn read_or_none(read: Result<pb::StreamSession, CallFailure>, after: &str) -> Option<pb::StreamSession> {
+    match read {
+        Ok(session) => Some(session),
         Err(err) => {
             tracing::info!(error = %err, operation = after, "session read after the call failed");
             None

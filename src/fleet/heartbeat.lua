@@ -11,6 +11,8 @@
 -- ARGV[1]  this sidecar's id
 -- ARGV[2]  ttl ms; ARGV[3] "leave" to leave the fleet, "beat" otherwise
 -- ARGV[4]  "1" if this sidecar paces from the fleet's budget now
+-- ARGV[5]  how long its place among the sharers lasts, ms (shorter than its
+--          membership: the others must learn soon that it stopped sharing)
 -- Returns  {the number of live members, of sharers, 1 if something was repaired}.
 
 local t = redis.call('TIME')
@@ -21,7 +23,7 @@ local ttl = tonumber(ARGV[2])
 local LONGEST_TTL = 3600000
 local repaired = 0
 
-local function beat(key, present)
+local function beat(key, present, ttl)
   local kind = redis.call('TYPE', key).ok
   if kind ~= 'zset' and kind ~= 'none' then
     redis.call('DEL', key)
@@ -40,6 +42,6 @@ local function beat(key, present)
 end
 
 local here = ARGV[3] ~= 'leave'
-local members = beat(KEYS[1], here)
-local sharers = beat(KEYS[2], here and ARGV[4] == '1')
+local members = beat(KEYS[1], here, ttl)
+local sharers = beat(KEYS[2], here and ARGV[4] == '1', tonumber(ARGV[5]) or ttl)
 return {members, sharers, repaired}

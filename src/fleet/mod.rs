@@ -143,6 +143,10 @@ fn millis(d: Duration) -> u64 {
 
 static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("heartbeat.lua")));
 
+/// How long a sidecar's place among the sharers of the fleet's budget lasts
+/// after its heartbeat, in heartbeats.
+const SHARING_HEARTBEATS: f64 = 1.5;
+
 /// How long a member count seen is remembered: a sidecar paces alone at its
 /// share of the most members seen within this window (at least).
 const MEMBER_MEMORY_HEARTBEATS: u32 = 30;
@@ -161,6 +165,8 @@ struct Membership {
     /// whether this sidecar was one of them.
     sharers: usize,
     counted: bool,
+    /// When the last heartbeat that counted this sidecar among the sharers answered.
+    shared_at: Option<Instant>,
     memory: Duration,
     /// Counts seen within `memory`, oldest first.
     seen: VecDeque<(Instant, usize)>,
@@ -277,6 +283,7 @@ impl Fleet {
                 live: 1,
                 sharers: 1,
                 counted: true,
+                shared_at: None,
                 memory: (config.heartbeat * MEMBER_MEMORY_HEARTBEATS).max(MIN_MEMBER_MEMORY),
                 seen: VecDeque::new(),
             }),
@@ -310,12 +317,13 @@ impl Fleet {
     /// link is live again, and the writes waiting in the outbox are sent.
     async fn beat(&self) {
         let ttl = millis(self.heartbeat * 3);
+        let sharing_ttl = millis(self.heartbeat.mul_f64(SHARING_HEARTBEATS));
         let (members, sharers) = (self.key("members"), self.key("sharers"));
         let sharing = self.sharing.load(Ordering::Relaxed);
         let beat: Option<(usize, usize, u8)> = self
             .attempt(|mut c| async move {
                 let mut call = HEARTBEAT.key(members);
-                call.key(sharers).arg(&self.member).arg(ttl).arg("beat").arg(u8::from(sharing));
+                call.key(sharers).arg(&self.member).arg(ttl).arg("beat").arg(u8::from(sharing)).arg(sharing_ttl);
                 call.invoke_async(&mut c).await
             })
             .await;
@@ -325,8 +333,12 @@ impl Fleet {
             }
             {
                 let mut membership = lock(&self.membership);
-                membership.saw(members, Instant::now());
+                let now = Instant::now();
+                membership.saw(members, now);
                 (membership.sharers, membership.counted) = (sharers, sharing);
+                if sharing {
+                    membership.shared_at = Some(now);
+                }
             }
             if self.degraded.swap(false, Ordering::Relaxed) {
                 tracing::info!(members, "fleet mode: Redis answers again; sharing the fleet's state");
@@ -343,7 +355,7 @@ impl Fleet {
         let _: Option<(usize, usize, u8)> = self
             .attempt(|mut c| async move {
                 let mut call = HEARTBEAT.key(members);
-                call.key(sharers).arg(&self.member).arg(ttl).arg("leave").arg(0);
+                call.key(sharers).arg(&self.member).arg(ttl).arg("leave").arg(0).arg(0);
                 call.invoke_async(&mut c).await
             })
             .await;
@@ -382,6 +394,15 @@ impl Fleet {
     /// the fleet.
     pub fn set_sharing(&self, sharing: bool) {
         self.sharing.store(sharing, Ordering::Relaxed);
+    }
+
+    /// Until when this sidecar's share is lent to the fleet: the others count
+    /// it among the budget's sharers until its place runs out and their next
+    /// heartbeat tells them, so it may not pace alone before (when it was
+    /// cut off from Redis while the others were not).
+    pub fn lent_until(&self) -> Option<Instant> {
+        let place = self.heartbeat.mul_f64(SHARING_HEARTBEATS);
+        lock(&self.membership).shared_at.map(|at| at + place + self.heartbeat + self.timeout)
     }
 
     /// The share of the fleet's budget that the sidecars sharing it may use:
@@ -557,7 +578,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn alone_a_sidecar_assumes_the_most_members_seen_recently_and_at_least_the_expected() {
         let memory = Duration::from_secs(30);
-        let mut m = Membership { expected: 2, live: 1, sharers: 1, counted: true, memory, seen: VecDeque::new() };
+        let mut m = Membership {
+            expected: 2,
+            live: 1,
+            sharers: 1,
+            counted: true,
+            shared_at: None,
+            memory,
+            seen: VecDeque::new(),
+        };
         let t0 = Instant::now();
         assert_eq!(m.assumed(t0), 2, "started alone: the expected fleet size");
         m.saw(4, t0);

@@ -14,10 +14,12 @@
 //! reservations. A slot is a guard: unused, it gives back exactly itself,
 //! even when its caller left while the reservation was on its way to Redis.
 //!
-//! The sidecars that share the budget use the live members' share of it: the
-//! members assumed but not live (not back yet, or cut off from Redis) pace
-//! alone at their own share meanwhile, so the two never add up past the
-//! ceiling.
+//! The sidecars that share the budget use the sharers' share of it: the
+//! members assumed but not sharing (not back yet, cut off from Redis, or
+//! draining what they reserved alone) pace alone at their own share
+//! meanwhile, so the two never add up past the ceiling. A sidecar cut off
+//! from Redis waits until the others can no longer count it among the
+//! sharers before it paces alone: its share is lent to the fleet until then.
 //!
 //! The fleet paces at [`MARGIN`] of each ceiling: a slot is decided on Redis's
 //! clock and its call reaches AWS from a sidecar some milliseconds later, and
@@ -43,9 +45,9 @@ pub const PACE_LUA: &str = include_str!("pace.lua");
 
 /// The share of each ceiling the fleet paces at.
 pub const MARGIN: f64 = 0.95;
-/// How long a sidecar that goes local assumes the fleet's schedule kept
+/// The longest a sidecar that goes local assumes the fleet's schedule kept
 /// growing after Redis last told it where it ended.
-const STALE: Duration = Duration::from_secs(1);
+const STALE: Duration = Duration::from_secs(5);
 
 pub(super) static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(PACE_LUA));
 
@@ -87,18 +89,21 @@ struct Op {
 
 impl Op {
     /// The time no new slot may come before: after every slot this sidecar
-    /// holds and the fleet's schedule as last known (`alone`: as it may have
-    /// grown since, through slots Redis gave the others after it last told
-    /// this sidecar: a second of schedule a second at most, for a second).
-    fn not_before(&self, now: Instant, alone: bool) -> Instant {
+    /// holds and the fleet's schedule as last known. Alone (pacing from its
+    /// own share, with the fleet counting it among the sharers until
+    /// `alone`), the schedule is taken to have grown since Redis last told
+    /// this sidecar where it ended, a second of schedule a second (the others
+    /// reserving at the fleet's rate), until the fleet can no longer count
+    /// it, and for [`STALE`] at most.
+    fn not_before(&self, now: Instant, alone: Option<Instant>) -> Instant {
         let (end, learned) = *lock(&self.fleet_end);
-        let fleet = match alone && end > learned {
-            true => end + now.saturating_duration_since(learned).min(STALE),
-            false => end,
+        let fleet = match alone {
+            Some(lent) if end > learned => end + lent.max(now).saturating_duration_since(learned).min(STALE),
+            _ => end,
         };
         let mut held = lock(&self.held);
         held.retain(|(_, end, _)| *end > now);
-        held.iter().map(|(_, end, _)| *end).chain([fleet, now]).max().unwrap_or(now)
+        held.iter().map(|(_, end, _)| *end).chain([fleet, now, alone.unwrap_or(now)]).max().unwrap_or(now)
     }
 
     /// Whether slots reserved from this sidecar's own share are still to come.
@@ -196,9 +201,11 @@ impl FleetPacing {
         }
     }
 
-    /// A slot from this sidecar's own share, after every slot it knows of.
+    /// A slot from this sidecar's own share, after every slot it knows of
+    /// and once the fleet no longer counts this sidecar among its sharers.
     fn reserve_local(&self, op: &'static str, o: &Op, now: Instant) -> Option<Slot<'_>> {
-        let id = self.local(|l| l.reserve_now(op, o.not_before(now, true)))?;
+        let lent_until = self.fleet.lent_until().unwrap_or(now);
+        let id = self.local(|l| l.reserve_now(op, o.not_before(now, Some(lent_until))))?;
         if let Mark::Local { start, end } = id.mark {
             o.hold(start, end, true);
         }
@@ -209,7 +216,7 @@ impl FleetPacing {
 
     /// A slot from the fleet's budget; `None` if Redis did not answer.
     async fn reserve_shared(&self, o: &Arc<Op>, now: Instant) -> Option<(Instant, Reply)> {
-        let not_before = o.not_before(now, false).saturating_duration_since(now);
+        let not_before = o.not_before(now, None).saturating_duration_since(now);
         let (tx, rx) = oneshot::channel();
         let (fleet, op) = (self.fleet.clone(), o.clone());
         let counts = self.counts.clone();

@@ -114,13 +114,13 @@ impl SessionError {
             | Self::Timeout
             | Self::Connection(_)
             | Self::RateLimited => Class::Transient,
-            Self::Upstream {
-                kind: UpstreamKind::Validation | UpstreamKind::NotFound | UpstreamKind::TokenReused,
-                ..
-            } => Class::Final,
+            Self::Upstream { kind: UpstreamKind::Validation | UpstreamKind::NotFound, .. } => Class::Final,
+            // A ClientToken conflict is refused, never kept: the outcome of the
+            // key is its first parameters', not these.
             Self::Upstream {
                 kind:
                     UpstreamKind::Conflict
+                    | UpstreamKind::TokenReused
                     | UpstreamKind::QuotaExceeded
                     | UpstreamKind::AccessDenied
                     | UpstreamKind::Unauthenticated
@@ -247,7 +247,7 @@ mod tests {
             (SessionError::RateLimited, Class::Transient),
             (upstream(K::Validation), Class::Final),
             (upstream(K::NotFound), Class::Final),
-            (upstream(K::TokenReused), Class::Final),
+            (upstream(K::TokenReused), Class::Refused),
             (upstream(K::Conflict), Class::Refused),
             (upstream(K::QuotaExceeded), Class::Refused),
             (upstream(K::AccessDenied), Class::Refused),
