@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use support::process::{gateway_process, ChildProcess};
-use support::redis::RedisServer;
+use support::redis::{RedisCluster, RedisServer};
 use support::{harness, harness_with, reason, scrape, start_request_with_id, unlimited, value, Harness, GROUP};
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -838,4 +838,22 @@ async fn a_termination_deferred_by_a_sidecar_that_dies_is_carried_out_by_another
         }
     });
     assert!(forgotten.await.is_ok(), "and then forgot it");
+}
+
+#[tokio::test]
+async fn sidecars_share_one_fleet_on_a_redis_cluster_and_say_so_when_not_told_it_is_one() {
+    let h = harness().await;
+    let cluster = RedisCluster::start(3);
+    let (owner, other) = cluster.owner_and_other("{gls:us-west-2}");
+    let (_a, mut a) = sidecar_with(&h, other, &["--redis-cluster"]).await;
+    let (_b, mut b) = sidecar_with(&h, other, &["--redis-cluster"]).await;
+    let deadline = Duration::from_secs(10);
+    let arn = start(&mut a, "on-a-cluster", deadline).await.expect("started");
+    assert_eq!(start(&mut b, "on-a-cluster", deadline).await.expect("replayed by the other sidecar"), arn);
+    assert_eq!(h.emulator.calls()["StartStreamSession"].values().sum::<u64>(), 1, "one upstream start");
+    assert_eq!(owner.cli(&["ZCARD", "{gls:us-west-2}:members"]), "2", "both joined, on the slot's node");
+
+    let (unaware, mut c) = sidecar(&h, other).await;
+    start(&mut c, "served-anyway", deadline).await.expect("served from its own state");
+    until_logged(&unaware, "start the sidecar with --redis-cluster", 1).await;
 }

@@ -35,7 +35,7 @@ use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule
 use gamelift_streams_gateway::sessions::watch::shared::{Look, NotShared, PollResults, Read};
 use gamelift_streams_gateway::sessions::{SessionError, UpstreamKind};
 use serde_json::Value;
-use support::redis::RedisServer;
+use support::redis::{RedisCluster, RedisServer};
 use tokio::time::Instant;
 
 /// How far a slot handed out by Redis may sit from where the arithmetic puts
@@ -46,13 +46,25 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A sidecar's link to the fleet on `redis`, its keys under `prefix`.
 async fn fleet(redis: &RedisServer, prefix: &str) -> Arc<Fleet> {
+    join(redis.url(), false, prefix).await
+}
+
+/// A sidecar's link to the fleet on `cluster`, through a node that does not
+/// hold the fleet's keys (it learns the others and follows redirections).
+async fn cluster_fleet(cluster: &RedisCluster, prefix: &str) -> Arc<Fleet> {
+    let (_, other) = cluster.owner_and_other(&format!("{{{prefix}:us-west-2}}"));
+    join(other.url(), true, prefix).await
+}
+
+async fn join(url: String, cluster: bool, prefix: &str) -> Arc<Fleet> {
     let config = FleetConfig {
-        url: redis.url(),
+        url,
         password: None,
         prefix: prefix.into(),
         timeout: Duration::from_secs(2),
         heartbeat: Duration::from_secs(1),
         recent_gets: None,
+        cluster,
         expected_members: 1,
     };
     let fleet = Fleet::join(&config, "us-west-2").await.expect("a usable URL");
@@ -562,4 +574,27 @@ async fn pending_terminations_in_the_fleet() {
     let redis = RedisServer::start();
     let fleet = fleet(&redis, "seams-terminations").await;
     pending_terminations_keep_their_contract(&FleetTerminations::new(fleet), true).await;
+}
+
+// ----- every seam on a Redis Cluster -----
+
+#[tokio::test]
+async fn every_seam_keeps_its_contract_on_a_redis_cluster() {
+    let cluster = RedisCluster::start(3);
+    let pacing = FleetPacing::new(cluster_fleet(&cluster, "cluster-pacing").await, &ceilings());
+    send_pacing_keeps_its_contract(&pacing).await;
+    let outcomes = FleetOutcomes::new(cluster_fleet(&cluster, "cluster-outcomes").await, limits());
+    outcome_store_keeps_its_contract(&outcomes).await;
+    let reads = FleetReads::new(cluster_fleet(&cluster, "cluster-reads").await);
+    poll_results_keep_their_contract(&reads, true).await;
+    let schedule = FleetSchedule::new(cluster_fleet(&cluster, "cluster-polls").await, 0.5);
+    poll_schedule_keeps_its_contract(&schedule).await;
+    let terminations = FleetTerminations::new(cluster_fleet(&cluster, "cluster-terminations").await);
+    pending_terminations_keep_their_contract(&terminations, true).await;
+    let (owner, _) = cluster.owner_and_other("{cluster-outcomes:us-west-2}");
+    assert_eq!(
+        owner.cli(&["ZCARD", "{cluster-outcomes:us-west-2}:members"]),
+        "1",
+        "the keys live on their slot's node"
+    );
 }

@@ -157,6 +157,12 @@ pub struct ServeArgs {
     /// calling AWS (its signal request is then empty); 0: always call AWS.
     #[arg(long, env = "GLS_GATEWAY_FLEET_GET_MAX_AGE_MS", default_value_t = 0)]
     pub fleet_get_max_age_ms: u64,
+    /// The Redis of --redis-url is a Redis Cluster (ElastiCache cluster mode):
+    /// use a cluster client, which discovers the other nodes from this one
+    /// and follows the cluster's redirections. Every key of the fleet shares
+    /// one hash tag, so the fleet lives on one shard.
+    #[arg(long, env = "GLS_GATEWAY_REDIS_CLUSTER", requires = "redis_url")]
+    pub redis_cluster: bool,
     /// How many sidecars the fleet is expected to have (the replica count).
     /// When Redis is down a sidecar paces at its share of each ceiling: the
     /// ceiling divided by the most members it saw in the last 30 heartbeats,
@@ -277,6 +283,7 @@ impl ServeArgs {
             timeout: Duration::from_millis(self.redis_timeout_ms),
             heartbeat: positive_duration("fleet-heartbeat-seconds", self.fleet_heartbeat_seconds)?,
             recent_gets: (self.fleet_get_max_age_ms > 0).then(|| Duration::from_millis(self.fleet_get_max_age_ms)),
+            cluster: self.redis_cluster,
             expected_members: self.fleet_expected_members,
         }))
     }

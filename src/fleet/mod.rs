@@ -14,6 +14,7 @@
 //! each repair; the member count a sidecar divides the quota by is the most
 //! it saw recently or was told to expect, never what an emptied Redis says.
 
+pub mod connection;
 pub mod outcomes;
 pub mod pacing;
 pub mod reads;
@@ -27,12 +28,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, RedisResult, Script};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::sync::lock;
+use connection::{Connection, Link, Settings};
 
 /// The key prefix when none is configured (followed by the Region).
 pub const DEFAULT_PREFIX: &str = "gls";
@@ -54,6 +55,9 @@ pub struct FleetConfig {
     /// GetStreamSession answered from a shared poll result at most this old
     /// (instead of a call upstream); `None`: always upstream.
     pub recent_gets: Option<Duration>,
+    /// Whether Redis is a cluster (ElastiCache cluster mode): the sidecar then
+    /// uses a cluster client, which follows slots and redirections.
+    pub cluster: bool,
     /// How many sidecars the fleet is expected to have (the replica count):
     /// a sidecar never assumes fewer when it paces alone, so one started
     /// while Redis is down does not take the whole quota.
@@ -68,6 +72,7 @@ impl fmt::Debug for FleetConfig {
             .field("timeout", &self.timeout)
             .field("heartbeat", &self.heartbeat)
             .field("recent_gets", &self.recent_gets)
+            .field("cluster", &self.cluster)
             .field("expected_members", &self.expected_members)
             .finish_non_exhaustive()
     }
@@ -195,7 +200,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn send(&self, mut c: ConnectionManager) -> RedisResult<redis::Value> {
+    async fn send(&self, mut c: Connection) -> RedisResult<redis::Value> {
         let mut call = self.script.prepare_invoke();
         for key in &self.keys {
             call.key(key);
@@ -224,7 +229,7 @@ struct Repairs {
 
 /// One sidecar's link to its fleet.
 pub struct Fleet {
-    connection: ConnectionManager,
+    link: Link,
     tag: String,
     member: String,
     timeout: Duration,
@@ -262,16 +267,11 @@ impl Fleet {
         if let Some(password) = &config.password {
             info = info.clone().set_redis_settings(info.redis_settings().clone().set_password(password));
         }
-        let client = redis::Client::open(info).map_err(|e| BadUrl(e.to_string()))?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(config.heartbeat);
-        let connection = ConnectionManager::new_lazy_with_config(client, manager).map_err(|e| BadUrl(e.to_string()))?;
+        let settings = Settings { info, cluster: config.cluster, timeout: config.timeout, max_delay: config.heartbeat };
+        let link = Link::new(settings).map_err(|e| BadUrl(e.to_string()))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let fleet = Arc::new(Self {
-            connection,
+            link,
             tag: format!("{{{}:{region}}}", config.prefix),
             member: uuid::Uuid::new_v4().to_string(),
             timeout: config.timeout,
@@ -436,7 +436,7 @@ impl Fleet {
     /// own writes), or after the timeout if they take longer.
     pub async fn run<T, F, Fut>(&self, command: F) -> Option<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         if self.degraded() {
@@ -513,16 +513,20 @@ impl Fleet {
 
     async fn attempt<T, F, Fut>(&self, command: F) -> Option<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         self.commands.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let why = match tokio::time::timeout(self.timeout, command(self.connection.clone())).await {
+        let answer = tokio::time::timeout(self.timeout, async { command(self.link.connection().await?).await }).await;
+        let why = match answer {
             Ok(Ok(value)) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                 self.latency_micros.fetch_add(micros, Ordering::Relaxed);
                 return Some(value);
+            }
+            Ok(Err(e)) if e.code() == Some("MOVED") && !matches!(self.link, Link::Cluster { .. }) => {
+                "Redis is a cluster (it answered MOVED): start the sidecar with --redis-cluster".to_string()
             }
             Ok(Err(e)) => format!("{:?}", e.kind()),
             Err(_) => format!("no answer within {:?}", self.timeout),

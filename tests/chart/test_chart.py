@@ -71,6 +71,8 @@ FULL = {
         "timeoutMs": 100,
         "heartbeatSeconds": 2,
         "getMaxAgeMs": 1500,
+        "cluster": True,
+        "expectedMembers": 6,
     },
     "otel": {
         "endpoint": "http://otel-collector.observability:4317",
@@ -215,6 +217,7 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
     assert emulated["GLS_GATEWAY_EMULATOR"] == "true" and emulated["GLS_GATEWAY_EMULATOR_TIME_SCALE"] == "5"
     assert aws["GLS_GATEWAY_REDIS_URL"] == ELASTICACHE and aws["GLS_GATEWAY_REDIS_KEY_PREFIX"] == "studio-a"
     assert aws["GLS_GATEWAY_FLEET_GET_MAX_AGE_MS"] == "1500"
+    assert aws["GLS_GATEWAY_REDIS_CLUSTER"] == "true" and aws["GLS_GATEWAY_FLEET_EXPECTED_MEMBERS"] == "6"
     assert aws["GLS_GATEWAY_REDIS_PASSWORD_FILE"] == "/var/run/secrets/gamelift-streams-gateway-redis/auth-token"
     assert "AWS_REGION" not in emulated
 
@@ -289,6 +292,10 @@ def test_fleet_mode_hands_the_redis_url_and_mounts_the_password_for_the_gateway_
     assert not any("REDIS" in name for name in env_of(pod["containers"][0])), "the app never sees Redis"
     plain = env_of(gateway_container(deployment(SCENARIOS["fleet-in-cluster"])))
     assert plain["GLS_GATEWAY_REDIS_URL"] == "redis://redis.games:6379" and "GLS_GATEWAY_REDIS_PASSWORD_FILE" not in plain
+    assert "GLS_GATEWAY_REDIS_CLUSTER" not in plain
+    assert plain["GLS_GATEWAY_FLEET_EXPECTED_MEMBERS"] == "1", "the example Deployment's replicas, by default"
+    scaled = merged(SCENARIOS["fleet-in-cluster"], {"example": {"replicas": 4}})
+    assert env_of(gateway_container(deployment(scaled)))["GLS_GATEWAY_FLEET_EXPECTED_MEMBERS"] == "4"
     assert not any("REDIS" in name for name in env_of(gateway_container(deployment(BASE))))
 
 

@@ -223,3 +223,67 @@ impl Drop for RedisServer {
         }
     }
 }
+
+/// A real Redis Cluster of `redis-server` processes (masters only), made
+/// with `redis-cli --cluster create` on free loopback ports.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` nodes and joins them into one cluster (every slot
+    /// covered); waits until the cluster says it is ok.
+    pub fn start(masters: usize) -> Self {
+        let mut nodes = Vec::new();
+        while nodes.len() < masters {
+            let mut node = RedisServer::not_started();
+            // A node also listens on its port + 10000 (the cluster bus).
+            let bus = node.port.checked_add(10000).filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
+            if bus.is_none() {
+                continue;
+            }
+            let dir = std::env::temp_dir().join(format!("gls-cluster-{}-{}", std::process::id(), node.port));
+            std::fs::create_dir_all(&dir).expect("node directory");
+            node.args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--dir"]
+                .iter()
+                .map(ToString::to_string)
+                .chain([dir.display().to_string()])
+                .collect();
+            node.dir = Some(dir);
+            node.launch();
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(out.status.success(), "cluster create: {}", String::from_utf8_lossy(&out.stdout));
+        let cluster = Self { nodes };
+        let started = Instant::now();
+        while !cluster.nodes.iter().all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok")) {
+            assert!(started.elapsed() < Duration::from_secs(30), "the cluster did not become ok");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// The node that owns `key`'s slot, and one that does not.
+    pub fn owner_and_other(&self, key: &str) -> (&RedisServer, &RedisServer) {
+        let slot: u16 = self.nodes[0].cli(&["CLUSTER", "KEYSLOT", key]).parse().expect("a slot");
+        let owns = |n: &&RedisServer| {
+            let nodes = n.cli(&["CLUSTER", "NODES"]);
+            let me = nodes.lines().find(|l| l.contains("myself")).expect("this node").to_string();
+            me.split_whitespace().skip(8).any(|range| match range.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap_or(u16::MAX)..=b.parse().unwrap_or(0)).contains(&slot),
+                None => range.parse::<u16>().ok() == Some(slot),
+            })
+        };
+        let owner = self.nodes.iter().find(owns).expect("an owner");
+        let other = self.nodes.iter().find(|n| !owns(n)).expect("another node");
+        (owner, other)
+    }
+}

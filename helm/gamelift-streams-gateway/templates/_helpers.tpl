@@ -145,6 +145,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_REDIS_TIMEOUT_MS" "value" .Values.fleet.timeoutMs) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_FLEET_HEARTBEAT_SECONDS" "value" .Values.fleet.heartbeatSeconds) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_FLEET_GET_MAX_AGE_MS" "value" .Values.fleet.getMaxAgeMs) }}
+{{- if .Values.fleet.cluster }}
+- name: GLS_GATEWAY_REDIS_CLUSTER
+  value: "true"
+{{- end }}
+{{- $expected := .Values.fleet.expectedMembers }}
+{{- if and (kindIs "invalid" $expected) .Values.example.enabled }}
+{{- $expected = .Values.example.replicas }}
+{{- end }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_FLEET_EXPECTED_MEMBERS" "value" $expected) }}
 {{- end }}
 {{- if .Values.emulator.enabled }}
 - name: GLS_GATEWAY_EMULATOR
