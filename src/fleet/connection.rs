@@ -30,7 +30,13 @@ pub enum Link {
     /// One server: the manager reconnects by itself.
     Single(ConnectionManager),
     /// A cluster, connected at first use.
-    Cluster { client: redis::cluster::ClusterClient, connection: OnceCell<ClusterConnection> },
+    Cluster(Box<Cluster>),
+}
+
+/// A cluster's client, and its connection once made.
+pub struct Cluster {
+    client: redis::cluster::ClusterClient,
+    connection: OnceCell<ClusterConnection>,
 }
 
 /// A handle on the connection for one command (cheap to clone).
@@ -51,7 +57,7 @@ impl Link {
                 .response_timeout(settings.timeout)
                 .retries(1)
                 .build()?;
-            return Ok(Self::Cluster { client, connection: OnceCell::new() });
+            return Ok(Self::Cluster(Box::new(Cluster { client, connection: OnceCell::new() })));
         }
         let client = redis::Client::open(settings.info)?;
         let manager = ConnectionManagerConfig::new()
@@ -66,7 +72,8 @@ impl Link {
     pub async fn connection(&self) -> RedisResult<Connection> {
         match self {
             Self::Single(manager) => Ok(Connection::Single(manager.clone())),
-            Self::Cluster { client, connection } => {
+            Self::Cluster(cluster) => {
+                let Cluster { client, connection } = &**cluster;
                 let connection = connection.get_or_try_init(|| client.get_async_connection()).await?;
                 Ok(Connection::Cluster(connection.clone()))
             }

@@ -525,7 +525,7 @@ impl Fleet {
                 self.latency_micros.fetch_add(micros, Ordering::Relaxed);
                 return Some(value);
             }
-            Ok(Err(e)) if e.code() == Some("MOVED") && !matches!(self.link, Link::Cluster { .. }) => {
+            Ok(Err(e)) if e.code() == Some("MOVED") && !matches!(self.link, Link::Cluster(_)) => {
                 "Redis is a cluster (it answered MOVED): start the sidecar with --redis-cluster".to_string()
             }
             Ok(Err(e)) => format!("{:?}", e.kind()),
