@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use gamelift_streams_gateway::emulator::{EmulatorConfig, FaultRule};
-use gamelift_streams_gateway::fleet::pacing::PACE_LUA;
+use gamelift_streams_gateway::fleet::pacing::PACE;
 use gamelift_streams_gateway::fleet::reads::FETCH_LEASE;
 use gamelift_streams_gateway::proto::v1 as pb;
 use gamelift_streams_gateway::proto::v1::stream_sessions_client::StreamSessionsClient;
@@ -144,7 +144,7 @@ impl Pace {
     async fn new(redis: &RedisServer) -> Self {
         let client = redis::Client::open(redis.url()).expect("url");
         let connection = client.get_multiplexed_async_connection().await.expect("connect");
-        Self { connection, script: redis::Script::new(PACE_LUA) }
+        Self { connection, script: PACE.clone() }
     }
 
     /// Reserves a slot at `at` (microseconds), or records an attempt

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use gamelift_streams_gateway::api::replay::Stored;
 use gamelift_streams_gateway::api::status::ApiError;
 use gamelift_streams_gateway::fleet::outcomes::FleetOutcomes;
-use gamelift_streams_gateway::fleet::pacing::{FleetPacing, MARGIN, PACE_LUA};
+use gamelift_streams_gateway::fleet::pacing::{FleetPacing, MARGIN, PACE};
 use gamelift_streams_gateway::fleet::reads::FleetReads;
 use gamelift_streams_gateway::fleet::schedule::FleetSchedule;
 use gamelift_streams_gateway::fleet::terminations::FleetTerminations;
@@ -269,8 +269,7 @@ const ORIGIN_MICROS: f64 = 1.7e15;
 
 impl Script {
     async fn call(&mut self, mode: &str, t: f64, args: &[String]) -> (u64, String, String, String, i64, u8) {
-        let script = redis::Script::new(PACE_LUA);
-        let mut call = script.key(&self.key);
+        let mut call = PACE.key(&self.key);
         call.arg(mode).arg(self.ceiling).arg(format!("{}", ORIGIN_MICROS + t * 1000.0));
         for arg in args {
             call.arg(arg);

@@ -21,14 +21,8 @@ local ttl = tonumber(ARGV[2])
 -- No sidecar's membership lasts longer than this: a later score was not
 -- written by a sidecar (a restored dump from the future, or someone else).
 local LONGEST_TTL = 3600000
-local repaired = 0
-
 local function beat(key, present, ttl)
-  local kind = redis.call('TYPE', key).ok
-  if kind ~= 'zset' and kind ~= 'none' then
-    redis.call('DEL', key)
-    repaired = 1
-  end
+  expect(key, 'zset')
   if present then
     redis.call('ZADD', key, now + ttl, ARGV[1])
   else

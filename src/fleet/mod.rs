@@ -146,7 +146,12 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("heartbeat.lua")));
+/// A fleet script: `body` after the checks every script starts with (`checks.lua`).
+pub fn script(body: &str) -> Script {
+    Script::new(&format!("{}{body}", include_str!("checks.lua")))
+}
+
+static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| script(include_str!("heartbeat.lua")));
 
 /// How long a sidecar's place among the sharers of the fleet's budget lasts
 /// after its heartbeat, in heartbeats.

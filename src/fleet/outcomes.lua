@@ -17,12 +17,7 @@
 -- forget:  ARGV[2] run id -> 1 if the run still held the key
 
 local key, mode = KEYS[1], ARGV[1]
-local repaired = 0
-local kind = redis.call('TYPE', key).ok
-if kind ~= 'hash' and kind ~= 'none' then
-  redis.call('DEL', key)
-  repaired = 1
-end
+local kind = expect(key, 'hash')
 local fp, state, out, run = unpack(redis.call('HMGET', key, 'fp', 'state', 'out', 'run'))
 local known = (state == 'running' and fp and run) or (state == 'done' and fp and out) or (state == 'gone' and run)
 if kind == 'hash' and not known then

@@ -26,7 +26,7 @@ use crate::sessions::idempotency::{
 };
 use crate::sessions::{at_once, Soon};
 
-static OUTCOMES: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("outcomes.lua")));
+static OUTCOMES: LazyLock<Script> = LazyLock::new(|| super::script(include_str!("outcomes.lua")));
 
 /// How long a leader's hold on its key lasts unless renewed.
 const LEASE: Duration = Duration::from_secs(10);

@@ -45,16 +45,7 @@ if not now then
 end
 local fixed = mode == 'reserve' and ARGV[5] == 'fixed'
 
-local function finite(x)
-  return x ~= nil and x == x and x ~= math.huge and x ~= -math.huge
-end
-
-local repaired = 0
-local kind = redis.call('TYPE', key).ok
-if kind ~= 'hash' and kind ~= 'none' then
-  redis.call('DEL', key)
-  repaired = 1
-end
+expect(key, 'hash')
 
 local f = redis.call('HMGET', key, 'rate', 'tat', 'max', 'since', 'epoch', 'n', 'k', 'before', 'cut', 'frozen')
 local function flag(x) return x == nil or x == false or x == '0' or x == '1' end

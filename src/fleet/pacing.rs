@@ -40,16 +40,14 @@ use crate::sessions::resilience::pacing::{LocalPacing, Mark, SendPacing, Slot, S
 use crate::sessions::{at_once, Soon};
 use crate::sync::lock;
 
-/// The pacing script (its header says what it takes and returns).
-pub const PACE_LUA: &str = include_str!("pace.lua");
-
 /// The share of each ceiling the fleet paces at.
 pub const MARGIN: f64 = 0.95;
 /// The longest a sidecar that goes local assumes the fleet's schedule kept
 /// growing after Redis last told it where it ended.
 const STALE: Duration = Duration::from_secs(5);
 
-pub(super) static PACE: LazyLock<Script> = LazyLock::new(|| Script::new(PACE_LUA));
+/// The pacing script (`pace.lua`: its header says what it takes and returns).
+pub static PACE: LazyLock<Script> = LazyLock::new(|| super::script(include_str!("pace.lua")));
 
 /// What the fleet's budget did for this sidecar.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

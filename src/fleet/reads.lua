@@ -25,20 +25,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, ticket = ARGV[1], ARGV[2]
 local SLACK, LONGEST_FRESH = 60000, 3600000
 
-local function finite(x)
-  return x ~= nil and x == x and x ~= math.huge and x ~= -math.huge
-end
-
-local repaired = 0
-local result_kind, lease_kind = redis.call('TYPE', KEYS[1]).ok, redis.call('TYPE', KEYS[2]).ok
-if result_kind ~= 'hash' and result_kind ~= 'none' then
-  redis.call('DEL', KEYS[1])
-  repaired = 1
-end
-if lease_kind ~= 'string' and lease_kind ~= 'none' then
-  redis.call('DEL', KEYS[2])
-  repaired = 1
-end
+local result_kind = expect(KEYS[1], 'hash')
+expect(KEYS[2], 'string')
 local at, fresh, result, read = unpack(redis.call('HMGET', KEYS[1], 'at', 'fresh', 'result', 'read'))
 if result_kind == 'hash' then
   local a, f, r = tonumber(at), tonumber(fresh), tonumber(read)

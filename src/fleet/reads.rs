@@ -22,7 +22,7 @@ use super::{millis, Fleet, Held, LeaseKind};
 use crate::sessions::watch::shared::{Look, PollResults, Read, Shared, Ticket};
 use crate::sessions::{at_once, Soon};
 
-static READS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("reads.lua")));
+static READS: LazyLock<Script> = LazyLock::new(|| super::script(include_str!("reads.lua")));
 
 /// How long a fetch lease lasts: the longest another sidecar waits for the
 /// read of one that died.

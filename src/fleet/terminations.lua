@@ -17,12 +17,7 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local key, mode, me, lease = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
-local repaired = 0
-local kind = redis.call('TYPE', key).ok
-if kind ~= 'hash' and kind ~= 'none' then
-  redis.call('DEL', key)
-  repaired = 1
-end
+expect(key, 'hash')
 
 -- expiry, owner, group of a value; nil if it is not one this script wrote.
 local function parse(value)

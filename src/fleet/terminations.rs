@@ -17,7 +17,7 @@ use super::{millis, Fleet};
 use crate::sessions::terminations::{Claim, InProcess, Pending, PendingTerminations, Release};
 use crate::sessions::{at_once, Soon};
 
-static TERMINATIONS: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("terminations.lua")));
+static TERMINATIONS: LazyLock<Script> = LazyLock::new(|| super::script(include_str!("terminations.lua")));
 
 /// How long a sidecar's hold on a pending termination lasts unless renewed:
 /// the longest an orphan waits for another sidecar (with [`SWEEP`]).
