@@ -255,10 +255,16 @@ async fn reserve(fleet: &Fleet, op: &Op, not_before: Duration, share: f64) -> Op
 }
 
 /// Gives slot `start`..`end` of `op` back to the fleet's budget, in the background.
-fn give_back(fleet: &Arc<Fleet>, op: &Op, start: f64, end: f64) {
+fn give_back(fleet: &Fleet, op: &Op, start: f64, end: f64) {
     // Rust prints the shortest text that reads back as the same number.
-    let args = ["give_back", &op.ceiling.to_string(), "", &start.to_string(), &end.to_string()];
-    fleet.detach(&PACE, vec![op.key.clone()], args.iter().map(|a| a.as_bytes().to_vec()).collect());
+    give_back_slot(fleet, &op.key, op.ceiling, &start.to_string(), &end.to_string());
+}
+
+/// Gives the slot `start`..`end` (as `pace.lua` answered them) of the
+/// schedule at `key` back, in the background.
+pub(super) fn give_back_slot(fleet: &Fleet, key: &str, rate: f64, start: &str, end: &str) {
+    let args = ["give_back", &rate.to_string(), "", start, end];
+    fleet.detach(&PACE, vec![key.to_string()], args.iter().map(|a| a.as_bytes().to_vec()).collect());
 }
 
 impl SendPacing for FleetPacing {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
-use super::pacing::PACE;
+use super::pacing::{give_back_slot, PACE};
 use super::Fleet;
 use crate::sessions::watch::budget::{PollBudget, PollSchedule};
 
@@ -54,9 +54,7 @@ struct Waiting {
 impl Drop for Waiting {
     fn drop(&mut self) {
         if let Some((start, end)) = self.marks.take() {
-            let args = ["give_back", &self.rate.to_string(), "", &start, &end];
-            let args = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-            self.fleet.detach(&PACE, vec![self.key.clone()], args);
+            give_back_slot(&self.fleet, &self.key, self.rate, &start, &end);
         }
     }
 }
