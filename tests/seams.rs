@@ -20,7 +20,7 @@ use gamelift_streams_gateway::api::replay::Stored;
 use gamelift_streams_gateway::api::status::ApiError;
 use gamelift_streams_gateway::fleet::outcomes::FleetOutcomes;
 use gamelift_streams_gateway::fleet::pacing::{FleetPacing, MARGIN, PACE};
-use gamelift_streams_gateway::fleet::reads::FleetReads;
+use gamelift_streams_gateway::fleet::reads::{FleetReads, FETCH_LEASE};
 use gamelift_streams_gateway::fleet::schedule::FleetSchedule;
 use gamelift_streams_gateway::fleet::terminations::FleetTerminations;
 use gamelift_streams_gateway::fleet::{Fleet, FleetConfig};
@@ -489,6 +489,30 @@ async fn a_poll_result_with_times_that_are_not_times_is_repaired() {
     redis.cli(&["HSET", &key, "fresh", "nan"]);
     assert!(matches!(results.look("sg-1", read, false).await, Look::Fetch(_)), "repaired: fetched anew");
     assert_eq!(fleet.stats().repairs.get("poll result"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_fetch_lease_is_kept_while_its_holder_waits_for_a_poll_slot() {
+    let redis = RedisServer::start();
+    let holder = FleetReads::new(fleet(&redis, "seams-renewal").await);
+    let other = FleetReads::new(fleet(&redis, "seams-renewal").await);
+    let read = Read::Session("ss-slow");
+    let Look::Fetch(ticket) = holder.look("sg-1", read, false).await else { panic!("fetch") };
+    // Past the lease: a live holder still has it (it waits for its poll slot).
+    tokio::time::sleep(FETCH_LEASE + Duration::from_secs(1)).await;
+    assert!(matches!(other.look("sg-1", read, false).await, Look::Busy(None)), "the holder keeps its lease");
+    ticket.store(Bytes::from_static(b"read late"), SystemTime::now(), Duration::from_secs(60));
+    // The holder's link writes it; the other sidecar sees it once it lands.
+    let stored = tokio::time::timeout(WAIT, async {
+        loop {
+            match other.look("sg-1", read, false).await {
+                Look::Fresh(result) => return result,
+                Look::Busy(None) => tokio::time::sleep(Duration::from_millis(5)).await,
+                _ => panic!("the lease stayed the holder's until its result was stored"),
+            }
+        }
+    });
+    assert_eq!(stored.await.expect("its result was stored").bytes.as_ref(), b"read late");
 }
 
 // ----- PollSchedule -----

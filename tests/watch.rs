@@ -538,6 +538,32 @@ async fn a_terminate_refused_while_its_session_cannot_be_read_is_answered_as_tra
 }
 
 #[tokio::test]
+async fn a_terminate_refused_for_a_session_that_activated_or_ended_meanwhile_is_carried_out_or_answered_as_done() {
+    let mut g = watched().await;
+    let arn = start(&mut g.client).await.arn;
+    g.emulator.emulator.advance_clock(5.0).expect("ACTIVE");
+    // AWS refuses as it does an ACTIVATING session; the read shows ACTIVE.
+    let refuse_once = || FaultRule {
+        operation: Some("TerminateStreamSession".into()),
+        error: Some("ValidationException".into()),
+        count: Some(1),
+        ..FaultRule::default()
+    };
+    g.emulator.emulator.add_fault(refuse_once()).expect("fault");
+    let answer = g.client.terminate_stream_session(terminate_request(&arn, "")).await.expect("terminated");
+    assert_eq!(answer.into_inner().stream_session.expect("the session").status(), S::Terminating, "sent again");
+    assert_eq!(g.emulator.emulator.call_count("TerminateStreamSession", "Success"), 1);
+    g.emulator.emulator.advance_clock(60.0).expect("TERMINATED");
+    g.emulator.emulator.add_fault(refuse_once()).expect("fault");
+    let answer = g.client.terminate_stream_session(terminate_request(&arn, "")).await.expect("already ended");
+    assert_eq!(
+        answer.into_inner().stream_session.expect("the session").status(),
+        S::Terminated,
+        "what was asked is done"
+    );
+}
+
+#[tokio::test]
 async fn a_start_whose_wait_ran_out_is_given_back_and_needs_nothing_when_it_fails_to_place() {
     let mut config = stopped_clock();
     config.world.capacity = vec![("us-west-2".into(), 0)];

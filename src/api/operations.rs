@@ -248,8 +248,9 @@ impl Unary for pb::TerminateStreamSessionRequest {
     /// AWS refuses to terminate a session in ACTIVATING: then the session is
     /// answered as it is, and [`finish`](Unary::finish) defers the termination.
     /// A session that left ACTIVATING between the refusal and the read is
-    /// terminated again; one that cannot be read makes the answer the read's
-    /// failure (whether AWS refused a bad request cannot be told).
+    /// terminated again, one that ended meanwhile is answered as it is, and
+    /// one that cannot be read makes the answer the read's failure (whether
+    /// AWS refused a bad request cannot be told).
     async fn send(to: Upstream, (input, read_back): Self::Input) -> Answer<Self::Response> {
         let refused = match to.api.terminate_stream_session(input.clone(), to.call).await {
             Ok(_) => None,
@@ -259,8 +260,9 @@ impl Unary for pb::TerminateStreamSessionRequest {
         let read = to.api.get_stream_session(read_back.clone(), to.call).await.map(pb::StreamSession::from);
         let stream_session = match (refused, read) {
             (None, read) => read_or_none(read, Self::OPERATION),
-            (Some(_), Ok(session)) if is_activating(&session) => Some(session),
-            (Some(failure), Ok(session)) if is_terminal(session.status()) => return Err(failure.into()),
+            // Still ACTIVATING (`finish` defers it), or ended meanwhile (by
+            // another call: what was asked for is done).
+            (Some(_), Ok(session)) if is_activating(&session) || is_terminal(session.status()) => Some(session),
             (Some(_), Ok(_)) => {
                 to.api.terminate_stream_session(input, to.call).await?;
                 read_session(&to, read_back, Self::OPERATION).await

@@ -17,6 +17,8 @@
 --          what it reads: the lease is taken whatever is fresh or held)
 --          -> {"fresh" | "fetch" | "busy", repaired, result or "", read time µs or ""}
 -- store:   ARGV[3] result, ARGV[4] fresh for ms, ARGV[5] read time µs -> 1 if stored
+-- renew:   ARGV[3] lease ms -> 1 if the lease is still the ticket's (its holder waits
+--          for a poll slot: a live holder keeps its lease until it reads)
 -- release: -> 1 if the lease was the ticket's
 -- recent:  ARGV[3] max age ms -> {result} if one was stored at most that long ago, else {}
 
@@ -55,6 +57,10 @@ if mode == 'recent' then
 end
 
 if redis.call('GET', KEYS[2]) ~= ticket then return 0 end
+if mode == 'renew' then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return 1
+end
 redis.call('DEL', KEYS[2])
 if mode == 'store' then
   local fresh_for, read_at = tonumber(ARGV[4]), tonumber(ARGV[5])

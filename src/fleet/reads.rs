@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::future::Either;
 use redis::Script;
+use tokio::task::AbortHandle;
 
 use super::{millis, Fleet, Held, LeaseKind};
 use crate::sessions::watch::shared::{Look, PollResults, Read, Shared, Ticket};
@@ -24,8 +25,9 @@ use crate::sessions::{at_once, Soon};
 
 static READS: LazyLock<Script> = LazyLock::new(|| super::script(include_str!("reads.lua")));
 
-/// How long a fetch lease lasts: the longest another sidecar waits for the
-/// read of one that died.
+/// How long a fetch lease lasts unless renewed (its holder renews it while it
+/// waits for a poll slot): the longest another sidecar waits for the read of
+/// one that died.
 pub const FETCH_LEASE: Duration = Duration::from_secs(3);
 
 /// What the shared results did for this sidecar's pollers.
@@ -91,8 +93,7 @@ impl FleetReads {
             b"fetch" => {
                 self.fetched.fetch_add(1, Ordering::Relaxed);
                 let held = self.fleet.hold(LeaseKind::Read);
-                let ticket = FleetTicket { held, keys, ticket, stored: false };
-                Look::Fetch(Box::new(ticket))
+                Look::Fetch(Box::new(FleetTicket::start(held, keys, ticket)))
             }
             _ => {
                 self.busy.fetch_add(1, Ordering::Relaxed);
@@ -147,15 +148,33 @@ impl PollResults for FleetReads {
     }
 }
 
-/// A read this sidecar makes for the fleet.
+/// A read this sidecar makes for the fleet: its lease renewed until it ends.
 struct FleetTicket {
     held: Held,
     keys: Keys,
     ticket: String,
+    renewal: AbortHandle,
     stored: bool,
 }
 
 impl FleetTicket {
+    fn start(held: Held, keys: Keys, ticket: String) -> Self {
+        let renewal = {
+            let fleet = held.fleet().clone();
+            let keys = vec![keys.result.clone(), keys.lease.clone()];
+            let args: Vec<Vec<u8>> =
+                ["renew", &ticket, &millis(FETCH_LEASE).to_string()].iter().map(|a| a.as_bytes().to_vec()).collect();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(FETCH_LEASE / 3).await;
+                    fleet.detach(&READS, keys.clone(), args.clone());
+                }
+            })
+            .abort_handle()
+        };
+        Self { held, keys, ticket, renewal, stored: false }
+    }
+
     fn send(&self, mode: &str, mut args: Vec<Vec<u8>>) {
         args.splice(0..0, [mode.as_bytes().to_vec(), self.ticket.clone().into_bytes()]);
         self.held.fleet().detach(&READS, vec![self.keys.result.clone(), self.keys.lease.clone()], args);
@@ -165,6 +184,7 @@ impl FleetTicket {
 impl Ticket for FleetTicket {
     fn store(mut self: Box<Self>, result: Bytes, read_at: SystemTime, fresh_for: Duration) {
         self.stored = true;
+        self.renewal.abort();
         let micros = read_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
         let args = vec![result.to_vec(), millis(fresh_for).to_string().into_bytes(), micros.to_string().into_bytes()];
         self.send("store", args);
@@ -179,6 +199,7 @@ fn read_time(text: &[u8]) -> Option<SystemTime> {
 
 impl Drop for FleetTicket {
     fn drop(&mut self) {
+        self.renewal.abort();
         if !self.stored {
             self.send("release", Vec::new());
         }
