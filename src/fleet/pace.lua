@@ -12,7 +12,8 @@
 -- Redis is input, not truth: a hash of another type, or any field that is not
 -- what this script writes (a rate that is not a finite number within
 -- [MIN_RATE, ceiling], a tat or a time years away, counts out of range), is
--- repaired: the state starts afresh, as after a flush, and the reply says so.
+-- repaired: the rate's state starts afresh, as after a flush, a bad tat
+-- starts at now, and the reply says so.
 -- After a flush or a restart the callers' not_before (the last slot end they
 -- know of) keeps new slots from landing on slots already handed out.
 --
@@ -54,12 +55,18 @@ local function a_rate(x) return finite(x) and x >= MIN_RATE end
 local function a_time(x) return finite(x) and x <= now + MAX_LEAD and x >= now - 100 * MAX_LEAD end
 local function a_count(x) return finite(x) and x >= 0 and x == math.floor(x) end
 local function a_share(x) return finite(x) and x >= 0 and x <= 1 end
-local valid = absent_or(f[1], a_rate) and absent_or(f[2], a_time) and absent_or(f[3], a_rate)
+-- The schedule (tat) and the rate's state are repaired apart: a bad rate
+-- must not drop the slots already handed out.
+if not absent_or(f[2], a_time) then
+  f[2] = nil
+  repaired = 1
+end
+local valid = absent_or(f[1], a_rate) and absent_or(f[3], a_rate)
   and absent_or(f[4], a_time) and absent_or(f[6], a_count) and absent_or(f[7], a_count)
   and absent_or(f[8], a_share) and flag(f[5]) and flag(f[9]) and flag(f[10])
   and (tonumber(f[7]) or 0) <= (tonumber(f[6]) or 0)
 if not valid then
-  f = {}
+  f = {nil, f[2]}
   repaired = 1
 end
 
