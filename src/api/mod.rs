@@ -108,8 +108,12 @@ impl Gateway {
 
     /// GameLift Streams, called by `deadline`.
     fn to(&self, deadline: Option<Instant>) -> Upstream {
-        let recent = self.recent.map(|max_age| (self.watches.clone(), max_age));
-        Upstream { api: self.upstream.clone(), call: Call::By(deadline), recent }
+        Upstream {
+            api: self.upstream.clone(),
+            call: Call::By(deadline),
+            watches: self.watches.clone(),
+            recent: self.recent,
+        }
     }
 
     /// Waits until the session is in a state `ready` takes, until `deadline`.

@@ -77,9 +77,20 @@ pub struct Upstream {
     pub api: Arc<dyn GameLiftStreams>,
     /// By the caller's deadline.
     pub call: Call,
-    /// Where a GetStreamSession may be answered instead, and how recent the
-    /// answer must be.
-    pub recent: Option<(Watches, Duration)>,
+    /// The watches: told every state a call answered (their snapshots need
+    /// no read of it), and, with `recent`, where a GetStreamSession may be
+    /// answered instead.
+    pub watches: Watches,
+    /// How recent a shared poll result must be to answer a GetStreamSession.
+    pub recent: Option<Duration>,
+}
+
+impl Upstream {
+    /// `session`, as a call to `group` just answered it, told to the watches.
+    fn answered(&self, group: &str, session: pb::StreamSession) -> pb::StreamSession {
+        self.watches.answered(group, &session);
+        session
+    }
 }
 
 /// A page of sessions as the list RPCs answer it.
@@ -126,8 +137,9 @@ impl Unary for pb::StartStreamSessionRequest {
     }
 
     async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
+        let group = input.get_identifier().clone().unwrap_or_default();
         let out = to.api.start_stream_session(input, to.call).await?;
-        Ok(pb::StartStreamSessionResponse { stream_session: Some(without_signal_request(out)) })
+        Ok(pb::StartStreamSessionResponse { stream_session: Some(to.answered(&group, without_signal_request(out))) })
     }
 
     async fn finish(
@@ -160,15 +172,14 @@ impl Unary for pb::GetStreamSessionRequest {
     }
 
     async fn send(to: Upstream, input: Self::Input) -> Answer<Self::Response> {
-        if let (Some((watches, max_age)), Some(group), Some(session)) =
-            (&to.recent, input.get_identifier(), input.get_stream_session_identifier())
-        {
-            if let Some(recent) = watches.recent_session(group, session, *max_age).await {
+        let group = input.get_identifier().clone().unwrap_or_default();
+        if let (Some(max_age), Some(session)) = (to.recent, input.get_stream_session_identifier()) {
+            if let Some(recent) = to.watches.recent_session(&group, session, max_age).await {
                 return Ok(pb::GetStreamSessionResponse { stream_session: Some(recent) });
             }
         }
         let out = to.api.get_stream_session(input, to.call).await?;
-        Ok(pb::GetStreamSessionResponse { stream_session: Some(out.into()) })
+        Ok(pb::GetStreamSessionResponse { stream_session: Some(to.answered(&group, out.into())) })
     }
 }
 
@@ -257,7 +268,9 @@ impl Unary for pb::TerminateStreamSessionRequest {
             Err(failure) if failure.error.refused_while_activating() => Some(failure),
             Err(failure) => return Err(failure.into()),
         };
-        let read = to.api.get_stream_session(read_back.clone(), to.call).await.map(pb::StreamSession::from);
+        let group = read_back.get_identifier().clone().unwrap_or_default();
+        let read =
+            to.api.get_stream_session(read_back.clone(), to.call).await.map(|out| to.answered(&group, out.into()));
         let stream_session = match (refused, read) {
             (None, read) => read_or_none(read, Self::OPERATION),
             // Still ACTIVATING (`finish` defers it), or ended meanwhile (by
@@ -354,7 +367,9 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
 /// The session read right after a call that changed it (`after`); `None` if
 /// the read failed (the change was made all the same).
 async fn read_session(to: &Upstream, input: GetStreamSessionInputBuilder, after: &str) -> Option<pb::StreamSession> {
-    read_or_none(to.api.get_stream_session(input, to.call).await.map(Into::into), after)
+    let group = input.get_identifier().clone().unwrap_or_default();
+    let read = to.api.get_stream_session(input, to.call).await.map(|out| to.answered(&group, out.into()));
+    read_or_none(read, after)
 }
 
 fn read_or_none(read: Result<pb::StreamSession, CallFailure>, after: &str) -> Option<pb::StreamSession> {

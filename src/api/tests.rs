@@ -57,7 +57,47 @@ async fn start_and_wait_answers_once_the_session_is_active() {
     assert_eq!(session.signal_request, "offer", "the caller's signal request comes back");
     assert_eq!(Instant::now() - began, Duration::from_secs(4), "answered at the read that saw ACTIVE");
     assert_eq!(fake.count("StartStreamSession"), 1);
-    assert_eq!(fake.seconds("GetStreamSession"), [0, 1, 2, 3, 4]);
+    assert_eq!(fake.seconds("GetStreamSession"), [1, 2, 3, 4], "the start's answer is the wait's first state");
+}
+
+/// The first event of a WatchStreamSession opened on `id`.
+async fn first_event(gateway: &Gateway, id: &str) -> pb::StreamSessionEvent {
+    use futures_util::StreamExt;
+    let request = pb::WatchStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: id.into(),
+        ..Default::default()
+    };
+    let mut events = gateway.watch_stream_session(Request::new(request)).await.expect("a stream").into_inner();
+    events.next().await.expect("an event").expect("no error").event.expect("the event")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_a_call_just_answered_needs_no_read_for_its_snapshot() {
+    let (gateway, fake) = gateway(steps(&[(0, Aws::Activating), (4, Aws::Active)]));
+    let started = gateway.start_stream_session(start("r-1", false, "30S")).await.expect("started").into_inner();
+    let arn = started.stream_session.expect("a session").arn;
+    let snapshot = first_event(&gateway, &arn).await;
+    assert_eq!(snapshot.stream_session.expect("a state").status(), pb::StreamSessionStatus::Activating);
+    assert_eq!(fake.count("GetStreamSession"), 0, "the start's answer is the snapshot");
+
+    fake.add("ss-2", steps(&[(0, Aws::Active)]));
+    fake.answer_signal("ss-2", "answer");
+    let get =
+        pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: "ss-2".into() };
+    gateway.get_stream_session(Request::new(get)).await.expect("read");
+    assert_eq!(fake.count("GetStreamSession"), 1);
+    let snapshot = first_event(&gateway, "ss-2").await.stream_session.expect("a state");
+    assert_eq!((snapshot.status(), snapshot.signal_response.as_str()), (pb::StreamSessionStatus::Active, "answer"));
+    assert_eq!(
+        fake.count("GetStreamSession"),
+        1,
+        "the answer to the GetStreamSession is the snapshot, signal response included"
+    );
+
+    tokio::time::advance(Duration::from_secs(3)).await;
+    first_event(&gateway, "ss-2").await;
+    assert_eq!(fake.count("GetStreamSession"), 2, "an answer older than its status' interval is read again");
 }
 
 #[tokio::test(start_paused = true)]

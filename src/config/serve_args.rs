@@ -75,9 +75,11 @@ pub struct ServeArgs {
     /// Watches: seconds without an event after which a heartbeat is sent.
     #[arg(long, env = "GLS_GATEWAY_WATCH_HEARTBEAT_SECONDS", default_value_t = 15.0)]
     pub watch_heartbeat_seconds: f64,
-    /// Watches: the share (0 < share <= 1) of each operation's rate limit that
-    /// polling may use; the rest stays for the RPCs.
-    #[arg(long, env = "GLS_GATEWAY_WATCH_POLL_SHARE", default_value_t = 0.5)]
+    /// Watches: a cap on the share (0 < share <= 1) of each operation's rate
+    /// limit that polling may use. Polls only ever take send slots no RPC is
+    /// waiting for (an RPC waits behind polls for one slot at most), so by
+    /// default (1) they use whatever the RPCs leave.
+    #[arg(long, env = "GLS_GATEWAY_WATCH_POLL_SHARE", default_value_t = 1.0)]
     pub watch_poll_share: f64,
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]

@@ -17,6 +17,8 @@
 --          what it reads: the lease is taken whatever is fresh or held)
 --          -> {"fresh" | "fetch" | "busy", repaired, result or "", read time µs or ""}
 -- store:   ARGV[3] result, ARGV[4] fresh for ms, ARGV[5] read time µs -> 1 if stored
+-- offer:   the same without a lease (the state a call was answered with): stored
+--          unless a result read later is
 -- renew:   ARGV[3] lease ms -> 1 if the lease is still the ticket's (its holder waits
 --          for a poll slot: a live holder keeps its lease until it reads)
 -- release: -> 1 if the lease was the ticket's
@@ -56,17 +58,24 @@ if mode == 'recent' then
   return {}
 end
 
+-- Stores a result unless one read later is stored.
+local function keep()
+  local fresh_for, read_at = tonumber(ARGV[4]), tonumber(ARGV[5])
+  if not (finite(fresh_for) and fresh_for > 0 and fresh_for <= LONGEST_FRESH and finite(read_at)) then return 0 end
+  if read and read_at < tonumber(read) then return 0 end
+  redis.call('HSET', KEYS[1], 'at', now, 'fresh', fresh_for, 'result', ARGV[3], 'read', ARGV[5])
+  -- Kept well past its freshness: a stale result beats none while a fetch runs.
+  redis.call('PEXPIRE', KEYS[1], math.max(10 * fresh_for, 60000))
+  return 1
+end
+
+if mode == 'offer' then return keep() end
+
 if redis.call('GET', KEYS[2]) ~= ticket then return 0 end
 if mode == 'renew' then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   return 1
 end
 redis.call('DEL', KEYS[2])
-if mode == 'store' then
-  local fresh_for, read_at = tonumber(ARGV[4]), tonumber(ARGV[5])
-  if read and read_at < tonumber(read) then return 0 end
-  redis.call('HSET', KEYS[1], 'at', now, 'fresh', fresh_for, 'result', ARGV[3], 'read', ARGV[5])
-  -- Kept well past its freshness: a stale result beats none while a fetch runs.
-  redis.call('PEXPIRE', KEYS[1], math.max(10 * fresh_for, 60000))
-end
+if mode == 'store' then return keep() end
 return 1

@@ -139,6 +139,15 @@ impl PollResults for FleetReads {
         }))
     }
 
+    fn offer(&self, group: &str, read: Read<'_>, result: Bytes, read_at: SystemTime, fresh_for: Duration) {
+        if self.fleet.degraded() {
+            return;
+        }
+        let keys = self.keys(group, read);
+        let args = [b"offer".to_vec(), Vec::new(), result.to_vec()].into_iter().chain(times(read_at, fresh_for));
+        self.fleet.detach(&READS, vec![keys.result, keys.lease], args.collect());
+    }
+
     fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look> {
         if self.fleet.degraded() {
             return at_once(Look::unshared());
@@ -185,10 +194,14 @@ impl Ticket for FleetTicket {
     fn store(mut self: Box<Self>, result: Bytes, read_at: SystemTime, fresh_for: Duration) {
         self.stored = true;
         self.renewal.abort();
-        let micros = read_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
-        let args = vec![result.to_vec(), millis(fresh_for).to_string().into_bytes(), micros.to_string().into_bytes()];
-        self.send("store", args);
+        self.send("store", std::iter::once(result.to_vec()).chain(times(read_at, fresh_for)).collect());
     }
+}
+
+/// A result's freshness (ms) and read time (µs since the epoch), as the script takes them.
+fn times(read_at: SystemTime, fresh_for: Duration) -> [Vec<u8>; 2] {
+    let micros = read_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    [millis(fresh_for).to_string().into_bytes(), micros.to_string().into_bytes()]
 }
 
 /// A read time as the script answers it (microseconds since the epoch).

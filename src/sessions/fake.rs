@@ -136,6 +136,13 @@ impl FakeStreams {
         lock(&self.state).sessions.insert(id.to_string(), session);
     }
 
+    /// Session `id` (added) answers `signal_response` from now on.
+    pub fn answer_signal(&self, id: &str, signal_response: &str) {
+        if let Some(session) = lock(&self.state).sessions.get_mut(id) {
+            session.signal_response = signal_response.to_string();
+        }
+    }
+
     /// The next `n` calls of `op` fail with what `error` makes.
     pub fn fail_next(&self, op: &'static str, n: usize, error: impl Fn() -> SessionError) {
         lock(&self.state).failures.entry(op).or_default().extend((0..n).map(|_| error()));

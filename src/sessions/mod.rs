@@ -40,7 +40,7 @@ use aws_sdk_gameliftstreams::operation::RequestId;
 use aws_sdk_gameliftstreams::Client;
 
 pub use error::{Class, SessionError, UpstreamKind};
-pub use resilience::{CallFailure, Resilience, RetryPolicy};
+pub use resilience::{CallFailure, Priority, Resilience, RetryPolicy};
 pub use upstream::{Call, GameLiftStreams, Reply};
 
 /// GameLift Streams session operations over one SDK client.
@@ -121,13 +121,13 @@ impl Sessions {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        let (deadline, max_attempts, traced) = match call {
-            Call::By(deadline) => (deadline, u32::MAX, true),
-            Call::Poll => (None, 1, false),
+        let (deadline, max_attempts, priority, traced) = match call {
+            Call::By(deadline) => (deadline, u32::MAX, Priority::Caller, true),
+            Call::Poll => (None, 1, Priority::Background, false),
         };
         let mut attempt = 0u32;
         self.resilience
-            .call_limited(op, deadline, max_attempts, || {
+            .call_limited(op, deadline, max_attempts, priority, || {
                 attempt += 1;
                 let span = if traced { attempt_span(op, attempt) } else { Span::none() };
                 let sent = span.in_scope(|| send(input.clone(), self.client.clone()));

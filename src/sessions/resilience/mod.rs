@@ -142,6 +142,17 @@ pub struct Resilience {
     rng: Mutex<StdRng>,
 }
 
+/// Whose work a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A caller's: the next send slot.
+    Caller,
+    /// Background work's (a watch poll): only a send slot no caller is
+    /// waiting for, so a caller never waits behind it for more than the one
+    /// slot it took just before the caller came.
+    Background,
+}
+
 fn retry_reason(err: &SessionError) -> Option<(RetryCost, &'static str)> {
     let cost = match err.class() {
         Class::Throttling => RetryCost::Throttling,
@@ -230,15 +241,34 @@ impl Resilience {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SessionError>>,
     {
-        self.call_limited(op, deadline, self.policy.max_attempts, attempt).await
+        self.call_limited(op, deadline, self.policy.max_attempts, Priority::Caller, attempt).await
     }
 
-    /// The same, with at most `max_attempts` attempts (at most the policy's).
+    /// The next send slot of `op` for work of `priority`: a caller's is the
+    /// next one; background work takes only a slot that is due now (no caller
+    /// is queued for it), and otherwise gives back the one it was offered and
+    /// waits until then to ask again, so callers who come meanwhile go first.
+    async fn slot(&self, op: &'static str, priority: Priority) -> (Instant, Option<Slot<'_>>) {
+        loop {
+            let now = Instant::now();
+            let slot = self.pacing.reserve(op, now).await;
+            let at = slot.as_ref().map_or(now, Slot::at);
+            if priority == Priority::Caller || at <= Instant::now() {
+                return (now, slot);
+            }
+            drop(slot);
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// The same, with at most `max_attempts` attempts (at most the policy's),
+    /// as work of `priority`.
     pub async fn call_limited<T, F, Fut>(
         &self,
         op: &'static str,
         deadline: Option<Instant>,
         max_attempts: u32,
+        priority: Priority,
         mut attempt: F,
     ) -> Result<T, CallFailure>
     where
@@ -250,10 +280,9 @@ impl Resilience {
         let mut paid = None;
         let mut last: Option<(SessionError, Duration)> = None;
         loop {
-            let now = Instant::now();
             // A slot not used (past the deadline, or this future dropped while it
             // waits) is given back when it drops.
-            let slot = self.pacing.reserve(op, now).await;
+            let (now, slot) = self.slot(op, priority).await;
             let at = slot.as_ref().map_or(now, Slot::at);
             if deadline.is_some_and(|d| at + SEND_GUARD >= d) {
                 drop(slot);

@@ -281,3 +281,61 @@ async fn half_the_calls_throttled_whatever_the_rate_still_lets_95_of_100_callers
     assert!(rate >= 20.0 * limiter::BETA.powi(3), "the rate fell to {rate:.2}/s");
     assert!(Instant::now() - start < Duration::from_secs(60), "took {:?}", Instant::now() - start);
 }
+
+/// Sends `op` as work of `priority` and answers when it was sent.
+async fn sent_at(r: &Resilience, priority: Priority) -> Instant {
+    let at = Arc::new(Mutex::new(None));
+    let sent = at.clone();
+    r.call_limited("GetStreamSession", None, 1, priority, move || {
+        *lock(&sent) = Some(Instant::now());
+        async { Ok::<_, SessionError>(()) }
+    })
+    .await
+    .expect("sent");
+    let when = *lock(&at);
+    when.expect("one attempt")
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_work_uses_the_slots_callers_leave_and_never_holds_a_caller_back_more_than_one() {
+    let r = Arc::new(Resilience::with_seed(RetryPolicy::default(), 1));
+    let start = Instant::now();
+    // 40 polls queued at once and, 1 s in, 10 callers at once: at 20/s the
+    // polls alone take 2 s.
+    let polls: Vec<_> = (0..40)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move { sent_at(&r, Priority::Background).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let callers: Vec<_> = (0..10)
+        .map(|_| {
+            let r = r.clone();
+            tokio::spawn(async move { sent_at(&r, Priority::Caller).await })
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for caller in callers {
+        calls.push(caller.await.expect("caller") - start);
+    }
+    let mut polled = Vec::new();
+    for poll in polls {
+        polled.push(poll.await.expect("poll") - start);
+    }
+    calls.sort();
+    polled.sort();
+    let slot = Duration::from_millis(50);
+    // The caller behind one poll's slot waits that slot; the others follow at
+    // the ceiling, no poll between them.
+    let expected: Vec<Duration> = (0..10).map(|i| Duration::from_secs(1) + slot * (i + 1)).collect();
+    assert_eq!(calls, expected, "callers wait one slot for the poll sent at 1 s, then go in a row");
+    assert_eq!(polled.iter().filter(|at| **at <= Duration::from_secs(1)).count(), 21, "polls use every free slot");
+    assert!(polled.iter().all(|at| !calls.contains(at)), "no slot is used twice");
+    assert_eq!(polled[39], Duration::from_millis(2450), "polls go on in the slots after the callers, none lost");
+    let sends: Vec<Duration> = calls.iter().chain(&polled).copied().collect();
+    for second in 0..3u32 {
+        let window = Duration::from_secs(second.into())..Duration::from_secs((second + 1).into());
+        assert!(sends.iter().filter(|at| window.contains(*at)).count() <= 20, "the ceiling holds");
+    }
+}

@@ -44,7 +44,8 @@ pub struct WatchConfig {
     pub slow_interval: Duration,
     /// A heartbeat is sent after this long without an event.
     pub heartbeat: Duration,
-    /// The share of each operation's rate that polls may use, 0 < share ≤ 1.
+    /// The most of each operation's rate that polls may use, 0 < share ≤ 1
+    /// (polls take only send slots no caller waits for, whatever the cap).
     pub poll_share: f64,
 }
 
@@ -55,7 +56,7 @@ impl Default for WatchConfig {
             normal_interval: Duration::from_secs(2),
             slow_interval: Duration::from_secs(10),
             heartbeat: Duration::from_secs(15),
-            poll_share: 0.5,
+            poll_share: 1.0,
         }
     }
 }
@@ -120,7 +121,22 @@ struct Core {
     poll_calls: Mutex<BTreeMap<&'static str, u64>>,
     changes: AtomicU64,
     activation: Histogram<f64>,
+    /// States calls through this process were answered with, by group and
+    /// session: a poller takes one instead of reading while it is fresh.
+    known: Mutex<HashMap<(String, String), Known>>,
 }
+
+/// A session's state as a call was answered with.
+struct Known {
+    session: pb::StreamSession,
+    read_at: SystemTime,
+    /// Fresh until then: the interval of its status.
+    until: Instant,
+}
+
+/// At most this many answered states are kept (a burst of starts past it
+/// leaves the rest to be read).
+const MAX_KNOWN: usize = 10_000;
 
 /// One watched stream group: its sessions' feeds and its listing.
 struct Group {
@@ -181,6 +197,7 @@ impl Watches {
                 poll_calls: Mutex::new(BTreeMap::new()),
                 changes: AtomicU64::new(0),
                 activation: activation_histogram(),
+                known: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -220,6 +237,39 @@ impl Watches {
         let read = shared::Read::Session(resource_id(session));
         let bytes = self.core.results.recent(resource_id(group), read, max_age).await?;
         prost::Message::decode(bytes).ok()
+    }
+
+    /// A session's state as a call through this process (a start, a read, a
+    /// reconnect) was just answered with: its watchers get it now, and it is
+    /// the snapshot of watches opened while it is fresh (the interval of its
+    /// status), here and, through the shared results, on every sidecar, so
+    /// none of them reads it again.
+    pub fn answered(&self, group: &str, session: &pb::StreamSession) {
+        let session = pb::StreamSession { signal_request: String::new(), ..session.clone() };
+        let (group, id) = (resource_id(group).to_string(), resource_id(&session.arn).to_string());
+        if id.is_empty() {
+            return;
+        }
+        let (now, read_at) = (Instant::now(), SystemTime::now());
+        let fresh_for = self.core.config.interval(session.status());
+        let bytes = bytes::Bytes::from(prost::Message::encode_to_vec(&session));
+        self.core.results.offer(&group, shared::Read::Session(&id), bytes, read_at, fresh_for);
+        let watched = lock(&self.core.groups).get(&group).cloned();
+        if let Some(watched) = watched {
+            let mut st = lock(&watched.state);
+            if let Some(entry) = st.sessions.get_mut(&id) {
+                if poller::publish(&self.core, entry, session.clone(), read_at, now, read_at) {
+                    st.sessions.remove(&id);
+                }
+            }
+        }
+        let mut known = lock(&self.core.known);
+        if known.len() >= MAX_KNOWN {
+            known.retain(|_, k| k.until > now);
+        }
+        if known.len() < MAX_KNOWN {
+            known.insert((group, id), Known { session, read_at, until: now + fresh_for });
+        }
     }
 
     /// Asks for a read of a watched session now (after a call that changes it).
@@ -316,6 +366,21 @@ impl Core {
             if seconds >= 0.0 {
                 self.activation.record(seconds, &[]);
             }
+        }
+    }
+
+    /// The state a call was answered with for session `id` of `group`, if
+    /// still fresh.
+    fn known(&self, group: &str, id: &str) -> Option<(pb::StreamSession, SystemTime)> {
+        let mut known = lock(&self.known);
+        let key = (group.to_string(), id.to_string());
+        match known.get(&key) {
+            Some(k) if k.until > Instant::now() => Some((k.session.clone(), k.read_at)),
+            Some(_) => {
+                known.remove(&key);
+                None
+            }
+            None => None,
         }
     }
 

@@ -145,6 +145,9 @@ fn shared<T: Message + Default + Stamped>(result: Shared) -> Got<T> {
 /// Reads one session: from the shared results while they are fresh (unless
 /// `forced`), otherwise upstream (storing what it got for the others).
 async fn read_session(core: &Core, group: &Group, key: &str, identifier: &str, forced: bool) -> Got<pb::StreamSession> {
+    if let Some((session, read_at)) = core.known(&group.key, key).filter(|_| !forced) {
+        return Got::Value(session, read_at);
+    }
     let ticket = match core.results.look(&group.key, Read::Session(key), forced).await {
         Look::Fresh(result) | Look::Busy(Some(result)) => return shared(result),
         Look::Busy(None) => return Got::Later,
@@ -234,7 +237,7 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
 /// Puts a state read at `read_at` in `entry`'s feed; a new revision only if
 /// it changed, nothing if it is older than the state the feed holds. Returns
 /// whether the session has ended (its feed is done).
-fn publish(
+pub(super) fn publish(
     core: &Core,
     entry: &mut Entry,
     session: pb::StreamSession,

@@ -56,6 +56,11 @@ pub trait PollResults: Send + Sync {
     /// poller's to make whatever is known.
     fn look(&self, group: &str, read: Read<'_>, force: bool) -> Soon<'_, Look>;
 
+    /// Offers `result` of `read`, read at `read_at` by a call (not a poll),
+    /// fresh for `fresh_for`: stored unless a later read is, so the pollers
+    /// need not read it again.
+    fn offer(&self, _group: &str, _read: Read<'_>, _result: Bytes, _read_at: SystemTime, _fresh_for: Duration) {}
+
     /// The last result of `read` any poller stored, if it is at most
     /// `max_age` old; `None` otherwise, or when nothing is shared.
     fn recent(&self, _group: &str, _read: Read<'_>, _max_age: Duration) -> Soon<'_, Option<Bytes>> {
