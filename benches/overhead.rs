@@ -456,7 +456,7 @@ async fn open_watches(url: &str, sessions: &[String]) -> Arc<AtomicUsize> {
             let request = pb::WatchStreamSessionRequest {
                 stream_group_identifier: GROUP.into(),
                 stream_session_identifier: arn.clone(),
-                resume_token: String::new(),
+                ..Default::default()
             };
             let first_events = first_events.clone();
             tokio::spawn(async move {

@@ -77,7 +77,7 @@ fn watch(client: &StreamSessionsClient<Channel>, arn: &str, how_long: Duration) 
         let request = pb::WatchStreamSessionRequest {
             stream_group_identifier: GROUP.into(),
             stream_session_identifier: arn,
-            resume_token: String::new(),
+            ..Default::default()
         };
         let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
         let mut seen = Vec::new();
@@ -523,7 +523,7 @@ async fn a_terminate_reaches_the_watchers_at_once_though_the_shared_state_is_fre
     let request = pb::WatchStreamSessionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: arn.clone(),
-        resume_token: String::new(),
+        ..Default::default()
     };
     let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
     let mut next_status = async || loop {

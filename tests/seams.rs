@@ -39,8 +39,10 @@ use support::redis::{RedisCluster, RedisServer};
 use tokio::time::Instant;
 
 /// How far a slot handed out by Redis may sit from where the arithmetic puts
-/// it: it is converted to this process's clock when the answer arrives.
-const TOLERANCE: Duration = Duration::from_millis(15);
+/// it: it is converted to this process's clock when the answer arrives, so
+/// a slow round trip (a loaded 2-core machine, a cluster's redirection) moves
+/// it. Well under the 50 ms interval every check tells apart from 0 or two.
+const TOLERANCE: Duration = Duration::from_millis(25);
 /// The longest a suite waits for something a seam does in the background.
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -201,7 +201,7 @@ async fn one_start_reaches_an_otlp_collector_as_a_server_span_with_a_client_span
     let watch = pb::WatchStreamSessionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: session.arn.clone(),
-        resume_token: String::new(),
+        ..Default::default()
     };
     let mut events = client.watch_stream_session(watch).await.expect("watch").into_inner();
     let first = events.message().await.expect("an event").expect("a snapshot").into_event();
@@ -360,7 +360,7 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
     let watch = pb::WatchStreamSessionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: first.into_inner().stream_session.expect("session").arn,
-        resume_token: String::new(),
+        ..Default::default()
     };
     let mut events = client.watch_stream_session(watch).await.expect("watch").into_inner();
     events.message().await.expect("an event").expect("a snapshot");

@@ -50,6 +50,7 @@ fn watch_request(session: &str, resume_token: &str) -> pb::WatchStreamSessionReq
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: session.into(),
         resume_token: resume_token.into(),
+        ..Default::default()
     }
 }
 
@@ -179,7 +180,11 @@ async fn bad_watch_requests_are_refused_before_any_call() {
     assert_eq!(fields[0].field, "resume_token");
     let no_session = g.client.watch_stream_session(watch_request("", "")).await.expect_err("required");
     assert_eq!(no_session.code(), Code::InvalidArgument);
-    let bad_filter = pb::WatchStreamSessionsRequest { stream_group_identifier: GROUP.into(), statuses: vec![42] };
+    let bad_filter = pb::WatchStreamSessionsRequest {
+        stream_group_identifier: GROUP.into(),
+        statuses: vec![42],
+        ..Default::default()
+    };
     let status = g.client.watch_stream_sessions(bad_filter).await.expect_err("unknown status");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(g.emulator.emulator.calls().get("GetStreamSession"), None);
@@ -373,6 +378,7 @@ fn group_request(statuses: Vec<S>) -> pb::WatchStreamSessionsRequest {
     pb::WatchStreamSessionsRequest {
         stream_group_identifier: GROUP.into(),
         statuses: statuses.into_iter().map(i32::from).collect(),
+        ..Default::default()
     }
 }
 

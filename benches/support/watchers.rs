@@ -80,7 +80,7 @@ pub async fn subscribe(urls: &[String], arns: &[String], seen: mpsc::UnboundedSe
             let request = pb::WatchStreamSessionRequest {
                 stream_group_identifier: GROUP.into(),
                 stream_session_identifier: arn.clone(),
-                resume_token: String::new(),
+                ..Default::default()
             };
             let seen = seen.clone();
             tokio::spawn(async move {

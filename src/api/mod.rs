@@ -30,7 +30,7 @@ use crate::proto::v1 as pb;
 use crate::sessions::terminations::PendingTerminations;
 use crate::sessions::watch::stream::{wait_for, GroupWatch, SessionWatch, WaitError, WatchError};
 use crate::sessions::watch::token::ResumeToken;
-use crate::sessions::watch::Watches;
+use crate::sessions::watch::{View, Watches};
 use crate::sessions::{Call, GameLiftStreams};
 use deferred::Deferrals;
 use operations::{group_ctx, session_ctx, Unary, Upstream};
@@ -124,7 +124,7 @@ impl Gateway {
         deadline: Option<Instant>,
         ready: impl Fn(&pb::StreamSession) -> bool,
     ) -> Result<pb::StreamSession, ApiError> {
-        let subscription = self.watches.watch_session(group, session);
+        let subscription = self.watches.watch_session(group, session, View::Full);
         match wait_for(subscription, deadline, ready).await {
             Ok(observed) => Ok(observed.session.clone()),
             Err(WaitError::Ended(observed)) => Err(ApiError::SessionEnded(Box::new(observed.session.clone()))),
@@ -228,13 +228,15 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         let r = request.into_inner();
         let ctx = session_ctx("WatchStreamSession", &r.stream_session_identifier);
         respond(ctx.clone(), async {
-            inputs::get_fields(&r.stream_group_identifier, &r.stream_session_identifier).check(None)?;
+            let fields = inputs::get_fields(&r.stream_group_identifier, &r.stream_session_identifier);
+            fields.known::<pb::StreamSessionView>("view", r.view).check(None)?;
             let resume = match r.resume_token.as_str() {
                 "" => None,
                 text => ResumeToken::decode(text)
                     .map_err(|e| vec![FieldViolation { field: "resume_token".into(), description: e.to_string() }])?,
             };
-            let rx = self.watches.watch_session(&r.stream_group_identifier, &r.stream_session_identifier);
+            let (group, session, view) = (&r.stream_group_identifier, &r.stream_session_identifier, r.view().into());
+            let rx = self.watches.watch_session(group, session, view);
             let heartbeat = self.watches.config().heartbeat;
             let watch = SessionWatch::new(rx, &r.stream_session_identifier, heartbeat, resume);
             let wrap = |event| pb::WatchStreamSessionResponse { event: Some(event) };
@@ -254,8 +256,9 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         respond(ctx.clone(), async {
             let unknown = r.statuses.iter().find(|s| pb::StreamSessionStatus::try_from(**s).is_err());
             let fields = inputs::list_fields(&r.stream_group_identifier, 0, 0, 0, "");
-            fields.known::<pb::StreamSessionStatus>("statuses", unknown.copied().unwrap_or_default()).check(None)?;
-            let rx = self.watches.watch_group(&r.stream_group_identifier);
+            let fields = fields.known::<pb::StreamSessionStatus>("statuses", unknown.copied().unwrap_or_default());
+            fields.known::<pb::StreamSessionView>("view", r.view).check(None)?;
+            let rx = self.watches.watch_group(&r.stream_group_identifier, r.view().into());
             let watch = GroupWatch::new(rx, r.statuses, self.watches.config().heartbeat);
             let wrap = |event| pb::WatchStreamSessionsResponse { event: Some(event) };
             Ok(event_stream(watch.into_stream(), wrap, ctx))

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::resilience::GiveUp;
 use super::upstream::{Call, GameLiftStreams, Reply};
 use super::watch::feed::resource_id;
-use super::{CallFailure, CallResult, SessionError, UpstreamKind};
+use super::{CallFailure, CallResult, Resilience, RetryPolicy, SessionError, UpstreamKind};
 use crate::sync::lock;
 
 /// The stream group every fake session is in.
@@ -215,17 +215,28 @@ impl GameLiftStreams for FakeStreams {
         }))
     }
 
-    fn list_stream_sessions(&self, _: ListStreamSessionsInputBuilder, _: Call) -> Reply<'_, ListStreamSessionsOutput> {
+    /// Pages of `MaxResults` sessions (100 unless given); the token is the
+    /// index of the page's first session.
+    fn list_stream_sessions(
+        &self,
+        input: ListStreamSessionsInputBuilder,
+        _: Call,
+    ) -> Reply<'_, ListStreamSessionsOutput> {
         Self::ready(self.answer("ListStreamSessions", |state, now| {
+            let from: usize = input.get_next_token().as_deref().map_or(0, |t| t.parse().unwrap_or(0));
+            let size = input.get_max_results().map_or(100, |n| usize::try_from(n).unwrap_or(100));
             let items = state
                 .sessions
                 .values()
+                .skip(from)
+                .take(size)
                 .map(|s| {
                     let updated = s.updated_at(state.epoch, now);
                     StreamSessionSummary::builder().arn(&s.arn).status(s.status(now)).last_updated_at(updated).build()
                 })
                 .collect();
-            Ok(ListStreamSessionsOutput::builder().set_items(Some(items)).build())
+            let next = (from + size < state.sessions.len()).then(|| (from + size).to_string());
+            Ok(ListStreamSessionsOutput::builder().set_items(Some(items)).set_next_token(next).build())
         }))
     }
 
@@ -278,5 +289,91 @@ impl GameLiftStreams for FakeStreams {
 
     fn send_rate(&self, _: &'static str) -> Option<f64> {
         Some(20.0)
+    }
+}
+
+/// The fake behind the retry layer: every call paced at AWS's limits, as
+/// the gateway sends them (watch polls in the slots callers leave).
+pub struct Paced {
+    fake: Arc<FakeStreams>,
+    resilience: Resilience,
+}
+
+impl Paced {
+    /// `fake`, paced at AWS's published limits.
+    pub fn new(fake: Arc<FakeStreams>) -> Arc<Self> {
+        Arc::new(Self { fake, resilience: Resilience::with_seed(RetryPolicy::default(), 1) })
+    }
+
+    fn paced<'a, I: Clone + Send + 'a, T: Send + 'a>(
+        &'a self,
+        op: &'static str,
+        input: I,
+        call: Call,
+        send: fn(&'a FakeStreams, I, Call) -> Reply<'a, T>,
+    ) -> Reply<'a, T> {
+        let (deadline, attempts, priority) = call.policy();
+        Box::pin(self.resilience.call_limited(op, deadline, attempts, priority, move || {
+            let reply = send(&self.fake, input.clone(), call);
+            async move { reply.await.map_err(|failure| failure.error) }
+        }))
+    }
+}
+
+impl GameLiftStreams for Paced {
+    fn start_stream_session(
+        &self,
+        input: StartStreamSessionInputBuilder,
+        call: Call,
+    ) -> Reply<'_, StartStreamSessionOutput> {
+        self.paced("StartStreamSession", input, call, FakeStreams::start_stream_session)
+    }
+
+    fn get_stream_session(&self, input: GetStreamSessionInputBuilder, call: Call) -> Reply<'_, GetStreamSessionOutput> {
+        self.paced("GetStreamSession", input, call, FakeStreams::get_stream_session)
+    }
+
+    fn list_stream_sessions(
+        &self,
+        input: ListStreamSessionsInputBuilder,
+        call: Call,
+    ) -> Reply<'_, ListStreamSessionsOutput> {
+        self.paced("ListStreamSessions", input, call, FakeStreams::list_stream_sessions)
+    }
+
+    fn list_stream_sessions_by_account(
+        &self,
+        input: ListStreamSessionsByAccountInputBuilder,
+        call: Call,
+    ) -> Reply<'_, ListStreamSessionsByAccountOutput> {
+        self.paced("ListStreamSessionsByAccount", input, call, FakeStreams::list_stream_sessions_by_account)
+    }
+
+    fn terminate_stream_session(
+        &self,
+        input: TerminateStreamSessionInputBuilder,
+        call: Call,
+    ) -> Reply<'_, TerminateStreamSessionOutput> {
+        self.paced("TerminateStreamSession", input, call, FakeStreams::terminate_stream_session)
+    }
+
+    fn create_stream_session_connection(
+        &self,
+        input: CreateStreamSessionConnectionInputBuilder,
+        call: Call,
+    ) -> Reply<'_, CreateStreamSessionConnectionOutput> {
+        self.paced("CreateStreamSessionConnection", input, call, FakeStreams::create_stream_session_connection)
+    }
+
+    fn export_stream_session_files(
+        &self,
+        input: ExportStreamSessionFilesInputBuilder,
+        call: Call,
+    ) -> Reply<'_, ExportStreamSessionFilesOutput> {
+        self.paced("ExportStreamSessionFiles", input, call, FakeStreams::export_stream_session_files)
+    }
+
+    fn send_rate(&self, op: &'static str) -> Option<f64> {
+        self.resilience.rate(op)
     }
 }

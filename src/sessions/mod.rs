@@ -121,10 +121,9 @@ impl Sessions {
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        let (deadline, max_attempts, priority, traced) = match call {
-            Call::By(deadline) => (deadline, u32::MAX, Priority::Caller, true),
-            Call::Poll => (None, 1, Priority::Background, false),
-        };
+        let (deadline, max_attempts, priority) = call.policy();
+        // Watch polls would flood traces.
+        let traced = call != Call::Poll;
         let mut attempt = 0u32;
         self.resilience
             .call_limited(op, deadline, max_attempts, priority, || {

@@ -22,6 +22,7 @@ use aws_sdk_gameliftstreams::operation::start_stream_session::StartStreamSession
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::builders::TerminateStreamSessionInputBuilder;
 use aws_sdk_gameliftstreams::operation::terminate_stream_session::TerminateStreamSessionOutput;
 
+use super::resilience::Priority;
 use super::CallResult;
 
 /// The answer to one call.
@@ -34,6 +35,17 @@ pub enum Call {
     By(Option<Instant>),
     /// One attempt: a watch poll, whose next poll is the retry.
     Poll,
+}
+
+impl Call {
+    /// How the retry layer runs it: by when, how many attempts at most, and
+    /// whose work it is.
+    pub fn policy(self) -> (Option<Instant>, u32, Priority) {
+        match self {
+            Self::By(deadline) => (deadline, u32::MAX, Priority::Caller),
+            Self::Poll => (None, 1, Priority::Background),
+        }
+    }
 }
 
 /// GameLift Streams' session operations.

@@ -489,12 +489,16 @@ async fn open_events(
                 stream_group_identifier: GROUP.into(),
                 stream_session_identifier: arn,
                 resume_token: resume,
+                ..Default::default()
             };
             client.watch_stream_session(request).await?.into_inner().map(|m| m.map(WatchResponse::into_event)).boxed()
         }
         Target::Group => {
-            let request =
-                pb::WatchStreamSessionsRequest { stream_group_identifier: GROUP.into(), statuses: Vec::new() };
+            let request = pb::WatchStreamSessionsRequest {
+                stream_group_identifier: GROUP.into(),
+                view: pb::StreamSessionView::Basic.into(),
+                ..Default::default()
+            };
             client.watch_stream_sessions(request).await?.into_inner().map(|m| m.map(WatchResponse::into_event)).boxed()
         }
     })

@@ -150,24 +150,84 @@ struct Group {
 struct GroupState {
     sessions: HashMap<String, Entry>,
     listing: Option<Listing>,
+    /// The last state of pinned sessions that ended, for the FULL group feed.
+    ended: HashMap<String, Arc<feed::Observed>>,
     /// Sessions in the group at the last listing: how many pages a listing costs.
     size_hint: usize,
+}
+
+/// What a watch's events carry (the proto's `StreamSessionView`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// What a ListStreamSessions summary carries: read from listings only.
+    Basic,
+    /// Every member but the signal request: GetStreamSession's answer.
+    Full,
+}
+
+impl From<pb::StreamSessionView> for View {
+    fn from(view: pb::StreamSessionView) -> Self {
+        match view {
+            pb::StreamSessionView::Basic => Self::Basic,
+            pb::StreamSessionView::Unspecified | pb::StreamSessionView::Full => Self::Full,
+        }
+    }
 }
 
 /// A watched session.
 struct Entry {
     identifier: String,
+    /// Its FULL feed.
     tx: watch::Sender<SessionFeed>,
+    /// Its BASIC feed: every state's summary members.
+    basic: watch::Sender<SessionFeed>,
     due: Instant,
     /// A call changed the session: its next read goes upstream even if the
     /// shared results hold a fresh one.
     forced: bool,
+    /// Watched for a FULL group watch (kept while the group has one).
+    pinned: bool,
+    /// Complete listings in a row that missed it (a BASIC watch of a session
+    /// no listing shows ends with NOT_FOUND after two).
+    misses: u8,
+}
+
+impl Entry {
+    fn new(identifier: &str, now: Instant, pinned: bool) -> Self {
+        Self {
+            identifier: identifier.to_string(),
+            tx: watch::channel(SessionFeed::default()).0,
+            basic: watch::channel(SessionFeed::default()).0,
+            due: now,
+            forced: false,
+            pinned,
+            misses: 0,
+        }
+    }
+
+    /// Whether its full state is wanted: only a GetStreamSession reads it.
+    fn needs_full(&self) -> bool {
+        self.pinned || self.tx.receiver_count() > 0
+    }
+
+    fn watchers(&self) -> usize {
+        self.tx.receiver_count() + self.basic.receiver_count()
+    }
 }
 
 /// A watched stream group listing.
 struct Listing {
+    /// The BASIC feed: the listing's summaries.
     tx: watch::Sender<GroupFeed>,
+    /// The FULL feed: each listed session's full state.
+    full: watch::Sender<GroupFeed>,
     due: Instant,
+}
+
+impl Listing {
+    fn watchers(&self) -> usize {
+        self.tx.receiver_count() + self.full.receiver_count()
+    }
 }
 
 impl Watches {
@@ -207,26 +267,30 @@ impl Watches {
         &self.core.config
     }
 
-    /// Subscribes to one session's feed (identifiers are IDs or ARNs).
-    pub fn watch_session(&self, group: &str, session: &str) -> Subscription<SessionFeed> {
+    /// Subscribes to one session's feed of `view` (identifiers are IDs or ARNs).
+    pub fn watch_session(&self, group: &str, session: &str, view: View) -> Subscription<SessionFeed> {
         self.core.with_group(group, |st| {
-            let entry = st.sessions.entry(resource_id(session).to_string()).or_insert_with(|| Entry {
-                identifier: session.to_string(),
-                tx: watch::channel(SessionFeed::default()).0,
-                due: Instant::now(),
-                forced: false,
-            });
-            entry.tx.subscribe()
+            let key = resource_id(session).to_string();
+            let entry = st.sessions.entry(key).or_insert_with(|| Entry::new(session, Instant::now(), false));
+            match view {
+                View::Full => entry.tx.subscribe(),
+                View::Basic => entry.basic.subscribe(),
+            }
         })
     }
 
-    /// Subscribes to a stream group's listing.
-    pub fn watch_group(&self, group: &str) -> Subscription<GroupFeed> {
+    /// Subscribes to a stream group's feed of `view`.
+    pub fn watch_group(&self, group: &str, view: View) -> Subscription<GroupFeed> {
         self.core.with_group(group, |st| {
-            let listing = st
-                .listing
-                .get_or_insert_with(|| Listing { tx: watch::channel(GroupFeed::default()).0, due: Instant::now() });
-            listing.tx.subscribe()
+            let listing = st.listing.get_or_insert_with(|| Listing {
+                tx: watch::channel(GroupFeed::default()).0,
+                full: watch::channel(GroupFeed::default()).0,
+                due: Instant::now(),
+            });
+            match view {
+                View::Full => listing.full.subscribe(),
+                View::Basic => listing.tx.subscribe(),
+            }
         })
     }
 
@@ -259,7 +323,7 @@ impl Watches {
             let mut st = lock(&watched.state);
             if let Some(entry) = st.sessions.get_mut(&id) {
                 if poller::publish(&self.core, entry, session.clone(), read_at, now, read_at) {
-                    st.sessions.remove(&id);
+                    poller::remove_ended(&mut st, &id);
                 }
             }
         }
@@ -317,8 +381,8 @@ impl Watches {
         for group in groups {
             let st = lock(&group.state);
             stats.watched_sessions += st.sessions.len();
-            stats.watchers += st.sessions.values().map(|e| e.tx.receiver_count()).sum::<usize>();
-            stats.watchers += st.listing.as_ref().map_or(0, |l| l.tx.receiver_count());
+            stats.watchers += st.sessions.values().map(Entry::watchers).sum::<usize>();
+            stats.watchers += st.listing.as_ref().map_or(0, Listing::watchers);
         }
         stats
     }

@@ -58,6 +58,7 @@ pub(super) async fn run(core: Arc<Core>, group: Arc<Group>) {
                 for (key, identifier) in targets {
                     get(&core, &group, &key, &identifier).await;
                 }
+                publish_full_group(&mut lock(&group.state));
             }
             Plan::List => list(&core, &group).await,
         }
@@ -69,9 +70,16 @@ pub(super) async fn run(core: Arc<Core>, group: Arc<Group>) {
 fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
     let mut groups = lock(&core.groups);
     let mut st = lock(&group.state);
-    st.sessions.retain(|_, e| e.tx.receiver_count() > 0);
-    if st.listing.as_ref().is_some_and(|l| l.tx.receiver_count() == 0) {
+    if st.listing.as_ref().is_some_and(|l| l.watchers() == 0) {
         st.listing = None;
+    }
+    let full_group = full_group_watched(&st);
+    st.sessions.retain(|_, e| {
+        e.pinned &= full_group;
+        e.watchers() > 0 || e.pinned
+    });
+    if !full_group {
+        st.ended.clear();
     }
     if st.sessions.is_empty() && st.listing.is_none() {
         if groups.get(&group.key).is_some_and(|g| std::ptr::eq(&**g, group)) {
@@ -82,6 +90,8 @@ fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
     drop(groups);
     let list_due = st.listing.as_ref().is_some_and(|l| l.due <= now);
     let due: Vec<(&String, &Entry)> = st.sessions.iter().filter(|(_, e)| e.due <= now).collect();
+    // Only a listing reads a session watched in BASIC alone.
+    let basic_due = due.iter().any(|(_, e)| !e.needs_full());
     if !list_due && due.is_empty() {
         let next = st.sessions.values().map(|e| e.due).chain(st.listing.as_ref().map(|l| l.due)).min();
         return Some(Plan::Sleep(next.unwrap_or(now + core.config.normal_interval)));
@@ -91,7 +101,7 @@ fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
     // never fall due together, and every round would be a GetStreamSession each.
     let soon = now + core.config.fast_interval / 2;
     let known = st.sessions.values().filter(|e| e.due <= soon && e.tx.borrow().observed.is_some()).count();
-    if list_due || known > st.size_hint.div_ceil(PAGE).max(1) {
+    if list_due || basic_due || known > st.size_hint.div_ceil(PAGE).max(1) {
         return Some(Plan::List);
     }
     Some(Plan::Get(due.into_iter().map(|(k, e)| (k.clone(), e.identifier.clone())).collect()))
@@ -206,7 +216,7 @@ async fn read_page(core: &Core, group: &Group, token: &str, forced: bool) -> Got
 /// Reads one session and publishes what changed.
 async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let forced = match lock(&group.state).sessions.get_mut(key) {
-        Some(entry) if entry.tx.receiver_count() > 0 => std::mem::take(&mut entry.forced),
+        Some(entry) if entry.needs_full() => std::mem::take(&mut entry.forced),
         _ => return,
     };
     let result = read_session(core, group, key, identifier, forced).await;
@@ -216,7 +226,10 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let ended = match result {
         Got::Value(session, read_at) => publish(core, entry, session, read_at, now, wall),
         Got::Failed(failure) if !is_transient(&failure) => {
-            entry.tx.send_modify(|feed| feed.failure = Some(failure));
+            for tx in [&entry.tx, &entry.basic] {
+                tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+            }
+            entry.pinned = false;
             true
         }
         Got::Unusable => {
@@ -230,13 +243,28 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
         }
     };
     if ended {
-        st.sessions.remove(key);
+        remove_ended(&mut st, key);
     }
 }
 
-/// Puts a state read at `read_at` in `entry`'s feed; a new revision only if
-/// it changed, nothing if it is older than the state the feed holds. Returns
-/// whether the session has ended (its feed is done).
+/// Drops the entry of a session that ended (or cannot be read); a FULL group
+/// watch keeps its last state.
+pub(super) fn remove_ended(st: &mut GroupState, key: &str) {
+    if let Some(entry) = st.sessions.remove(key) {
+        if let Some(last) = entry.tx.borrow().observed.clone().filter(|_| entry.pinned) {
+            st.ended.insert(key.to_string(), last);
+        }
+    }
+}
+
+/// Whether a FULL WatchStreamSessions watches the group.
+fn full_group_watched(st: &GroupState) -> bool {
+    st.listing.as_ref().is_some_and(|l| l.full.receiver_count() > 0)
+}
+
+/// Puts a full state read at `read_at` in `entry`'s feeds (its summary
+/// members in the BASIC one) and sets when it is due next. Returns whether
+/// the session has ended (its feeds are done).
 pub(super) fn publish(
     core: &Core,
     entry: &mut Entry,
@@ -245,22 +273,40 @@ pub(super) fn publish(
     now: Instant,
     wall: SystemTime,
 ) -> bool {
-    let known = entry.tx.borrow().observed.clone();
+    publish_feed(core, &entry.basic, basic(&session), read_at, wall, true);
+    let status = publish_feed(core, &entry.tx, session, read_at, wall, false);
+    entry.due = now + core.config.interval(status);
+    is_terminal(status)
+}
+
+/// Puts a state read at `read_at` in feed `tx`; a new revision only if it
+/// changed, nothing if it is older than the state the feed holds; with
+/// `timed`, an activation it shows is recorded (every state reaches the BASIC
+/// feed, so that one records them, once each). Returns the status the feed
+/// holds after.
+fn publish_feed(
+    core: &Core,
+    tx: &tokio::sync::watch::Sender<super::SessionFeed>,
+    session: pb::StreamSession,
+    read_at: SystemTime,
+    wall: SystemTime,
+    timed: bool,
+) -> pb::StreamSessionStatus {
+    let known = tx.borrow().observed.clone();
     if let Some(known) = known.as_ref().filter(|known| is_older(&session, read_at, known)) {
-        entry.due = now + core.config.interval(known.status());
-        return false;
+        return known.status();
     }
     let status = session.status();
-    entry.due = now + core.config.interval(status);
     let print = fingerprint(&session);
     let previous = known.as_ref().map(|o| (o.fingerprint, o.session.status()));
     if previous.is_some_and(|(known, _)| known == print) {
-        entry.tx.send_if_modified(|feed| {
+        tx.send_if_modified(|feed| {
             feed.polled_at = Some(wall);
             false
         });
     } else {
-        if previous.is_some_and(|(_, was)| was == pb::StreamSessionStatus::Activating)
+        if timed
+            && previous.is_some_and(|(_, was)| was == pb::StreamSessionStatus::Activating)
             && status == pb::StreamSessionStatus::Active
         {
             core.record_activation(&session);
@@ -272,12 +318,31 @@ pub(super) fn publish(
             read_at,
             fingerprint: print,
         });
-        entry.tx.send_modify(|feed| {
+        tx.send_modify(|feed| {
             feed.observed = Some(observed);
             feed.polled_at = Some(wall);
         });
     }
-    is_terminal(status)
+    status
+}
+
+/// The members of `full` a ListStreamSessions summary carries (the BASIC view).
+pub fn basic(full: &pb::StreamSession) -> pb::StreamSession {
+    pb::StreamSession {
+        arn: full.arn.clone(),
+        stream_group_id: full.stream_group_id.clone(),
+        user_id: full.user_id.clone(),
+        status: full.status,
+        status_reason: full.status_reason,
+        protocol: full.protocol,
+        location: full.location.clone(),
+        last_updated_at: full.last_updated_at,
+        created_at: full.created_at,
+        application_arn: full.application_arn.clone(),
+        export_files_metadata: full.export_files_metadata.clone(),
+        role_arn: full.role_arn.clone(),
+        ..Default::default()
+    }
 }
 
 /// Lists the whole group, page by page: each page reaches its sessions'
@@ -316,9 +381,11 @@ async fn list(core: &Core, group: &Group) {
     }
     let missed = finish_listing(core, group, listed, oldest.unwrap_or_else(SystemTime::now), &reads);
     reads.extend(missed);
+    publish_full_group(&mut lock(&group.state));
     for (key, identifier) in reads {
         get(core, group, &key, &identifier).await;
     }
+    publish_full_group(&mut lock(&group.state));
 }
 
 /// A listing failed (`None`: its page is being read by another poller):
@@ -341,27 +408,41 @@ fn list_failed(core: &Core, group: &Group, failure: Option<CallFailure>) {
         }
     };
     for entry in st.sessions.values() {
-        entry.tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+        for tx in [&entry.tx, &entry.basic] {
+            tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+        }
     }
     if let Some(listing) = &st.listing {
-        listing.tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+        for tx in [&listing.tx, &listing.full] {
+            tx.send_modify(|feed| feed.failure = Some(failure.clone()));
+        }
     }
     *st = GroupState::default();
 }
 
 /// Publishes one listing page, read at `read_at`, to the feeds of the
-/// sessions on it. Returns the sessions that need a GetStreamSession: never
-/// read yet, or just become ACTIVE or RECONNECTING (a new signal response).
+/// sessions on it (with a FULL group watch, every session on it is watched).
+/// Returns the sessions that need a GetStreamSession: their full state is
+/// wanted and never read yet, or they just became ACTIVE or RECONNECTING (a
+/// new signal response).
 fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession], read_at: SystemTime) -> Vec<(String, String)> {
     let (now, wall) = (Instant::now(), SystemTime::now());
     let mut st = lock(&group.state);
+    let full_group = full_group_watched(&st);
     let mut reads = Vec::new();
     for summary in page {
         let key = resource_id(&summary.arn);
+        if full_group && !st.sessions.contains_key(key) && !st.ended.contains_key(key) {
+            st.sessions.insert(key.to_string(), Entry::new(&summary.arn, now, true));
+        }
         let Some(entry) = st.sessions.get_mut(key) else { continue };
+        entry.misses = 0;
+        let basic_status = publish_feed(core, &entry.basic, summary.clone(), read_at, wall, true);
+        entry.due = now + core.config.interval(basic_status);
         let known = entry.tx.borrow().observed.clone();
         let (needs_read, ended) = match known {
-            None => (true, false),
+            None if entry.needs_full() => (true, false),
+            None => (false, is_terminal(basic_status)),
             Some(known) if is_older(summary, read_at, &known) => (false, false),
             Some(known) => {
                 let new_signal = summary.status != known.session.status
@@ -374,7 +455,7 @@ fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession], read_at: S
             }
         };
         if ended {
-            st.sessions.remove(key);
+            remove_ended(&mut st, key);
             continue;
         }
         if needs_read {
@@ -391,8 +472,10 @@ fn queue_read(core: &Core, reads: &mut Vec<(String, String)>, key: &str, entry: 
 }
 
 /// Publishes a complete listing, its oldest page read at `read_at`, to the
-/// group feed. Returns the watched sessions it missed (gone, or watched only
-/// since their page was read) and not already `queued` for a read.
+/// group's BASIC feed. Returns the watched sessions it missed (gone, or
+/// watched only since their page was read) whose full state is wanted and
+/// not already `queued` for a read; a session watched in BASIC alone that
+/// two listings in a row missed ends with NOT_FOUND.
 fn finish_listing(
     core: &Core,
     group: &Group,
@@ -405,6 +488,7 @@ fn finish_listing(
     st.size_hint = listed.len();
     let by_id: HashMap<String, (pb::StreamSession, SystemTime)> =
         listed.into_iter().map(|(s, read_at)| (resource_id(&s.arn).to_string(), (s, read_at))).collect();
+    st.ended.retain(|id, _| by_id.contains_key(id));
     if let Some(listing) = st.listing.as_mut() {
         let interval = by_id
             .values()
@@ -416,13 +500,95 @@ fn finish_listing(
     }
     let queued: HashSet<&str> = queued.iter().map(|(key, _)| key.as_str()).collect();
     let mut reads = Vec::new();
+    let mut unknown = Vec::new();
     for (key, entry) in st.sessions.iter_mut() {
+        if !entry.needs_full() {
+            if by_id.contains_key(key) {
+                continue;
+            }
+            entry.misses += 1;
+            entry.due = now + core.config.fast_interval;
+            if entry.misses >= 2 {
+                unknown.push(key.clone());
+            }
+            continue;
+        }
         let missed = !by_id.contains_key(key) || entry.tx.borrow().observed.is_none();
         if missed && !queued.contains(key.as_str()) {
             queue_read(core, &mut reads, key, entry, now);
         }
     }
+    for key in unknown {
+        if let Some(entry) = st.sessions.remove(&key) {
+            let failure = not_listed(&key);
+            entry.basic.send_modify(|feed| feed.failure = Some(failure));
+        }
+    }
     reads
+}
+
+/// The failure of a BASIC watch of a session no listing of its group shows.
+fn not_listed(id: &str) -> CallFailure {
+    CallFailure {
+        error: crate::sessions::SessionError::Upstream {
+            kind: crate::sessions::UpstreamKind::NotFound,
+            code: "ResourceNotFoundException".into(),
+            message: format!("stream session {id} is not in its stream group's ListStreamSessions pages"),
+            request_id: None,
+        },
+        attempts: 1,
+        gave_up: crate::sessions::resilience::GiveUp::NotRetryable,
+        retry_after: None,
+    }
+}
+
+/// Publishes the group's FULL feed: each session of the last complete
+/// listing in its full state, once every one of them has been read (then
+/// SYNCED), and after that whenever one changes (a session not read yet
+/// waits for its read).
+fn publish_full_group(st: &mut GroupState) {
+    let Some(listing) = st.listing.as_ref().filter(|l| l.full.receiver_count() > 0) else { return };
+    let listed = listing.tx.borrow().clone();
+    if !listed.synced {
+        return;
+    }
+    let mut sessions = BTreeMap::new();
+    let mut complete = true;
+    for id in listed.sessions.keys() {
+        let full =
+            st.sessions.get(id).and_then(|e| e.tx.borrow().observed.clone()).or_else(|| st.ended.get(id).cloned());
+        match full {
+            Some(observed) => {
+                sessions.insert(id.clone(), observed);
+            }
+            None => complete = false,
+        }
+    }
+    let changed = {
+        let old = listing.full.borrow();
+        if !complete && !old.synced {
+            return;
+        }
+        !old.synced
+            || old.sessions.len() != sessions.len()
+            || sessions.iter().any(|(id, o)| old.sessions.get(id).is_none_or(|p| p.revision != o.revision))
+    };
+    if changed {
+        listing.full.send_modify(|feed| {
+            *feed = GroupFeed {
+                sessions: Arc::new(sessions),
+                synced: true,
+                polled_at: listed.polled_at,
+                read_at: listed.read_at,
+                failure: None,
+            };
+        });
+    } else {
+        listing.full.send_if_modified(|feed| {
+            feed.polled_at = listed.polled_at;
+            false
+        });
+    }
 }
 
 /// Puts a listing whose oldest page was read at `read_at` in the group

@@ -11,7 +11,7 @@ use futures_util::{Stream, StreamExt};
 use super::budget::PollBudget;
 use super::stream::{GroupWatch, SessionWatch};
 use super::token::ResumeToken;
-use super::{WatchConfig, Watches};
+use super::{View, WatchConfig, Watches};
 use crate::proto::v1 as pb;
 use crate::sessions::fake::{steps, throttled, FakeStreams, GROUP};
 
@@ -23,7 +23,7 @@ fn watches(fake: &Arc<FakeStreams>) -> Watches {
 }
 
 fn watch(watches: &Watches, id: &str, resume: Option<ResumeToken>) -> impl Stream<Item = pb::StreamSessionEvent> {
-    let sub = watches.watch_session(GROUP, id);
+    let sub = watches.watch_session(GROUP, id, View::Full);
     let events = SessionWatch::new(sub, id, watches.config().heartbeat, resume).into_stream();
     events.map(|e| e.expect("the watch does not fail"))
 }
@@ -75,7 +75,7 @@ async fn many_known_sessions_are_read_with_one_listing_per_round() {
         fake.add(id, steps(&[(0, Aws::Activating)]));
     }
     let watches = watches(&fake);
-    let _subscriptions: Vec<_> = ids.iter().map(|id| watches.watch_session(GROUP, id)).collect();
+    let _subscriptions: Vec<_> = ids.iter().map(|id| watches.watch_session(GROUP, id, View::Full)).collect();
     tokio::time::sleep(Duration::from_millis(3500)).await;
     let calls = fake.calls();
     assert_eq!(calls[..5], ["GetStreamSession"; 5], "the first read of each session is a GetStreamSession");
@@ -129,7 +129,7 @@ async fn a_group_watch_lists_the_group_sends_a_snapshot_then_synced_then_changes
     fake.add("ss-1", steps(&[(0, Aws::Activating), (3, Aws::Active)]));
     fake.add("ss-2", steps(&[(0, Aws::Activating), (5, Aws::Terminated)]));
     let watches = watches(&fake);
-    let sub = watches.watch_group(GROUP);
+    let sub = watches.watch_group(GROUP, View::Basic);
     let events = GroupWatch::new(sub, Vec::new(), watches.config().heartbeat).into_stream();
     let events = events.map(|e| e.expect("the watch does not fail"));
     let arn_and_change = |e: pb::StreamSessionEvent| {
@@ -289,7 +289,7 @@ async fn a_stale_shared_listing_never_takes_a_group_watcher_backwards() {
     let from = tokio::time::Instant::now() + Duration::from_secs(5);
     let stale = Arc::new(StaleOnce { from, page, answered: false.into() });
     let watches = Watches::sharing(fake.clone(), WatchConfig::default(), Arc::new(PollBudget::new(0.5)), stale.clone());
-    let sub = watches.watch_group(GROUP);
+    let sub = watches.watch_group(GROUP, View::Basic);
     let events = GroupWatch::new(sub, Vec::new(), watches.config().heartbeat).into_stream();
     let statuses = events
         .map(|e| e.expect("the watch does not fail"))
@@ -300,4 +300,162 @@ async fn a_stale_shared_listing_never_takes_a_group_watcher_backwards() {
         .await;
     assert!(stale.answered.load(std::sync::atomic::Ordering::SeqCst), "the stale page was offered");
     assert_eq!(statuses, [S::Active, S::Terminated], "the stale ACTIVE page was not published after TERMINATED");
+}
+
+/// Watches over `fake` paced at AWS's limits, polls uncapped (as served).
+fn at_the_quota(fake: &Arc<FakeStreams>) -> Watches {
+    let paced = crate::sessions::fake::Paced::new(fake.clone());
+    Watches::new(paced, WatchConfig::default(), Arc::new(PollBudget::new(1.0)))
+}
+
+/// `n` ACTIVE sessions, `ss-0001`…, each answering its own signal response.
+fn active_sessions(fake: &FakeStreams, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| {
+            let id = format!("ss-{i:04}");
+            fake.add(&id, steps(&[(0, Aws::Active)]));
+            fake.answer_signal(&id, &format!("answer-{id}"));
+            id
+        })
+        .collect()
+}
+
+/// When each of `ids` got its first event, watched in `view` all at once,
+/// spread over `groups` stream groups (a poller each).
+async fn first_events(
+    watches: &Watches,
+    ids: &[String],
+    view: View,
+    groups: usize,
+) -> Vec<(Duration, pb::StreamSession)> {
+    let start = tokio::time::Instant::now();
+    let watchers = ids.iter().enumerate().map(|(i, id)| {
+        let group = if groups == 1 { GROUP.to_string() } else { format!("sg-{}", i % groups + 1) };
+        let sub = watches.watch_session(&group, id, view);
+        let mut events = Box::pin(SessionWatch::new(sub, id, watches.config().heartbeat, None).into_stream());
+        async move {
+            let event = events.next().await.expect("an event").expect("no failure");
+            (tokio::time::Instant::now() - start, event.stream_session.expect("a session"))
+        }
+    });
+    futures_util::future::join_all(watchers).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn five_hundred_basic_watchers_have_their_first_event_after_five_pages() {
+    let fake = FakeStreams::new(Vec::new());
+    let ids = active_sessions(&fake, 500);
+    let firsts = first_events(&at_the_quota(&fake), &ids, View::Basic, 1).await;
+    let last = firsts.iter().map(|(at, _)| *at).max().expect("500");
+    // 5 pages at 20/s: the optimum is 250 ms (the last page goes at 200 ms).
+    let bound = Duration::from_secs_f64(1.2 * 5.0 / 20.0) + Duration::from_millis(100);
+    assert!(last <= bound, "the last first event after {last:?} (bound {bound:?})");
+    assert_eq!(fake.count("ListStreamSessions"), 5);
+    assert_eq!(fake.count("GetStreamSession"), 0, "BASIC never costs a GetStreamSession");
+    let (_, session) = &firsts[0];
+    assert_eq!(session.status(), S::Active);
+    assert!(session.signal_response.is_empty(), "BASIC sets the summary's members only");
+}
+
+#[tokio::test(start_paused = true)]
+async fn five_hundred_full_watchers_read_at_the_whole_quota_while_a_caller_waits_one_slot_at_most() {
+    let fake = FakeStreams::new(Vec::new());
+    let ids = active_sessions(&fake, 500);
+    let paced = crate::sessions::fake::Paced::new(fake.clone());
+    let watches = Watches::new(paced.clone(), WatchConfig::default(), Arc::new(PollBudget::new(1.0)));
+    let read = |id: &'static str| {
+        let paced = paced.clone();
+        async move {
+            let asked = tokio::time::Instant::now();
+            let input = aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionInput::builder()
+                .identifier(GROUP)
+                .stream_session_identifier(id);
+            let by = crate::sessions::Call::By(Some(asked + Duration::from_secs(5)));
+            crate::sessions::GameLiftStreams::get_stream_session(&*paced, input, by).await.expect("read");
+            tokio::time::Instant::now() - asked
+        }
+    };
+    // Ten callers at once 10 s into the storm, one more a second later.
+    let callers = async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let burst = futures_util::future::join_all((0..10).map(|_| read("ss-0001"))).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        (burst, read("ss-0002").await)
+    };
+    // Ten stream groups: ten pollers, each with a poll waiting for a slot.
+    let (firsts, (mut burst, waited)) = tokio::join!(first_events(&watches, &ids, View::Full, 10), callers);
+    let last = firsts.iter().map(|(at, _)| *at).max().expect("500");
+    assert!(last <= Duration::from_secs(30), "the last first event after {last:?} (1.2 × 500/20 s = 30 s)");
+    assert!(firsts.iter().all(|(_, s)| s.signal_response.starts_with("answer-")), "FULL carries the signal response");
+    burst.sort();
+    let slot = Duration::from_millis(50);
+    for (k, wait) in burst.iter().enumerate() {
+        assert!(*wait <= slot * (k as u32 + 2), "caller {k} of the burst waited {wait:?}");
+    }
+    assert!(waited <= 2 * slot, "a caller after the burst waited {waited:?}: polls went before it");
+    assert_eq!(fake.count("GetStreamSession"), 511, "one read per session, and the callers'");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_basic_group_watch_of_a_thousand_sessions_is_synced_after_its_ten_pages() {
+    let fake = FakeStreams::new(Vec::new());
+    active_sessions(&fake, 1000);
+    let watches = at_the_quota(&fake);
+    let start = tokio::time::Instant::now();
+    let sub = watches.watch_group(GROUP, View::Basic);
+    let events = GroupWatch::new(sub, Vec::new(), watches.config().heartbeat).into_stream();
+    let snapshots: Vec<_> = events
+        .map(|e| e.expect("no failure"))
+        .take_while(|e| std::future::ready(e.kind() != Kind::Synced))
+        .collect()
+        .await;
+    let synced = tokio::time::Instant::now() - start;
+    let bound = Duration::from_secs_f64(1.2 * 10.0 / 20.0) + Duration::from_millis(100);
+    assert!(synced <= bound, "SYNCED after {synced:?} (bound {bound:?})");
+    assert_eq!(snapshots.len(), 1000);
+    assert_eq!(fake.count("GetStreamSession"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_group_watch_carries_each_sessions_full_state_and_its_end() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", steps(&[(0, Aws::Active), (5, Aws::Terminated)]));
+    fake.answer_signal("ss-1", "answer-1");
+    fake.add("ss-2", steps(&[(0, Aws::Connected)]));
+    let watches = at_the_quota(&fake);
+    let sub = watches.watch_group(GROUP, View::Full);
+    let events = GroupWatch::new(sub, Vec::new(), watches.config().heartbeat).into_stream();
+    let seen: Vec<_> = events
+        .map(|e| e.expect("no failure"))
+        .filter(|e| std::future::ready(e.kind() != Kind::Heartbeat))
+        .take_until(tokio::time::sleep(Duration::from_secs(12)))
+        .map(|e| {
+            let kind = e.kind();
+            let s = e.stream_session.unwrap_or_default();
+            (kind, s.arn.rsplit('/').next().unwrap_or_default().to_string(), s.status(), s.signal_response)
+        })
+        .collect()
+        .await;
+    let answer = String::from("answer-1");
+    assert_eq!(
+        seen,
+        [
+            (Kind::Snapshot, "ss-1".into(), S::Active, answer.clone()),
+            (Kind::Snapshot, "ss-2".into(), S::Connected, String::new()),
+            (Kind::Synced, String::new(), S::Unspecified, String::new()),
+            (Kind::Change, "ss-1".into(), S::Terminated, answer),
+        ]
+    );
+    assert_eq!(fake.count("GetStreamSession"), 2, "each session read once in full; later changes from listings");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_basic_watch_of_a_session_no_listing_shows_ends_with_not_found_without_a_read() {
+    let fake = FakeStreams::new(Vec::new());
+    let watches = at_the_quota(&fake);
+    let sub = watches.watch_session(GROUP, "ss-404", View::Basic);
+    let mut events = Box::pin(SessionWatch::new(sub, "ss-404", watches.config().heartbeat, None).into_stream());
+    let ended = events.next().await.expect("an end");
+    assert!(ended.is_err(), "NOT_FOUND");
+    assert_eq!((fake.count("ListStreamSessions"), fake.count("GetStreamSession")), (2, 0));
 }
