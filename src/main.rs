@@ -66,6 +66,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     let mut results: Arc<dyn PollResults> = Arc::new(NotShared);
     let mut schedule: Arc<dyn PollSchedule> = Arc::new(PollBudget::new(config.watch.poll_share));
     let mut fleet_metrics = None;
+    let mut fleet_reads = None;
     if let Some(fleet) = &fleet {
         let pacing = Arc::new(FleetPacing::new(fleet.clone(), &config.retry.ceilings));
         let reads = Arc::new(FleetReads::new(fleet.clone()));
@@ -74,12 +75,16 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         results = reads.clone();
         schedule = Arc::new(FleetSchedule::new(fleet.clone(), config.watch.poll_share));
         fleet_metrics = Some(telemetry::metrics::register_fleet(fleet, &pacing, &reads));
+        fleet_reads = Some(reads);
         tracing::info!(members = fleet.members(), degraded = fleet.degraded(), "fleet mode on");
     }
     let sessions = Sessions::new(sdk, Arc::new(resilience));
     let idempotency = Arc::new(Idempotency::new(config.idempotency_namespace.clone(), outcomes));
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
+    if let Some(reads) = &fleet_reads {
+        reads.push_changes_to(watches.clone());
+    }
     let mut gateway_service = Gateway::new(upstream, idempotency.clone(), watches);
     if let Some(fleet) = &fleet {
         let store = Arc::new(FleetTerminations::new(fleet.clone()));

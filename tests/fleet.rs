@@ -867,3 +867,59 @@ async fn sidecars_share_one_fleet_on_a_redis_cluster_and_say_so_when_not_told_it
     start(&mut c, "served-anyway", deadline).await.expect("served from its own state");
     until_logged(&unaware, "start the sidecar with --redis-cluster", 1).await;
 }
+
+/// Watches `arn` through `client`; when each status arrived.
+fn watch_times(
+    client: &StreamSessionsClient<Channel>,
+    arn: &str,
+    how_long: Duration,
+) -> JoinHandle<Vec<(S, std::time::Instant)>> {
+    let (mut client, arn) = (client.clone(), arn.to_string());
+    tokio::spawn(async move {
+        let request = pb::WatchStreamSessionRequest {
+            stream_group_identifier: GROUP.into(),
+            stream_session_identifier: arn,
+            ..Default::default()
+        };
+        let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(how_long, async {
+            while let Some(event) = stream.message().await.expect("no error").map(WatchResponse::into_event) {
+                if event.kind() != Kind::Heartbeat {
+                    seen.push((event.stream_session.expect("session").status(), std::time::Instant::now()));
+                }
+            }
+        })
+        .await;
+        seen
+    })
+}
+
+#[tokio::test]
+async fn a_change_one_sidecar_reads_is_pushed_to_the_others_watchers_at_once() {
+    let h = stopped_clock().await;
+    let arn = active_sessions(&h, 1).await.remove(0);
+    let redis = RedisServer::start();
+    // Reads 20 s apart: without a push, the other sidecar would show a change
+    // up to 20 s after the read that found it.
+    let slow = ["--watch-normal-interval-seconds", "20", "--watch-slow-interval-seconds", "20"];
+    let (_a, mut a) = sidecar_with(&h, &redis, &slow).await;
+    let (_b, b) = sidecar_with(&h, &redis, &slow).await;
+    let window = Duration::from_secs(6);
+    let (on_a, on_b) = (watch_times(&a, &arn, window), watch_times(&b, &arn, window));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = h.emulator.calls().get("GetStreamSession").map_or(0, |m| m.values().sum::<u64>());
+    client_action(&h, &arn, "connect").await;
+    let get = pb::GetStreamSessionRequest { stream_group_identifier: GROUP.into(), stream_session_identifier: arn };
+    let read = a.get_stream_session(get).await.expect("read").into_inner().stream_session.expect("session");
+    assert_eq!(read.status(), S::Connected);
+    let (on_a, on_b) = (on_a.await.expect("watcher"), on_b.await.expect("watcher"));
+    let statuses = |seen: &[(S, std::time::Instant)]| seen.iter().map(|(s, _)| *s).collect::<Vec<_>>();
+    assert_eq!(statuses(&on_a), [S::Active, S::Connected], "the caller's sidecar");
+    assert_eq!(statuses(&on_b), [S::Active, S::Connected], "the other sidecar");
+    let after = h.emulator.calls().get("GetStreamSession").map_or(0, |m| m.values().sum::<u64>());
+    assert_eq!(after - before, 1, "the caller's read is every sidecar's: no sidecar read it again");
+    let delay = on_b[1].1.saturating_duration_since(on_a[1].1);
+    println!("pushed to the other sidecar's watcher {delay:?} after the caller's");
+    assert!(delay <= Duration::from_millis(250), "the other sidecar's watcher got it {delay:?} later");
+}

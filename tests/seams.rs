@@ -458,6 +458,25 @@ async fn poll_results_keep_their_contract(results: &dyn PollResults, shares: boo
         assert_eq!(result.bytes.as_ref(), b"state-2", "a result read earlier does not replace a later one");
     }
 
+    // A call's answer offered is every poller's while fresh, unless a later read is stored.
+    let answered = Read::Session("ss-2");
+    results.offer("sg-1", answered, Bytes::from_static(b"answered"), read_at, Duration::from_secs(60));
+    match results.look("sg-1", answered, false).await {
+        Look::Fresh(result) => assert!(shares && result.bytes.as_ref() == b"answered"),
+        Look::Fetch(_) => assert!(!shares, "an offered result is used when shared"),
+        Look::Busy(_) => panic!("nobody fetches it"),
+    }
+    results.offer(
+        "sg-1",
+        answered,
+        Bytes::from_static(b"older"),
+        read_at - Duration::from_secs(1),
+        Duration::from_secs(60),
+    );
+    if let Look::Fresh(result) = results.look("sg-1", answered, false).await {
+        assert_eq!(result.bytes.as_ref(), b"answered", "an answer read earlier does not replace a later one");
+    }
+
     let Look::Fetch(dropped) = results.look("sg-1", read, true).await else { panic!("fetch") };
     drop(dropped);
     let other = Read::Page("");
@@ -476,6 +495,43 @@ async fn poll_results_in_the_fleet() {
     let redis = RedisServer::start();
     let fleet = fleet(&redis, "seams-reads").await;
     poll_results_keep_their_contract(&FleetReads::new(fleet), true).await;
+}
+
+/// A stored result that differs from the one before is announced on the
+/// fleet's change channel, once; one that does not is not.
+async fn changed_results_are_announced(fleet: Arc<Fleet>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    fleet.subscribe("changes", move |notice| {
+        let _ = tx.send(String::from_utf8_lossy(notice).to_string());
+    });
+    let results = FleetReads::new(fleet.clone());
+    let offer = |read, bytes: Bytes| results.offer("sg-1", read, bytes, SystemTime::now(), Duration::from_secs(60));
+    // The subscription is made in the background: offer new results until one is announced.
+    let mut n = 0u32;
+    let first = tokio::time::timeout(WAIT, async {
+        loop {
+            n += 1;
+            offer(Read::Session("ss-1"), Bytes::from(format!("state-{n}")));
+            if let Ok(Some(notice)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+                return notice;
+            }
+        }
+    });
+    let notice = first.await.expect("a change is announced");
+    assert_eq!(notice, format!("{}\nsg-1\nsession\nss-1", fleet.member()), "who, where and which read");
+    while tokio::time::timeout(Duration::from_millis(200), rx.recv()).await.is_ok() {}
+    offer(Read::Session("ss-1"), Bytes::from(format!("state-{n}")));
+    offer(Read::Page(""), Bytes::from_static(b"a page"));
+    let next = tokio::time::timeout(WAIT, rx.recv()).await.expect("announced").expect("subscribed");
+    assert_eq!(next, format!("{}\nsg-1\npage\n", fleet.member()), "the unchanged session was not announced");
+}
+
+#[tokio::test]
+async fn changed_results_are_announced_on_redis_and_on_a_cluster() {
+    let redis = RedisServer::start();
+    changed_results_are_announced(fleet(&redis, "seams-changes").await).await;
+    let cluster = RedisCluster::start(3);
+    changed_results_are_announced(cluster_fleet(&cluster, "cluster-changes").await).await;
 }
 
 #[tokio::test]

@@ -21,6 +21,7 @@ pub mod reads;
 pub mod schedule;
 pub mod terminations;
 
+use futures_util::StreamExt;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::future::Future;
@@ -237,6 +238,8 @@ pub struct Fleet {
     link: Link,
     tag: String,
     member: String,
+    /// For subscriptions, which need a connection of their own.
+    subscriber: redis::Client,
     timeout: Duration,
     heartbeat: Duration,
     degraded: AtomicBool,
@@ -272,11 +275,13 @@ impl Fleet {
         if let Some(password) = &config.password {
             info = info.clone().set_redis_settings(info.redis_settings().clone().set_password(password));
         }
+        let subscriber = redis::Client::open(info.clone()).map_err(|e| BadUrl(e.to_string()))?;
         let settings = Settings { info, cluster: config.cluster, timeout: config.timeout, max_delay: config.heartbeat };
         let link = Link::new(settings).map_err(|e| BadUrl(e.to_string()))?;
         let (tx, rx) = mpsc::unbounded_channel();
         let fleet = Arc::new(Self {
             link,
+            subscriber,
             tag: format!("{{{}:{region}}}", config.prefix),
             member: uuid::Uuid::new_v4().to_string(),
             timeout: config.timeout,
@@ -433,6 +438,38 @@ impl Fleet {
             entry.logged = Some(now);
             tracing::warn!(what, repairs = entry.count, "fleet mode: a bad value in Redis was repaired");
         }
+    }
+
+    /// Hands each message published on the fleet's channel `name` to
+    /// `deliver`, for as long as the fleet lives: one subscription (on a
+    /// connection of its own, to the configured node; a cluster broadcasts
+    /// what is published), made again at most every heartbeat when it breaks.
+    pub fn subscribe(self: &Arc<Self>, name: &str, deliver: impl Fn(&[u8]) + Send + 'static) {
+        let (fleet, channel) = (Arc::downgrade(self), self.key(name));
+        tokio::spawn(async move {
+            loop {
+                let Some((client, timeout, pause)) =
+                    fleet.upgrade().map(|f| (f.subscriber.clone(), f.timeout, f.heartbeat))
+                else {
+                    return;
+                };
+                let subscribed = tokio::time::timeout(timeout, async {
+                    let mut pubsub = client.get_async_pubsub().await?;
+                    pubsub.subscribe(&channel).await?;
+                    Ok::<_, redis::RedisError>(pubsub)
+                });
+                if let Ok(Ok(mut pubsub)) = subscribed.await {
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        if fleet.strong_count() == 0 {
+                            return;
+                        }
+                        deliver(message.get_payload_bytes());
+                    }
+                }
+                tokio::time::sleep(pause).await;
+            }
+        });
     }
 
     /// Runs a Redis command unless the link is degraded; `None` when it is,

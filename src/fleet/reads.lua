@@ -16,7 +16,9 @@
 -- look:    ARGV[3] lease ms, ARGV[4] "1" to force a fetch (a call just changed
 --          what it reads: the lease is taken whatever is fresh or held)
 --          -> {"fresh" | "fetch" | "busy", repaired, result or "", read time µs or ""}
--- store:   ARGV[3] result, ARGV[4] fresh for ms, ARGV[5] read time µs -> 1 if stored
+-- store:   ARGV[3] result, ARGV[4] fresh for ms, ARGV[5] read time µs, ARGV[6] the
+--          fleet's change channel, ARGV[7] the notice published there when the
+--          result stored differs from the one before -> 1 if stored
 -- offer:   the same without a lease (the state a call was answered with): stored
 --          unless a result read later is
 -- renew:   ARGV[3] lease ms -> 1 if the lease is still the ticket's (its holder waits
@@ -66,6 +68,7 @@ local function keep()
   redis.call('HSET', KEYS[1], 'at', now, 'fresh', fresh_for, 'result', ARGV[3], 'read', ARGV[5])
   -- Kept well past its freshness: a stale result beats none while a fetch runs.
   redis.call('PEXPIRE', KEYS[1], math.max(10 * fresh_for, 60000))
+  if result ~= ARGV[3] and ARGV[6] then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
   return 1
 end
 

@@ -21,6 +21,7 @@ use tokio::task::AbortHandle;
 
 use super::{millis, Fleet, Held, LeaseKind};
 use crate::sessions::watch::shared::{Look, PollResults, Read, Shared, Ticket};
+use crate::sessions::watch::Watches;
 use crate::sessions::{at_once, Soon};
 
 static READS: LazyLock<Script> = LazyLock::new(|| super::script(include_str!("reads.lua")));
@@ -104,19 +105,66 @@ impl FleetReads {
 
     /// The keys of `read` in `group`.
     fn keys(&self, group: &str, read: Read<'_>) -> Keys {
-        let name = match read {
-            Read::Session(id) => format!("poll:{group}:session:{id}"),
-            Read::Page(token) => format!("poll:{group}:page:{token}"),
+        let (kind, name) = match read {
+            Read::Session(id) => ("session", id),
+            Read::Page(token) => ("page", token),
         };
-        let result = self.fleet.key(&name);
-        Keys { lease: format!("{result}:lease"), result }
+        let result = self.fleet.key(&format!("poll:{group}:{kind}:{name}"));
+        let notice = [self.fleet.member(), group, kind, name].join("\n");
+        Keys { lease: format!("{result}:lease"), result, channel: self.fleet.key(CHANGES), notice }
+    }
+
+    /// Hands every change another sidecar's read finds (a result stored that
+    /// differs from the one before) to `watches` as soon as Redis publishes
+    /// it, so their watchers of it get it at once rather than at their next
+    /// read. A notice missed (the subscription broken) costs no change: the
+    /// next read finds it.
+    pub fn push_changes_to(&self, watches: Watches) {
+        let own = self.fleet.member().to_string();
+        self.fleet.subscribe(CHANGES, move |notice| {
+            let Ok(text) = std::str::from_utf8(notice) else { return };
+            let mut parts = text.splitn(4, '\n');
+            let (Some(member), Some(group), Some(kind), Some(name)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return;
+            };
+            let read = match kind {
+                "session" => Read::Session(name),
+                "page" => Read::Page(name),
+                _ => return,
+            };
+            if member != own {
+                watches.changed(group, read);
+            }
+        });
     }
 }
 
-/// The keys of one read: its result's hash and its fetch lease.
+/// The channel (under the fleet's tag) where stored results that changed are announced.
+const CHANGES: &str = "changes";
+
+/// The keys of one read: its result's hash and its fetch lease, and where
+/// (and with what notice) a change of its result is announced.
 struct Keys {
     result: String,
     lease: String,
+    channel: String,
+    notice: String,
+}
+
+impl Keys {
+    /// The script's arguments that store `result`.
+    fn stored(&self, result: Bytes, read_at: SystemTime, fresh_for: Duration) -> [Vec<u8>; 5] {
+        let micros = read_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        [
+            result.to_vec(),
+            millis(fresh_for).to_string().into_bytes(),
+            micros.to_string().into_bytes(),
+            self.channel.clone().into_bytes(),
+            self.notice.clone().into_bytes(),
+        ]
+    }
 }
 
 impl PollResults for FleetReads {
@@ -144,7 +192,7 @@ impl PollResults for FleetReads {
             return;
         }
         let keys = self.keys(group, read);
-        let args = [b"offer".to_vec(), Vec::new(), result.to_vec()].into_iter().chain(times(read_at, fresh_for));
+        let args = [b"offer".to_vec(), Vec::new()].into_iter().chain(keys.stored(result, read_at, fresh_for));
         self.fleet.detach(&READS, vec![keys.result, keys.lease], args.collect());
     }
 
@@ -194,14 +242,9 @@ impl Ticket for FleetTicket {
     fn store(mut self: Box<Self>, result: Bytes, read_at: SystemTime, fresh_for: Duration) {
         self.stored = true;
         self.renewal.abort();
-        self.send("store", std::iter::once(result.to_vec()).chain(times(read_at, fresh_for)).collect());
+        let args = self.keys.stored(result, read_at, fresh_for).to_vec();
+        self.send("store", args);
     }
-}
-
-/// A result's freshness (ms) and read time (µs since the epoch), as the script takes them.
-fn times(read_at: SystemTime, fresh_for: Duration) -> [Vec<u8>; 2] {
-    let micros = read_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
-    [millis(fresh_for).to_string().into_bytes(), micros.to_string().into_bytes()]
 }
 
 /// A read time as the script answers it (microseconds since the epoch).

@@ -336,6 +336,17 @@ impl Watches {
         }
     }
 
+    /// Another process stored a new result of `read` in `group` (its ID):
+    /// what reads it here is due now, and takes it from the shared results.
+    pub fn changed(&self, group: &str, read: shared::Read<'_>) {
+        let watched = lock(&self.core.groups).get(group).cloned();
+        if let Some(watched) = watched {
+            if poller::pushed(&mut lock(&watched.state), read, Instant::now()) {
+                watched.wake.notify_one();
+            }
+        }
+    }
+
     /// Asks for a read of a watched session now (after a call that changes it).
     pub fn refresh(&self, group: &str, session: &str) {
         self.refresh_where(group, |key| key == resource_id(session));

@@ -107,6 +107,35 @@ fn plan(core: &Core, group: &Group, now: Instant) -> Option<Plan> {
     Some(Plan::Get(due.into_iter().map(|(k, e)| (k.clone(), e.identifier.clone())).collect()))
 }
 
+/// Makes what reads `read` here due at `now` (another process stored a new
+/// result of it): the session's entry, or, for a listing page, the listing
+/// when this poller lists the group. Returns whether anything is due.
+pub(super) fn pushed(st: &mut GroupState, read: Read<'_>, now: Instant) -> bool {
+    match read {
+        Read::Session(id) => match st.sessions.get_mut(id) {
+            Some(entry) => {
+                entry.due = now;
+                true
+            }
+            None => false,
+        },
+        Read::Page(_) => {
+            let lists = st.listing.is_some()
+                || st.sessions.len() > st.size_hint.div_ceil(PAGE).max(1)
+                || st.sessions.values().any(|e| !e.needs_full());
+            if lists {
+                if let Some(listing) = st.listing.as_mut() {
+                    listing.due = now;
+                }
+                for entry in st.sessions.values_mut() {
+                    entry.due = now;
+                }
+            }
+            lists
+        }
+    }
+}
+
 /// Whether the next round may succeed where this one failed.
 fn is_transient(failure: &CallFailure) -> bool {
     failure.error.class().retryable()
