@@ -1,8 +1,9 @@
-//! What the watch benchmarks share: an emulator with 1,000 ACTIVE sessions,
-//! 10 WatchStreamSession streams per session spread over gateways, and a
-//! window in which a client connects to random sessions at random moments
-//! while the delay from each change to each watcher's CHANGE event and the
-//! upstream calls are measured.
+//! What the watch benchmarks share: an emulator with 1,000 ACTIVE sessions
+//! and AWS's limits, WatchStreamSession streams (BASIC, then FULL) spread over
+//! gateways with how long their first events took against the optimum the
+//! quota allows, and a window in which a client connects to random sessions
+//! at random moments while the delay from each change to each watcher's
+//! CHANGE event and the upstream calls are measured.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,11 +21,15 @@ use tonic::transport::{Channel, Endpoint};
 use super::{sdk_client, start_session};
 
 pub const SESSIONS: usize = 1_000;
-pub const WATCHERS_PER_SESSION: usize = 10;
+/// Watchers per session in each view.
+pub const WATCHERS_PER_VIEW: usize = 5;
+/// Watchers per session: BASIC and FULL.
+pub const WATCHERS_PER_SESSION: usize = 2 * WATCHERS_PER_VIEW;
 /// HTTP/2 connections per gateway.
 const CONNECTIONS: usize = 20;
-/// The poll budget of ListStreamSessions: share × AWS's ceiling.
-pub const LIST_BUDGET: f64 = 0.5 * 20.0;
+/// The poll budget at AWS's ceiling (20/s per operation) while no caller
+/// wants a slot: polls take all of it.
+pub const POLL_BUDGET: f64 = 20.0;
 /// Sessions per ListStreamSessions page.
 pub const PAGE: usize = 100;
 
@@ -39,18 +44,23 @@ pub struct Seen {
 /// The best median delay the poll budget allows: the whole group is read in
 /// one sweep of its pages, and a change waits half a sweep on median.
 pub fn optimum_ms() -> f64 {
-    (SESSIONS / PAGE) as f64 / LIST_BUDGET / 2.0 * 1000.0
+    (SESSIONS / PAGE) as f64 / POLL_BUDGET / 2.0 * 1000.0
+}
+
+/// The soonest every watcher of `view` can have its first event: the
+/// group's pages (BASIC), or one GetStreamSession per session (FULL), at the
+/// poll budget.
+pub fn first_events_optimum_seconds(view: pb::StreamSessionView) -> f64 {
+    let reads = if view == pb::StreamSessionView::Basic { SESSIONS.div_ceil(PAGE) } else { SESSIONS };
+    reads as f64 / POLL_BUDGET
 }
 
 /// An emulator with room for every session, AWS's rate limits on the polled
-/// operations (GetStreamSession raised to 100/s, so the 1,000 first snapshots
-/// take seconds rather than minutes), and 1,000 ACTIVE sessions. Returns
-/// the sessions' ARNs.
+/// operations, and 1,000 ACTIVE sessions. Returns the sessions' ARNs.
 pub async fn emulator_with_sessions() -> (EmulatorHandle, Vec<String>) {
     let mut config = EmulatorConfig::default();
     config.world.capacity = vec![(config.world.region.clone(), SESSIONS as u32)];
     config.rate_limits.remove("StartStreamSession");
-    config.rate_limits.insert("GetStreamSession".into(), 100.0);
     let emulator = emulator::start("127.0.0.1:0".parse().expect("address"), config).await.expect("emulator");
     let client = sdk_client(&emulator.endpoint_url());
     let mut arns = Vec::with_capacity(SESSIONS);
@@ -61,9 +71,14 @@ pub async fn emulator_with_sessions() -> (EmulatorHandle, Vec<String>) {
     (emulator, arns)
 }
 
-/// Opens 10 watches per session, the n-th watch of all on gateway n mod
-/// their number; every event goes to `seen`.
-pub async fn subscribe(urls: &[String], arns: &[String], seen: mpsc::UnboundedSender<Seen>) {
+/// Opens [`WATCHERS_PER_VIEW`] watches of `view` per session, the n-th
+/// watch of all on gateway n mod their number; every event goes to `seen`.
+pub async fn subscribe(
+    urls: &[String],
+    arns: &[String],
+    view: pb::StreamSessionView,
+    seen: mpsc::UnboundedSender<Seen>,
+) {
     let mut channels: Vec<Vec<Channel>> = Vec::new();
     for url in urls {
         let mut own = Vec::new();
@@ -73,13 +88,14 @@ pub async fn subscribe(urls: &[String], arns: &[String], seen: mpsc::UnboundedSe
         channels.push(own);
     }
     for (i, arn) in arns.iter().enumerate() {
-        for w in 0..WATCHERS_PER_SESSION {
-            let n = i * WATCHERS_PER_SESSION + w;
+        for w in 0..WATCHERS_PER_VIEW {
+            let n = i * WATCHERS_PER_VIEW + w;
             let gateway = &channels[n % urls.len()];
             let mut client = StreamSessionsClient::new(gateway[(n / urls.len()) % CONNECTIONS].clone());
             let request = pb::WatchStreamSessionRequest {
                 stream_group_identifier: GROUP.into(),
                 stream_session_identifier: arn.clone(),
+                view: view.into(),
                 ..Default::default()
             };
             let seen = seen.clone();
@@ -94,6 +110,35 @@ pub async fn subscribe(urls: &[String], arns: &[String], seen: mpsc::UnboundedSe
                 }
             });
         }
+    }
+}
+
+/// Opens the watches of `view` (see [`subscribe`]) and waits for every
+/// first event; how long that took, in seconds.
+pub async fn first_events(
+    urls: &[String],
+    arns: &[String],
+    view: pb::StreamSessionView,
+    seen: &mpsc::UnboundedSender<Seen>,
+    rx: &mut mpsc::UnboundedReceiver<Seen>,
+) -> f64 {
+    let subscribing = Instant::now();
+    subscribe(urls, arns, view, seen.clone()).await;
+    wait_for(rx, pb::StreamSessionEventKind::Snapshot, SESSIONS * WATCHERS_PER_VIEW).await;
+    subscribing.elapsed().as_secs_f64()
+}
+
+/// Prints how long the first events of each view took, the optimum and their ratio.
+pub fn report_first_events(basic_seconds: f64, full_seconds: f64) {
+    for (view, seconds) in [(pb::StreamSessionView::Basic, basic_seconds), (pb::StreamSessionView::Full, full_seconds)]
+    {
+        let optimum = first_events_optimum_seconds(view);
+        println!(
+            "  first events, {} {} watchers: {seconds:.2} s, optimum {optimum:.2} s, ratio {:.2}",
+            SESSIONS * WATCHERS_PER_VIEW,
+            view.as_str_name().trim_start_matches("STREAM_SESSION_VIEW_"),
+            seconds / optimum
+        );
     }
 }
 
