@@ -60,16 +60,22 @@ async fn start_and_wait_answers_once_the_session_is_active() {
     assert_eq!(fake.seconds("GetStreamSession"), [1, 2, 3, 4], "the start's answer is the wait's first state");
 }
 
-/// The first event of a WatchStreamSession opened on `id`.
-async fn first_event(gateway: &Gateway, id: &str) -> pb::StreamSessionEvent {
+/// The first event of a WatchStreamSession opened on `id` in `view`.
+async fn first_event_in(gateway: &Gateway, id: &str, view: pb::StreamSessionView) -> pb::StreamSessionEvent {
     use futures_util::StreamExt;
     let request = pb::WatchStreamSessionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: id.into(),
+        view: view.into(),
         ..Default::default()
     };
     let mut events = gateway.watch_stream_session(Request::new(request)).await.expect("a stream").into_inner();
     events.next().await.expect("an event").expect("no error").event.expect("the event")
+}
+
+/// The first event of a WatchStreamSession (FULL) opened on `id`.
+async fn first_event(gateway: &Gateway, id: &str) -> pb::StreamSessionEvent {
+    first_event_in(gateway, id, pb::StreamSessionView::Full).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -80,6 +86,11 @@ async fn a_session_a_call_just_answered_needs_no_read_for_its_snapshot() {
     let snapshot = first_event(&gateway, &arn).await;
     assert_eq!(snapshot.stream_session.expect("a state").status(), pb::StreamSessionStatus::Activating);
     assert_eq!(fake.count("GetStreamSession"), 0, "the start's answer is the snapshot");
+    let began = Instant::now();
+    let basic = first_event_in(&gateway, &arn, pb::StreamSessionView::Basic).await;
+    assert_eq!(basic.stream_session.expect("a state").status(), pb::StreamSessionStatus::Activating);
+    assert_eq!(Instant::now(), began, "a BASIC watch too gets it at once");
+    assert_eq!((fake.count("GetStreamSession"), fake.count("ListStreamSessions")), (0, 0));
 
     fake.add("ss-2", steps(&[(0, Aws::Active)]));
     fake.answer_signal("ss-2", "answer");

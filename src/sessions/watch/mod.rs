@@ -187,9 +187,11 @@ struct Entry {
     forced: bool,
     /// Watched for a FULL group watch (kept while the group has one).
     pinned: bool,
-    /// Complete listings in a row that missed it (a BASIC watch of a session
-    /// no listing shows ends with NOT_FOUND after two).
+    /// Complete listings in a row, read after it was made, that missed it (a
+    /// BASIC watch of a session no listing shows ends with NOT_FOUND after two).
     misses: u8,
+    /// When it was made: a listing read before cannot show a session started since.
+    since: SystemTime,
 }
 
 impl Entry {
@@ -202,6 +204,7 @@ impl Entry {
             forced: false,
             pinned,
             misses: 0,
+            since: SystemTime::now(),
         }
     }
 
@@ -269,9 +272,18 @@ impl Watches {
 
     /// Subscribes to one session's feed of `view` (identifiers are IDs or ARNs).
     pub fn watch_session(&self, group: &str, session: &str, view: View) -> Subscription<SessionFeed> {
+        let known = self.core.known(resource_id(group), resource_id(session));
         self.core.with_group(group, |st| {
             let key = resource_id(session).to_string();
-            let entry = st.sessions.entry(key).or_insert_with(|| Entry::new(session, Instant::now(), false));
+            let entry = st.sessions.entry(key).or_insert_with(|| {
+                let (now, wall) = (Instant::now(), SystemTime::now());
+                let mut entry = Entry::new(session, now, false);
+                // A state a call was just answered with is the snapshot, at once.
+                if let Some((state, read_at)) = known {
+                    poller::publish(&self.core, &mut entry, state, read_at, now, wall);
+                }
+                entry
+            });
             match view {
                 View::Full => entry.tx.subscribe(),
                 View::Basic => entry.basic.subscribe(),

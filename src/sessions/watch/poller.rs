@@ -535,7 +535,9 @@ fn finish_listing(
             if by_id.contains_key(key) {
                 continue;
             }
-            entry.misses += 1;
+            if read_at > entry.since {
+                entry.misses += 1;
+            }
             entry.due = now + core.config.fast_interval;
             if entry.misses >= 2 {
                 unknown.push(key.clone());
