@@ -29,7 +29,7 @@ use gamelift_streams_gateway::sessions::idempotency::{
 };
 use gamelift_streams_gateway::sessions::resilience::limiter::{AdaptiveLimiter, BETA};
 use gamelift_streams_gateway::sessions::resilience::pacing::{LocalPacing, SendPacing};
-use gamelift_streams_gateway::sessions::resilience::{CallFailure, GiveUp};
+use gamelift_streams_gateway::sessions::resilience::{CallFailure, GiveUp, Priority, Resilience, RetryPolicy};
 use gamelift_streams_gateway::sessions::terminations::{InProcess, Pending, PendingTerminations};
 use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule};
 use gamelift_streams_gateway::sessions::watch::shared::{Look, NotShared, PollResults, Read};
@@ -105,8 +105,20 @@ async fn send_pacing_keeps_its_contract(pacing: &dyn SendPacing) {
     drop(b);
     let next = pacing.reserve(OP, now).await.expect("a slot");
     assert_close(next.at() - again.at(), interval, "a slot given back before the last is not handed out twice");
+    let after = next.at() + interval;
     for slot in [a, again, next] {
         slot.used();
+    }
+    // Background work gets only a slot no caller is queued for, and reserves nothing otherwise.
+    let Err(free_at) = pacing.reserve_idle(OP, Instant::now()).await else { panic!("slots queued: none idle") };
+    assert_close(free_at.max(after) - free_at.min(after), Duration::ZERO, "the next slot, not reserved");
+    tokio::time::sleep_until(free_at).await;
+    match pacing.reserve_idle(OP, Instant::now()).await {
+        Ok(Some(idle)) => {
+            assert_close(idle.at().max(after) - idle.at().min(after), Duration::ZERO, "the slot it was told of");
+            idle.used();
+        }
+        _ => panic!("the schedule is idle once its slots have passed"),
     }
     assert!(pacing.reserve("NotAnOperation", now).await.is_none(), "an operation without a ceiling is not paced");
 
@@ -317,6 +329,48 @@ async fn the_fleets_pace_script_follows_the_rate_vectors() {
         Script { connection: connection.clone(), key: format!("vectors:{n}"), ceiling }
     })
     .await;
+}
+
+/// Sends `n` calls of [`OP`] through `resilience` as work of `priority`;
+/// when each was sent.
+async fn sends(resilience: Arc<Resilience>, n: usize, priority: Priority) -> Vec<Instant> {
+    let mut sent = Vec::new();
+    for _ in 0..n {
+        let at = resilience.call_limited(OP, None, 1, priority, || async { Ok::<_, SessionError>(Instant::now()) });
+        sent.push(at.await.expect("sent"));
+    }
+    sent
+}
+
+#[tokio::test]
+async fn background_work_of_four_sidecars_shares_the_fleets_idle_slots_and_a_caller_goes_first() {
+    let redis = RedisServer::start();
+    let mut sidecars = Vec::new();
+    for _ in 0..4 {
+        let pacing = Arc::new(FleetPacing::new(fleet(&redis, "seams-background").await, &ceilings()));
+        let policy = RetryPolicy { ceilings: ceilings(), ..RetryPolicy::default() };
+        sidecars.push(Arc::new(Resilience::with_seed(policy, 1).with_pacing(pacing)));
+    }
+    let start = Instant::now();
+    // Four sidecars' pollers, 10 sends each, one at a time (as a poller sends).
+    let background: Vec<_> =
+        sidecars.iter().map(|r| tokio::spawn(sends(r.clone(), 10, Priority::Background))).collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let asked = Instant::now();
+    let caller = sends(sidecars[0].clone(), 1, Priority::Caller).await;
+    let waited = caller[0] - asked;
+    let mut polls = Vec::new();
+    for task in background {
+        polls.extend(tokio::time::timeout(WAIT, task).await.expect("background work is not starved").expect("sent"));
+    }
+    let rate = 20.0 * MARGIN;
+    let took = polls.iter().max().expect("40").duration_since(start);
+    assert!(
+        took <= Duration::from_secs_f64(41.0 / rate) + TOLERANCE * 4,
+        "40 background sends and a caller's took {took:?}: the fleet's idle slots were lost"
+    );
+    let slot = Duration::from_secs_f64(1.0 / rate);
+    assert!(waited <= 2 * slot + TOLERANCE, "the caller waited {waited:?} behind background work");
 }
 
 // ----- OutcomeStore -----

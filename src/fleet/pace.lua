@@ -25,7 +25,10 @@
 --            (the last slot end the caller knows of); ARGV[5] "fixed": pace at
 --            the ceiling, no adaptation (a poll schedule); ARGV[6] the share of
 --            the rate the sidecars sharing this budget may use, 0 < share <= 1
---            (the members not back yet pace alone at theirs; empty: 1)
+--            (the members not back yet pace alone at theirs; empty: 1);
+--            ARGV[7] "idle": reserve only a slot due now (background work, which
+--            must not queue ahead of callers); otherwise nothing is reserved, the
+--            start and end answered are empty, and the wait is until the next slot
 -- give_back: ARGV[4], ARGV[5] the slot's start and end, as reserve answered them
 -- record:    ARGV[4] "1" if the attempt was throttled, "0" if not
 -- Returns  {microseconds until the slot (0 but for reserve), rate, the slot's
@@ -143,9 +146,13 @@ if mode == 'reserve' then
   local share = tonumber(ARGV[6])
   if not finite(share) or share <= 0 or share > 1 then share = 1 end
   start = math.max(s.tat, now + not_before)
-  stop = start + 1000000 / (s.rate * share)
-  s.tat = stop
   wait = start - now
+  if ARGV[7] == 'idle' and wait > 0 then
+    start, stop = nil, nil
+  else
+    stop = start + 1000000 / (s.rate * share)
+    s.tat = stop
+  end
 elseif mode == 'give_back' then
   if tonumber(ARGV[5]) == s.tat then s.tat = tonumber(ARGV[4]) end
 else

@@ -131,8 +131,9 @@ impl Op {
 struct Reply {
     wait: Duration,
     rate: f64,
-    start: f64,
-    end: f64,
+    /// The slot's start and end on the schedule's clock; `None` when an idle
+    /// reservation found no slot due.
+    slot: Option<(f64, f64)>,
     /// From now to the end of the fleet's schedule.
     tat: Duration,
     repaired: bool,
@@ -200,20 +201,65 @@ impl FleetPacing {
     }
 
     /// A slot from this sidecar's own share, after every slot it knows of
-    /// and once the fleet no longer counts this sidecar among its sharers.
-    fn reserve_local(&self, op: &'static str, o: &Op, now: Instant) -> Option<Slot<'_>> {
+    /// and once the fleet no longer counts this sidecar among its sharers
+    /// (with `idle`, only one due now).
+    fn reserve_local(&self, op: &'static str, o: &Op, now: Instant, idle: bool) -> Result<Option<Slot<'_>>, Instant> {
         let lent_until = self.fleet.lent_until().unwrap_or(now);
-        let id = self.local(|l| l.reserve_now(op, o.not_before(now, Some(lent_until))))?;
+        let not_before = o.not_before(now, Some(lent_until));
+        if idle && not_before > now {
+            return Err(not_before);
+        }
+        let reserved =
+            self.local(|l| if idle { l.reserve_idle_now(op, now) } else { Ok(l.reserve_now(op, not_before)) });
+        let Some(id) = reserved? else { return Ok(None) };
         if let Mark::Local { start, end } = id.mark {
             o.hold(start, end, true);
         }
         self.fleet.set_sharing(false);
         self.counts.local.fetch_add(1, Ordering::Relaxed);
-        Some(Slot::new(id, op, self))
+        Ok(Some(Slot::new(id, op, self)))
     }
 
-    /// A slot from the fleet's budget; `None` if Redis did not answer.
-    async fn reserve_shared(&self, o: &Arc<Op>, now: Instant) -> Option<(Instant, Reply)> {
+    /// A slot of `op` (with `idle`, only one due now: `Err` with when the
+    /// next is otherwise): from the fleet's budget, unless Redis is away or
+    /// slots this sidecar reserved alone are still to come (then its own
+    /// share goes on until they are spent, and the fleet counts it out of
+    /// the budget's sharers).
+    fn reserve_as(&self, op: &'static str, now: Instant, idle: bool) -> Soon<'_, Result<Option<Slot<'_>>, Instant>> {
+        let Some(o) = self.ops.get(op) else { return at_once(Ok(None)) };
+        if self.fleet.degraded() || o.alone(now) {
+            return at_once(self.reserve_local(op, o, now, idle));
+        }
+        if !self.ops.values().any(|o| o.alone(now)) {
+            self.fleet.set_sharing(true);
+        }
+        Either::Right(Box::pin(async move {
+            let Some((answered, reply)) = self.reserve_shared(o, now, idle).await else {
+                return self.reserve_local(op, o, Instant::now(), idle);
+            };
+            if reply.repaired {
+                self.fleet.repaired("pace");
+            }
+            o.rate.store(reply.rate.to_bits(), Ordering::Relaxed);
+            let Some((start, end)) = reply.slot else { return Err(answered + reply.wait) };
+            self.counts.slots.fetch_add(1, Ordering::Relaxed);
+            if !reply.wait.is_zero() {
+                self.counts.waits.fetch_add(1, Ordering::Relaxed);
+            }
+            let (at, until) = (answered + reply.wait, answered + reply.tat);
+            o.hold(at, until, false);
+            {
+                let mut fleet_end = lock(&o.fleet_end);
+                *fleet_end = (fleet_end.0.max(until), answered);
+            }
+            let id = SlotId { at, mark: Mark::Shared { start, end } };
+            Ok(Some(Slot::new(id, op, self)))
+        }))
+    }
+
+    /// A slot from the fleet's budget (with `idle`, only one due now);
+    /// `None` if Redis did not answer.
+    async fn reserve_shared(&self, o: &Arc<Op>, now: Instant, idle: bool) -> Option<(Instant, Reply)> {
         let not_before = o.not_before(now, None).saturating_duration_since(now);
         let (tx, rx) = oneshot::channel();
         let (fleet, op) = (self.fleet.clone(), o.clone());
@@ -221,10 +267,10 @@ impl FleetPacing {
         // In its own task: a reservation whose caller left before Redis answered
         // is given back when the answer comes.
         tokio::spawn(async move {
-            let reply = reserve(&fleet, &op, not_before, fleet.live_share()).await;
-            if let Err(Some(reply)) = tx.send(reply) {
+            let reply = reserve(&fleet, &op, not_before, fleet.live_share(), idle).await;
+            if let Err(Some(Reply { slot: Some((start, end)), .. })) = tx.send(reply) {
                 counts.given_back.fetch_add(1, Ordering::Relaxed);
-                give_back(&fleet, &op, reply.start, reply.end);
+                give_back(&fleet, &op, start, end);
             }
         });
         let reply = rx.await.ok()??;
@@ -233,22 +279,29 @@ impl FleetPacing {
 }
 
 /// Reserves a slot of `op` not before `not_before` from now, at `share` of
-/// the fleet's rate.
-async fn reserve(fleet: &Fleet, op: &Op, not_before: Duration, share: f64) -> Option<Reply> {
+/// the fleet's rate; with `idle`, only a slot due now (the reply carries no
+/// slot otherwise).
+async fn reserve(fleet: &Fleet, op: &Op, not_before: Duration, share: f64, idle: bool) -> Option<Reply> {
     let micros = u64::try_from(not_before.as_micros()).unwrap_or(u64::MAX);
     let (wait, rate, start, end, tat, repaired): (u64, String, String, String, i64, u8) = fleet
         .run(|mut c| async move {
             let mut call = PACE.key(&op.key);
             call.arg("reserve").arg(op.ceiling).arg("").arg(micros).arg("").arg(share);
+            if idle {
+                call.arg("idle");
+            }
             call.invoke_async(&mut c).await
         })
         .await?;
     let number = |text: &str| text.parse::<f64>().ok().filter(|x| x.is_finite());
+    let slot = match (start.as_str(), end.as_str()) {
+        ("", "") if idle => None,
+        _ => Some((number(&start)?, number(&end)?)),
+    };
     Some(Reply {
         wait: Duration::from_micros(wait),
         rate: number(&rate)?,
-        start: number(&start)?,
-        end: number(&end)?,
+        slot,
         tat: Duration::from_micros(u64::try_from(tat).unwrap_or(0)),
         repaired: repaired == 1,
     })
@@ -272,34 +325,16 @@ impl SendPacing for FleetPacing {
     /// reserved alone are still to come (then its own share goes on until
     /// they are spent, and the fleet counts it out of the budget's sharers).
     fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>> {
-        let Some(o) = self.ops.get(op) else { return at_once(None) };
-        if self.fleet.degraded() || o.alone(now) {
-            return at_once(self.reserve_local(op, o, now));
+        match self.reserve_as(op, now, false) {
+            Either::Left(ready) => at_once(ready.into_inner().unwrap_or(None)),
+            Either::Right(later) => Either::Right(Box::pin(async move { later.await.unwrap_or(None) })),
         }
-        if !self.ops.values().any(|o| o.alone(now)) {
-            self.fleet.set_sharing(true);
-        }
-        Either::Right(Box::pin(async move {
-            let Some((answered, reply)) = self.reserve_shared(o, now).await else {
-                return self.reserve_local(op, o, Instant::now());
-            };
-            if reply.repaired {
-                self.fleet.repaired("pace");
-            }
-            o.rate.store(reply.rate.to_bits(), Ordering::Relaxed);
-            self.counts.slots.fetch_add(1, Ordering::Relaxed);
-            if !reply.wait.is_zero() {
-                self.counts.waits.fetch_add(1, Ordering::Relaxed);
-            }
-            let (at, end) = (answered + reply.wait, answered + reply.tat);
-            o.hold(at, end, false);
-            {
-                let mut fleet_end = lock(&o.fleet_end);
-                *fleet_end = (fleet_end.0.max(end), answered);
-            }
-            let id = SlotId { at, mark: Mark::Shared { start: reply.start, end: reply.end } };
-            Some(Slot::new(id, op, self))
-        }))
+    }
+
+    /// The same for background work: only a slot due now, from the fleet's
+    /// budget or (Redis away) this sidecar's share.
+    fn reserve_idle(&self, op: &'static str, now: Instant) -> Soon<'_, Result<Option<Slot<'_>>, Instant>> {
+        self.reserve_as(op, now, true)
     }
 
     fn give_back(&self, op: &'static str, slot: &SlotId) {

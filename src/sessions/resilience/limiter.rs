@@ -126,6 +126,11 @@ impl AdaptiveLimiter {
         SlotId { at: start, mark: Mark::Local { start, end } }
     }
 
+    /// When the next slot is: the first one not handed out.
+    pub fn next_slot(&self) -> Instant {
+        self.tat
+    }
+
     /// Gives back a slot that will not be used: the schedule moves back to
     /// its start if it is the last one handed out, and stays otherwise (a
     /// slot reserved after it is never handed out twice).

@@ -245,19 +245,20 @@ impl Resilience {
     }
 
     /// The next send slot of `op` for work of `priority`: a caller's is the
-    /// next one; background work takes only a slot that is due now (no caller
-    /// is queued for it), and otherwise gives back the one it was offered and
-    /// waits until then to ask again, so callers who come meanwhile go first.
+    /// next one; background work takes only a slot due now (no caller is
+    /// queued for it), and otherwise waits until the next one to ask again,
+    /// reserving nothing meanwhile, so callers who come meanwhile go first.
     async fn slot(&self, op: &'static str, priority: Priority) -> (Instant, Option<Slot<'_>>) {
         loop {
             let now = Instant::now();
-            let slot = self.pacing.reserve(op, now).await;
-            let at = slot.as_ref().map_or(now, Slot::at);
-            if priority == Priority::Caller || at <= Instant::now() {
-                return (now, slot);
+            if priority == Priority::Caller {
+                return (now, self.pacing.reserve(op, now).await);
             }
-            drop(slot);
-            tokio::time::sleep_until(at).await;
+            match self.pacing.reserve_idle(op, now).await {
+                Ok(slot) => return (now, slot),
+                // A millisecond at least: a clock behind the schedule's must not spin.
+                Err(next) => tokio::time::sleep_until(next.max(now + Duration::from_millis(1))).await,
+            }
         }
     }
 

@@ -73,6 +73,14 @@ pub trait SendPacing: Send + Sync + fmt::Debug {
     /// `op` is not paced (send now).
     fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>>;
 
+    /// Reserves the next send slot of `op` only if it is due at `now` (no
+    /// caller is queued for it): `Ok(None)` when `op` is not paced; `Err`
+    /// with when the next slot is, reserving nothing, otherwise. A pacing
+    /// that cannot tell reserves the next slot whenever it is.
+    fn reserve_idle(&self, op: &'static str, now: Instant) -> Soon<'_, Result<Option<Slot<'_>>, Instant>> {
+        futures_util::future::Either::Right(Box::pin(async move { Ok(self.reserve(op, now).await) }))
+    }
+
     /// Gives back slot `slot` of `op`, which will not be used: the schedule
     /// moves back only if nothing was reserved after it.
     fn give_back(&self, op: &'static str, slot: &SlotId);
@@ -106,6 +114,12 @@ impl LocalPacing {
         self.with(op, |l| l.reserve(now))
     }
 
+    /// Reserves the next send slot of `op` if it is due at `now`; `Err`
+    /// with when it is otherwise (see [`SendPacing::reserve_idle`]).
+    pub fn reserve_idle_now(&self, op: &'static str, now: Instant) -> Result<Option<SlotId>, Instant> {
+        self.with(op, |l| if l.next_slot() <= now { Ok(l.reserve(now)) } else { Err(l.next_slot()) }).transpose()
+    }
+
     fn with<R>(&self, op: &'static str, f: impl FnOnce(&mut AdaptiveLimiter) -> R) -> Option<R> {
         let ceiling = *self.ceilings.get(op)?;
         let mut limiters = lock(&self.limiters);
@@ -117,6 +131,10 @@ impl LocalPacing {
 impl SendPacing for LocalPacing {
     fn reserve(&self, op: &'static str, now: Instant) -> Soon<'_, Option<Slot<'_>>> {
         at_once(self.reserve_now(op, now).map(|id| Slot::new(id, op, self)))
+    }
+
+    fn reserve_idle(&self, op: &'static str, now: Instant) -> Soon<'_, Result<Option<Slot<'_>>, Instant>> {
+        at_once(self.reserve_idle_now(op, now).map(|id| id.map(|id| Slot::new(id, op, self))))
     }
 
     fn give_back(&self, op: &'static str, slot: &SlotId) {
