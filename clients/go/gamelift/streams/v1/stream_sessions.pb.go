@@ -367,6 +367,66 @@ func (StreamSessionEventKind) EnumDescriptor() ([]byte, []int) {
 	return file_gamelift_streams_v1_stream_sessions_proto_rawDescGZIP(), []int{4}
 }
 
+// How much of a session the events of a watch carry (AIP-157).
+type StreamSessionView int32
+
+const (
+	// Not set: FULL.
+	StreamSessionView_STREAM_SESSION_VIEW_UNSPECIFIED StreamSessionView = 0
+	// What a ListStreamSessions summary carries, and nothing else: arn,
+	// stream_group_id, user_id, status, status_reason, protocol, location,
+	// last_updated_at, created_at, application_arn, export_files_metadata and
+	// role_arn. A change is reported when status, status reason, location or
+	// export status changes. Read from ListStreamSessions pages: it never costs
+	// a GetStreamSession.
+	StreamSessionView_STREAM_SESSION_VIEW_BASIC StreamSessionView = 1
+	// Every member of StreamSession but signal_request (the sidecar does not
+	// repeat it): what GetStreamSession answers, signal_response included. A
+	// change is also reported when the signal response changes.
+	StreamSessionView_STREAM_SESSION_VIEW_FULL StreamSessionView = 2
+)
+
+// Enum value maps for StreamSessionView.
+var (
+	StreamSessionView_name = map[int32]string{
+		0: "STREAM_SESSION_VIEW_UNSPECIFIED",
+		1: "STREAM_SESSION_VIEW_BASIC",
+		2: "STREAM_SESSION_VIEW_FULL",
+	}
+	StreamSessionView_value = map[string]int32{
+		"STREAM_SESSION_VIEW_UNSPECIFIED": 0,
+		"STREAM_SESSION_VIEW_BASIC":       1,
+		"STREAM_SESSION_VIEW_FULL":        2,
+	}
+)
+
+func (x StreamSessionView) Enum() *StreamSessionView {
+	p := new(StreamSessionView)
+	*p = x
+	return p
+}
+
+func (x StreamSessionView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StreamSessionView) Descriptor() protoreflect.EnumDescriptor {
+	return file_gamelift_streams_v1_stream_sessions_proto_enumTypes[5].Descriptor()
+}
+
+func (StreamSessionView) Type() protoreflect.EnumType {
+	return &file_gamelift_streams_v1_stream_sessions_proto_enumTypes[5]
+}
+
+func (x StreamSessionView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StreamSessionView.Descriptor instead.
+func (StreamSessionView) EnumDescriptor() ([]byte, []int) {
+	return file_gamelift_streams_v1_stream_sessions_proto_rawDescGZIP(), []int{5}
+}
+
 // Whether real-time performance statistics are shared with the client.
 type PerformanceStatsConfiguration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1826,8 +1886,9 @@ type StreamSessionEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What this event reports.
 	Kind StreamSessionEventKind `protobuf:"varint,1,opt,name=kind,proto3,enum=gamelift.streams.v1.StreamSessionEventKind" json:"kind,omitempty"`
-	// The session's state (without signal_request, which the sidecar does not
-	// repeat). Unset on WatchStreamSessions heartbeats and on SYNCED.
+	// The session's state, with the members the watch's view sets (never
+	// signal_request, which the sidecar does not repeat). Unset on
+	// WatchStreamSessions heartbeats and on SYNCED.
 	StreamSession *StreamSession `protobuf:"bytes,2,opt,name=stream_session,json=streamSession,proto3" json:"stream_session,omitempty"`
 	// The status this stream reported for the session before this event;
 	// UNSPECIFIED on a snapshot. When the consumer reads slowly, intermediate
@@ -1933,7 +1994,9 @@ type WatchStreamSessionRequest struct {
 	// sidecar no longer reads gets a fresh SNAPSHOT; a token that is not one
 	// at all is INVALID_ARGUMENT. Tokens carry no server state, so any sidecar
 	// replica resumes them.
-	ResumeToken   string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeToken string `protobuf:"bytes,3,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// What the events carry; UNSPECIFIED means FULL.
+	View          StreamSessionView `protobuf:"varint,4,opt,name=view,proto3,enum=gamelift.streams.v1.StreamSessionView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1987,6 +2050,13 @@ func (x *WatchStreamSessionRequest) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *WatchStreamSessionRequest) GetView() StreamSessionView {
+	if x != nil {
+		return x.View
+	}
+	return StreamSessionView_STREAM_SESSION_VIEW_UNSPECIFIED
 }
 
 // Response of WatchStreamSession: one per event.
@@ -2043,7 +2113,9 @@ type WatchStreamSessionsRequest struct {
 	// Only sessions in one of these statuses; empty: every status. A session
 	// that leaves the set is reported once more, with its new status, so the
 	// consumer can drop it.
-	Statuses      []StreamSessionStatus `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=gamelift.streams.v1.StreamSessionStatus" json:"statuses,omitempty"`
+	Statuses []StreamSessionStatus `protobuf:"varint,2,rep,packed,name=statuses,proto3,enum=gamelift.streams.v1.StreamSessionStatus" json:"statuses,omitempty"`
+	// What the events carry; UNSPECIFIED means FULL.
+	View          StreamSessionView `protobuf:"varint,3,opt,name=view,proto3,enum=gamelift.streams.v1.StreamSessionView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2090,6 +2162,13 @@ func (x *WatchStreamSessionsRequest) GetStatuses() []StreamSessionStatus {
 		return x.Statuses
 	}
 	return nil
+}
+
+func (x *WatchStreamSessionsRequest) GetView() StreamSessionView {
+	if x != nil {
+		return x.View
+	}
+	return StreamSessionView_STREAM_SESSION_VIEW_UNSPECIFIED
 }
 
 // Response of WatchStreamSessions: one per event.
@@ -2270,16 +2349,18 @@ const file_gamelift_streams_v1_stream_sessions_proto_rawDesc = "" +
 	"\vobserved_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"observedAt\x12\x1a\n" +
 	"\brevision\x18\x05 \x01(\x03R\brevision\x12!\n" +
-	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xb2\x01\n" +
+	"\fresume_token\x18\x06 \x01(\tR\vresumeToken\"\xee\x01\n" +
 	"\x19WatchStreamSessionRequest\x126\n" +
 	"\x17stream_group_identifier\x18\x01 \x01(\tR\x15streamGroupIdentifier\x12:\n" +
 	"\x19stream_session_identifier\x18\x02 \x01(\tR\x17streamSessionIdentifier\x12!\n" +
-	"\fresume_token\x18\x03 \x01(\tR\vresumeToken\"[\n" +
+	"\fresume_token\x18\x03 \x01(\tR\vresumeToken\x12:\n" +
+	"\x04view\x18\x04 \x01(\x0e2&.gamelift.streams.v1.StreamSessionViewR\x04view\"[\n" +
 	"\x1aWatchStreamSessionResponse\x12=\n" +
-	"\x05event\x18\x01 \x01(\v2'.gamelift.streams.v1.StreamSessionEventR\x05event\"\x9a\x01\n" +
+	"\x05event\x18\x01 \x01(\v2'.gamelift.streams.v1.StreamSessionEventR\x05event\"\xd6\x01\n" +
 	"\x1aWatchStreamSessionsRequest\x126\n" +
 	"\x17stream_group_identifier\x18\x01 \x01(\tR\x15streamGroupIdentifier\x12D\n" +
-	"\bstatuses\x18\x02 \x03(\x0e2(.gamelift.streams.v1.StreamSessionStatusR\bstatuses\"\\\n" +
+	"\bstatuses\x18\x02 \x03(\x0e2(.gamelift.streams.v1.StreamSessionStatusR\bstatuses\x12:\n" +
+	"\x04view\x18\x03 \x01(\x0e2&.gamelift.streams.v1.StreamSessionViewR\x04view\"\\\n" +
 	"\x1bWatchStreamSessionsResponse\x12=\n" +
 	"\x05event\x18\x01 \x01(\v2'.gamelift.streams.v1.StreamSessionEventR\x05event*\xf6\x02\n" +
 	"\x13StreamSessionStatus\x12%\n" +
@@ -2319,7 +2400,11 @@ const file_gamelift_streams_v1_stream_sessions_proto_rawDesc = "" +
 	"\"STREAM_SESSION_EVENT_KIND_SNAPSHOT\x10\x01\x12$\n" +
 	" STREAM_SESSION_EVENT_KIND_CHANGE\x10\x02\x12'\n" +
 	"#STREAM_SESSION_EVENT_KIND_HEARTBEAT\x10\x03\x12$\n" +
-	" STREAM_SESSION_EVENT_KIND_SYNCED\x10\x042\x9e\t\n" +
+	" STREAM_SESSION_EVENT_KIND_SYNCED\x10\x04*u\n" +
+	"\x11StreamSessionView\x12#\n" +
+	"\x1fSTREAM_SESSION_VIEW_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19STREAM_SESSION_VIEW_BASIC\x10\x01\x12\x1c\n" +
+	"\x18STREAM_SESSION_VIEW_FULL\x10\x022\x9e\t\n" +
 	"\x0eStreamSessions\x12u\n" +
 	"\x12StartStreamSession\x12..gamelift.streams.v1.StartStreamSessionRequest\x1a/.gamelift.streams.v1.StartStreamSessionResponse\x12o\n" +
 	"\x10GetStreamSession\x12,.gamelift.streams.v1.GetStreamSessionRequest\x1a-.gamelift.streams.v1.GetStreamSessionResponse\x12u\n" +
@@ -2344,7 +2429,7 @@ func file_gamelift_streams_v1_stream_sessions_proto_rawDescGZIP() []byte {
 	return file_gamelift_streams_v1_stream_sessions_proto_rawDescData
 }
 
-var file_gamelift_streams_v1_stream_sessions_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_gamelift_streams_v1_stream_sessions_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_gamelift_streams_v1_stream_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_gamelift_streams_v1_stream_sessions_proto_goTypes = []any{
 	(StreamSessionStatus)(0),                      // 0: gamelift.streams.v1.StreamSessionStatus
@@ -2352,90 +2437,93 @@ var file_gamelift_streams_v1_stream_sessions_proto_goTypes = []any{
 	(Protocol)(0),                                 // 2: gamelift.streams.v1.Protocol
 	(ExportFilesStatus)(0),                        // 3: gamelift.streams.v1.ExportFilesStatus
 	(StreamSessionEventKind)(0),                   // 4: gamelift.streams.v1.StreamSessionEventKind
-	(*PerformanceStatsConfiguration)(nil),         // 5: gamelift.streams.v1.PerformanceStatsConfiguration
-	(*Resolution)(nil),                            // 6: gamelift.streams.v1.Resolution
-	(*DisplayConfiguration)(nil),                  // 7: gamelift.streams.v1.DisplayConfiguration
-	(*ExportFilesMetadata)(nil),                   // 8: gamelift.streams.v1.ExportFilesMetadata
-	(*StreamSession)(nil),                         // 9: gamelift.streams.v1.StreamSession
-	(*StartStreamSessionRequest)(nil),             // 10: gamelift.streams.v1.StartStreamSessionRequest
-	(*StartStreamSessionResponse)(nil),            // 11: gamelift.streams.v1.StartStreamSessionResponse
-	(*GetStreamSessionRequest)(nil),               // 12: gamelift.streams.v1.GetStreamSessionRequest
-	(*GetStreamSessionResponse)(nil),              // 13: gamelift.streams.v1.GetStreamSessionResponse
-	(*ListStreamSessionsRequest)(nil),             // 14: gamelift.streams.v1.ListStreamSessionsRequest
-	(*ListStreamSessionsResponse)(nil),            // 15: gamelift.streams.v1.ListStreamSessionsResponse
-	(*ListStreamSessionsByAccountRequest)(nil),    // 16: gamelift.streams.v1.ListStreamSessionsByAccountRequest
-	(*ListStreamSessionsByAccountResponse)(nil),   // 17: gamelift.streams.v1.ListStreamSessionsByAccountResponse
-	(*TerminateStreamSessionRequest)(nil),         // 18: gamelift.streams.v1.TerminateStreamSessionRequest
-	(*TerminateStreamSessionResponse)(nil),        // 19: gamelift.streams.v1.TerminateStreamSessionResponse
-	(*CreateStreamSessionConnectionRequest)(nil),  // 20: gamelift.streams.v1.CreateStreamSessionConnectionRequest
-	(*CreateStreamSessionConnectionResponse)(nil), // 21: gamelift.streams.v1.CreateStreamSessionConnectionResponse
-	(*ExportStreamSessionFilesRequest)(nil),       // 22: gamelift.streams.v1.ExportStreamSessionFilesRequest
-	(*ExportStreamSessionFilesResponse)(nil),      // 23: gamelift.streams.v1.ExportStreamSessionFilesResponse
-	(*StreamSessionEvent)(nil),                    // 24: gamelift.streams.v1.StreamSessionEvent
-	(*WatchStreamSessionRequest)(nil),             // 25: gamelift.streams.v1.WatchStreamSessionRequest
-	(*WatchStreamSessionResponse)(nil),            // 26: gamelift.streams.v1.WatchStreamSessionResponse
-	(*WatchStreamSessionsRequest)(nil),            // 27: gamelift.streams.v1.WatchStreamSessionsRequest
-	(*WatchStreamSessionsResponse)(nil),           // 28: gamelift.streams.v1.WatchStreamSessionsResponse
-	nil,                                           // 29: gamelift.streams.v1.StreamSession.AdditionalEnvironmentVariablesEntry
-	nil,                                           // 30: gamelift.streams.v1.StartStreamSessionRequest.AdditionalEnvironmentVariablesEntry
-	(*timestamppb.Timestamp)(nil),                 // 31: google.protobuf.Timestamp
+	(StreamSessionView)(0),                        // 5: gamelift.streams.v1.StreamSessionView
+	(*PerformanceStatsConfiguration)(nil),         // 6: gamelift.streams.v1.PerformanceStatsConfiguration
+	(*Resolution)(nil),                            // 7: gamelift.streams.v1.Resolution
+	(*DisplayConfiguration)(nil),                  // 8: gamelift.streams.v1.DisplayConfiguration
+	(*ExportFilesMetadata)(nil),                   // 9: gamelift.streams.v1.ExportFilesMetadata
+	(*StreamSession)(nil),                         // 10: gamelift.streams.v1.StreamSession
+	(*StartStreamSessionRequest)(nil),             // 11: gamelift.streams.v1.StartStreamSessionRequest
+	(*StartStreamSessionResponse)(nil),            // 12: gamelift.streams.v1.StartStreamSessionResponse
+	(*GetStreamSessionRequest)(nil),               // 13: gamelift.streams.v1.GetStreamSessionRequest
+	(*GetStreamSessionResponse)(nil),              // 14: gamelift.streams.v1.GetStreamSessionResponse
+	(*ListStreamSessionsRequest)(nil),             // 15: gamelift.streams.v1.ListStreamSessionsRequest
+	(*ListStreamSessionsResponse)(nil),            // 16: gamelift.streams.v1.ListStreamSessionsResponse
+	(*ListStreamSessionsByAccountRequest)(nil),    // 17: gamelift.streams.v1.ListStreamSessionsByAccountRequest
+	(*ListStreamSessionsByAccountResponse)(nil),   // 18: gamelift.streams.v1.ListStreamSessionsByAccountResponse
+	(*TerminateStreamSessionRequest)(nil),         // 19: gamelift.streams.v1.TerminateStreamSessionRequest
+	(*TerminateStreamSessionResponse)(nil),        // 20: gamelift.streams.v1.TerminateStreamSessionResponse
+	(*CreateStreamSessionConnectionRequest)(nil),  // 21: gamelift.streams.v1.CreateStreamSessionConnectionRequest
+	(*CreateStreamSessionConnectionResponse)(nil), // 22: gamelift.streams.v1.CreateStreamSessionConnectionResponse
+	(*ExportStreamSessionFilesRequest)(nil),       // 23: gamelift.streams.v1.ExportStreamSessionFilesRequest
+	(*ExportStreamSessionFilesResponse)(nil),      // 24: gamelift.streams.v1.ExportStreamSessionFilesResponse
+	(*StreamSessionEvent)(nil),                    // 25: gamelift.streams.v1.StreamSessionEvent
+	(*WatchStreamSessionRequest)(nil),             // 26: gamelift.streams.v1.WatchStreamSessionRequest
+	(*WatchStreamSessionResponse)(nil),            // 27: gamelift.streams.v1.WatchStreamSessionResponse
+	(*WatchStreamSessionsRequest)(nil),            // 28: gamelift.streams.v1.WatchStreamSessionsRequest
+	(*WatchStreamSessionsResponse)(nil),           // 29: gamelift.streams.v1.WatchStreamSessionsResponse
+	nil,                                           // 30: gamelift.streams.v1.StreamSession.AdditionalEnvironmentVariablesEntry
+	nil,                                           // 31: gamelift.streams.v1.StartStreamSessionRequest.AdditionalEnvironmentVariablesEntry
+	(*timestamppb.Timestamp)(nil),                 // 32: google.protobuf.Timestamp
 }
 var file_gamelift_streams_v1_stream_sessions_proto_depIdxs = []int32{
-	6,  // 0: gamelift.streams.v1.DisplayConfiguration.resolution:type_name -> gamelift.streams.v1.Resolution
+	7,  // 0: gamelift.streams.v1.DisplayConfiguration.resolution:type_name -> gamelift.streams.v1.Resolution
 	3,  // 1: gamelift.streams.v1.ExportFilesMetadata.status:type_name -> gamelift.streams.v1.ExportFilesStatus
 	0,  // 2: gamelift.streams.v1.StreamSession.status:type_name -> gamelift.streams.v1.StreamSessionStatus
 	1,  // 3: gamelift.streams.v1.StreamSession.status_reason:type_name -> gamelift.streams.v1.StreamSessionStatusReason
 	2,  // 4: gamelift.streams.v1.StreamSession.protocol:type_name -> gamelift.streams.v1.Protocol
-	29, // 5: gamelift.streams.v1.StreamSession.additional_environment_variables:type_name -> gamelift.streams.v1.StreamSession.AdditionalEnvironmentVariablesEntry
-	5,  // 6: gamelift.streams.v1.StreamSession.performance_stats_configuration:type_name -> gamelift.streams.v1.PerformanceStatsConfiguration
-	31, // 7: gamelift.streams.v1.StreamSession.last_updated_at:type_name -> google.protobuf.Timestamp
-	31, // 8: gamelift.streams.v1.StreamSession.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 9: gamelift.streams.v1.StreamSession.export_files_metadata:type_name -> gamelift.streams.v1.ExportFilesMetadata
-	7,  // 10: gamelift.streams.v1.StreamSession.display_configuration:type_name -> gamelift.streams.v1.DisplayConfiguration
+	30, // 5: gamelift.streams.v1.StreamSession.additional_environment_variables:type_name -> gamelift.streams.v1.StreamSession.AdditionalEnvironmentVariablesEntry
+	6,  // 6: gamelift.streams.v1.StreamSession.performance_stats_configuration:type_name -> gamelift.streams.v1.PerformanceStatsConfiguration
+	32, // 7: gamelift.streams.v1.StreamSession.last_updated_at:type_name -> google.protobuf.Timestamp
+	32, // 8: gamelift.streams.v1.StreamSession.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 9: gamelift.streams.v1.StreamSession.export_files_metadata:type_name -> gamelift.streams.v1.ExportFilesMetadata
+	8,  // 10: gamelift.streams.v1.StreamSession.display_configuration:type_name -> gamelift.streams.v1.DisplayConfiguration
 	2,  // 11: gamelift.streams.v1.StartStreamSessionRequest.protocol:type_name -> gamelift.streams.v1.Protocol
-	30, // 12: gamelift.streams.v1.StartStreamSessionRequest.additional_environment_variables:type_name -> gamelift.streams.v1.StartStreamSessionRequest.AdditionalEnvironmentVariablesEntry
-	5,  // 13: gamelift.streams.v1.StartStreamSessionRequest.performance_stats_configuration:type_name -> gamelift.streams.v1.PerformanceStatsConfiguration
-	7,  // 14: gamelift.streams.v1.StartStreamSessionRequest.display_configuration:type_name -> gamelift.streams.v1.DisplayConfiguration
-	9,  // 15: gamelift.streams.v1.StartStreamSessionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
-	9,  // 16: gamelift.streams.v1.GetStreamSessionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
+	31, // 12: gamelift.streams.v1.StartStreamSessionRequest.additional_environment_variables:type_name -> gamelift.streams.v1.StartStreamSessionRequest.AdditionalEnvironmentVariablesEntry
+	6,  // 13: gamelift.streams.v1.StartStreamSessionRequest.performance_stats_configuration:type_name -> gamelift.streams.v1.PerformanceStatsConfiguration
+	8,  // 14: gamelift.streams.v1.StartStreamSessionRequest.display_configuration:type_name -> gamelift.streams.v1.DisplayConfiguration
+	10, // 15: gamelift.streams.v1.StartStreamSessionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
+	10, // 16: gamelift.streams.v1.GetStreamSessionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
 	0,  // 17: gamelift.streams.v1.ListStreamSessionsRequest.status:type_name -> gamelift.streams.v1.StreamSessionStatus
 	3,  // 18: gamelift.streams.v1.ListStreamSessionsRequest.export_files_status:type_name -> gamelift.streams.v1.ExportFilesStatus
-	9,  // 19: gamelift.streams.v1.ListStreamSessionsResponse.stream_sessions:type_name -> gamelift.streams.v1.StreamSession
+	10, // 19: gamelift.streams.v1.ListStreamSessionsResponse.stream_sessions:type_name -> gamelift.streams.v1.StreamSession
 	0,  // 20: gamelift.streams.v1.ListStreamSessionsByAccountRequest.status:type_name -> gamelift.streams.v1.StreamSessionStatus
 	3,  // 21: gamelift.streams.v1.ListStreamSessionsByAccountRequest.export_files_status:type_name -> gamelift.streams.v1.ExportFilesStatus
-	9,  // 22: gamelift.streams.v1.ListStreamSessionsByAccountResponse.stream_sessions:type_name -> gamelift.streams.v1.StreamSession
-	9,  // 23: gamelift.streams.v1.TerminateStreamSessionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
-	9,  // 24: gamelift.streams.v1.CreateStreamSessionConnectionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
+	10, // 22: gamelift.streams.v1.ListStreamSessionsByAccountResponse.stream_sessions:type_name -> gamelift.streams.v1.StreamSession
+	10, // 23: gamelift.streams.v1.TerminateStreamSessionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
+	10, // 24: gamelift.streams.v1.CreateStreamSessionConnectionResponse.stream_session:type_name -> gamelift.streams.v1.StreamSession
 	4,  // 25: gamelift.streams.v1.StreamSessionEvent.kind:type_name -> gamelift.streams.v1.StreamSessionEventKind
-	9,  // 26: gamelift.streams.v1.StreamSessionEvent.stream_session:type_name -> gamelift.streams.v1.StreamSession
+	10, // 26: gamelift.streams.v1.StreamSessionEvent.stream_session:type_name -> gamelift.streams.v1.StreamSession
 	0,  // 27: gamelift.streams.v1.StreamSessionEvent.previous_status:type_name -> gamelift.streams.v1.StreamSessionStatus
-	31, // 28: gamelift.streams.v1.StreamSessionEvent.observed_at:type_name -> google.protobuf.Timestamp
-	24, // 29: gamelift.streams.v1.WatchStreamSessionResponse.event:type_name -> gamelift.streams.v1.StreamSessionEvent
-	0,  // 30: gamelift.streams.v1.WatchStreamSessionsRequest.statuses:type_name -> gamelift.streams.v1.StreamSessionStatus
-	24, // 31: gamelift.streams.v1.WatchStreamSessionsResponse.event:type_name -> gamelift.streams.v1.StreamSessionEvent
-	10, // 32: gamelift.streams.v1.StreamSessions.StartStreamSession:input_type -> gamelift.streams.v1.StartStreamSessionRequest
-	12, // 33: gamelift.streams.v1.StreamSessions.GetStreamSession:input_type -> gamelift.streams.v1.GetStreamSessionRequest
-	14, // 34: gamelift.streams.v1.StreamSessions.ListStreamSessions:input_type -> gamelift.streams.v1.ListStreamSessionsRequest
-	16, // 35: gamelift.streams.v1.StreamSessions.ListStreamSessionsByAccount:input_type -> gamelift.streams.v1.ListStreamSessionsByAccountRequest
-	18, // 36: gamelift.streams.v1.StreamSessions.TerminateStreamSession:input_type -> gamelift.streams.v1.TerminateStreamSessionRequest
-	20, // 37: gamelift.streams.v1.StreamSessions.CreateStreamSessionConnection:input_type -> gamelift.streams.v1.CreateStreamSessionConnectionRequest
-	22, // 38: gamelift.streams.v1.StreamSessions.ExportStreamSessionFiles:input_type -> gamelift.streams.v1.ExportStreamSessionFilesRequest
-	25, // 39: gamelift.streams.v1.StreamSessions.WatchStreamSession:input_type -> gamelift.streams.v1.WatchStreamSessionRequest
-	27, // 40: gamelift.streams.v1.StreamSessions.WatchStreamSessions:input_type -> gamelift.streams.v1.WatchStreamSessionsRequest
-	11, // 41: gamelift.streams.v1.StreamSessions.StartStreamSession:output_type -> gamelift.streams.v1.StartStreamSessionResponse
-	13, // 42: gamelift.streams.v1.StreamSessions.GetStreamSession:output_type -> gamelift.streams.v1.GetStreamSessionResponse
-	15, // 43: gamelift.streams.v1.StreamSessions.ListStreamSessions:output_type -> gamelift.streams.v1.ListStreamSessionsResponse
-	17, // 44: gamelift.streams.v1.StreamSessions.ListStreamSessionsByAccount:output_type -> gamelift.streams.v1.ListStreamSessionsByAccountResponse
-	19, // 45: gamelift.streams.v1.StreamSessions.TerminateStreamSession:output_type -> gamelift.streams.v1.TerminateStreamSessionResponse
-	21, // 46: gamelift.streams.v1.StreamSessions.CreateStreamSessionConnection:output_type -> gamelift.streams.v1.CreateStreamSessionConnectionResponse
-	23, // 47: gamelift.streams.v1.StreamSessions.ExportStreamSessionFiles:output_type -> gamelift.streams.v1.ExportStreamSessionFilesResponse
-	26, // 48: gamelift.streams.v1.StreamSessions.WatchStreamSession:output_type -> gamelift.streams.v1.WatchStreamSessionResponse
-	28, // 49: gamelift.streams.v1.StreamSessions.WatchStreamSessions:output_type -> gamelift.streams.v1.WatchStreamSessionsResponse
-	41, // [41:50] is the sub-list for method output_type
-	32, // [32:41] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	32, // 28: gamelift.streams.v1.StreamSessionEvent.observed_at:type_name -> google.protobuf.Timestamp
+	5,  // 29: gamelift.streams.v1.WatchStreamSessionRequest.view:type_name -> gamelift.streams.v1.StreamSessionView
+	25, // 30: gamelift.streams.v1.WatchStreamSessionResponse.event:type_name -> gamelift.streams.v1.StreamSessionEvent
+	0,  // 31: gamelift.streams.v1.WatchStreamSessionsRequest.statuses:type_name -> gamelift.streams.v1.StreamSessionStatus
+	5,  // 32: gamelift.streams.v1.WatchStreamSessionsRequest.view:type_name -> gamelift.streams.v1.StreamSessionView
+	25, // 33: gamelift.streams.v1.WatchStreamSessionsResponse.event:type_name -> gamelift.streams.v1.StreamSessionEvent
+	11, // 34: gamelift.streams.v1.StreamSessions.StartStreamSession:input_type -> gamelift.streams.v1.StartStreamSessionRequest
+	13, // 35: gamelift.streams.v1.StreamSessions.GetStreamSession:input_type -> gamelift.streams.v1.GetStreamSessionRequest
+	15, // 36: gamelift.streams.v1.StreamSessions.ListStreamSessions:input_type -> gamelift.streams.v1.ListStreamSessionsRequest
+	17, // 37: gamelift.streams.v1.StreamSessions.ListStreamSessionsByAccount:input_type -> gamelift.streams.v1.ListStreamSessionsByAccountRequest
+	19, // 38: gamelift.streams.v1.StreamSessions.TerminateStreamSession:input_type -> gamelift.streams.v1.TerminateStreamSessionRequest
+	21, // 39: gamelift.streams.v1.StreamSessions.CreateStreamSessionConnection:input_type -> gamelift.streams.v1.CreateStreamSessionConnectionRequest
+	23, // 40: gamelift.streams.v1.StreamSessions.ExportStreamSessionFiles:input_type -> gamelift.streams.v1.ExportStreamSessionFilesRequest
+	26, // 41: gamelift.streams.v1.StreamSessions.WatchStreamSession:input_type -> gamelift.streams.v1.WatchStreamSessionRequest
+	28, // 42: gamelift.streams.v1.StreamSessions.WatchStreamSessions:input_type -> gamelift.streams.v1.WatchStreamSessionsRequest
+	12, // 43: gamelift.streams.v1.StreamSessions.StartStreamSession:output_type -> gamelift.streams.v1.StartStreamSessionResponse
+	14, // 44: gamelift.streams.v1.StreamSessions.GetStreamSession:output_type -> gamelift.streams.v1.GetStreamSessionResponse
+	16, // 45: gamelift.streams.v1.StreamSessions.ListStreamSessions:output_type -> gamelift.streams.v1.ListStreamSessionsResponse
+	18, // 46: gamelift.streams.v1.StreamSessions.ListStreamSessionsByAccount:output_type -> gamelift.streams.v1.ListStreamSessionsByAccountResponse
+	20, // 47: gamelift.streams.v1.StreamSessions.TerminateStreamSession:output_type -> gamelift.streams.v1.TerminateStreamSessionResponse
+	22, // 48: gamelift.streams.v1.StreamSessions.CreateStreamSessionConnection:output_type -> gamelift.streams.v1.CreateStreamSessionConnectionResponse
+	24, // 49: gamelift.streams.v1.StreamSessions.ExportStreamSessionFiles:output_type -> gamelift.streams.v1.ExportStreamSessionFilesResponse
+	27, // 50: gamelift.streams.v1.StreamSessions.WatchStreamSession:output_type -> gamelift.streams.v1.WatchStreamSessionResponse
+	29, // 51: gamelift.streams.v1.StreamSessions.WatchStreamSessions:output_type -> gamelift.streams.v1.WatchStreamSessionsResponse
+	43, // [43:52] is the sub-list for method output_type
+	34, // [34:43] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_gamelift_streams_v1_stream_sessions_proto_init() }
@@ -2450,7 +2538,7 @@ func file_gamelift_streams_v1_stream_sessions_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gamelift_streams_v1_stream_sessions_proto_rawDesc), len(file_gamelift_streams_v1_stream_sessions_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,

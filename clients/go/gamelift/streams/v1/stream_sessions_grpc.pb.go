@@ -122,18 +122,30 @@ type StreamSessionsClient interface {
 	// The sidecar polls GameLift Streams (there is no push channel): one poller
 	// per stream group serves every watcher of its sessions, at an interval
 	// that follows the session's status (fast while ACTIVATING, RECONNECTING,
-	// TERMINATING; slow while CONNECTED), within a configured share of the
-	// operation's rate limit. A consumer that reads slowly skips intermediate
-	// states (the latest state wins) but never misses the terminal one.
+	// TERMINATING; slow while CONNECTED), in the send slots the RPCs leave
+	// (an RPC waits behind polls for one slot at most). A consumer that reads
+	// slowly skips intermediate states (the latest state wins) but never
+	// misses the terminal one.
 	//
 	// Adds: WATCH_CLOSED (UNAVAILABLE). A stream that breaks for any reason is
 	// resumed by calling again with the last event's resume_token.
+	//
+	// What each event carries follows `view` (StreamSessionView): FULL, the
+	// default, costs one GetStreamSession per session at the start unless a call
+	// through the sidecar answered the session's state within its status'
+	// interval; BASIC is read from ListStreamSessions pages (100 sessions a
+	// call) and never costs a GetStreamSession.
 	WatchStreamSession(ctx context.Context, in *WatchStreamSessionRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStreamSessionResponse], error)
 	// Streams the sessions of one stream group: a SNAPSHOT event per session,
 	// then one SYNCED event, then a CHANGE event per changed session and a
 	// HEARTBEAT after each heartbeat interval without a change. The stream
 	// does not end by itself; as for WatchStreamSession it opens at once, and
 	// an unknown stream group ends it with NOT_FOUND before any event.
+	//
+	// With view BASIC the snapshot costs the group's ListStreamSessions pages
+	// only (100 sessions a call); FULL (the default) also reads each session
+	// the sidecar has not answered within its status' interval with
+	// GetStreamSession, so SYNCED comes after those reads.
 	//
 	// Adds: WATCH_CLOSED (UNAVAILABLE).
 	WatchStreamSessions(ctx context.Context, in *WatchStreamSessionsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStreamSessionsResponse], error)
@@ -340,18 +352,30 @@ type StreamSessionsServer interface {
 	// The sidecar polls GameLift Streams (there is no push channel): one poller
 	// per stream group serves every watcher of its sessions, at an interval
 	// that follows the session's status (fast while ACTIVATING, RECONNECTING,
-	// TERMINATING; slow while CONNECTED), within a configured share of the
-	// operation's rate limit. A consumer that reads slowly skips intermediate
-	// states (the latest state wins) but never misses the terminal one.
+	// TERMINATING; slow while CONNECTED), in the send slots the RPCs leave
+	// (an RPC waits behind polls for one slot at most). A consumer that reads
+	// slowly skips intermediate states (the latest state wins) but never
+	// misses the terminal one.
 	//
 	// Adds: WATCH_CLOSED (UNAVAILABLE). A stream that breaks for any reason is
 	// resumed by calling again with the last event's resume_token.
+	//
+	// What each event carries follows `view` (StreamSessionView): FULL, the
+	// default, costs one GetStreamSession per session at the start unless a call
+	// through the sidecar answered the session's state within its status'
+	// interval; BASIC is read from ListStreamSessions pages (100 sessions a
+	// call) and never costs a GetStreamSession.
 	WatchStreamSession(*WatchStreamSessionRequest, grpc.ServerStreamingServer[WatchStreamSessionResponse]) error
 	// Streams the sessions of one stream group: a SNAPSHOT event per session,
 	// then one SYNCED event, then a CHANGE event per changed session and a
 	// HEARTBEAT after each heartbeat interval without a change. The stream
 	// does not end by itself; as for WatchStreamSession it opens at once, and
 	// an unknown stream group ends it with NOT_FOUND before any event.
+	//
+	// With view BASIC the snapshot costs the group's ListStreamSessions pages
+	// only (100 sessions a call); FULL (the default) also reads each session
+	// the sidecar has not answered within its status' interval with
+	// GetStreamSession, so SYNCED comes after those reads.
 	//
 	// Adds: WATCH_CLOSED (UNAVAILABLE).
 	WatchStreamSessions(*WatchStreamSessionsRequest, grpc.ServerStreamingServer[WatchStreamSessionsResponse]) error
