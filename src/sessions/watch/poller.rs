@@ -30,6 +30,9 @@ use crate::sync::lock;
 
 /// Sessions per ListStreamSessions page (the API's maximum).
 const PAGE: usize = 100;
+/// The soonest a read is made again after one (a shared result about to go
+/// stale must not be looked at in a loop).
+const RECHECK: Duration = Duration::from_millis(100);
 /// A shared result read, or updated by GameLift Streams, later than now by
 /// more than this is not believed (a clock that far off, or a forged value).
 const CLOCK_SLACK: Duration = Duration::from_secs(60);
@@ -304,8 +307,17 @@ pub(super) fn publish(
 ) -> bool {
     publish_feed(core, &entry.basic, basic(&session), read_at, wall, true);
     let status = publish_feed(core, &entry.tx, session, read_at, wall, false);
-    entry.due = now + core.config.interval(status);
+    entry.due = next_read(core.config.interval(status), read_at, now, wall);
     is_terminal(status)
+}
+
+/// When a state read at `read_at` (by this process or another) is due to be
+/// read again: an `interval` after that read, so sidecars sharing reads
+/// follow the fetcher's schedule rather than each adding its own interval to
+/// it; a tenth of a second from now at the soonest.
+fn next_read(interval: Duration, read_at: SystemTime, now: Instant, wall: SystemTime) -> Instant {
+    let age = wall.duration_since(read_at).unwrap_or_default();
+    now + interval.saturating_sub(age).max(RECHECK)
 }
 
 /// Puts a state read at `read_at` in feed `tx`; a new revision only if it
@@ -467,7 +479,7 @@ fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession], read_at: S
         let Some(entry) = st.sessions.get_mut(key) else { continue };
         entry.misses = 0;
         let basic_status = publish_feed(core, &entry.basic, summary.clone(), read_at, wall, true);
-        entry.due = now + core.config.interval(basic_status);
+        entry.due = next_read(core.config.interval(basic_status), read_at, now, wall);
         let known = entry.tx.borrow().observed.clone();
         let (needs_read, ended) = match known {
             None if entry.needs_full() => (true, false),
@@ -524,7 +536,7 @@ fn finish_listing(
             .filter(|(s, _)| !is_terminal(s.status()))
             .map(|(s, _)| core.config.interval(s.status()))
             .fold(core.config.normal_interval, std::cmp::min);
-        listing.due = now + interval;
+        listing.due = next_read(interval, read_at, now, wall);
         publish_listing(core, &listing.tx, &by_id, read_at, wall);
     }
     let queued: HashSet<&str> = queued.iter().map(|(key, _)| key.as_str()).collect();
