@@ -140,6 +140,9 @@ pub struct Resilience {
     pacing: Arc<dyn SendPacing>,
     counters: Counters,
     rng: Mutex<StdRng>,
+    /// Background work's queue for each operation's slots: first come,
+    /// first served, so no poller takes every slot callers leave.
+    background: Mutex<HashMap<&'static str, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Whose work a call is.
@@ -182,6 +185,7 @@ impl Resilience {
             pacing: Arc::new(LocalPacing::new(policy.ceilings.clone())),
             counters: Counters::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            background: Mutex::new(HashMap::new()),
             policy,
         }
     }
@@ -245,15 +249,19 @@ impl Resilience {
     }
 
     /// The next send slot of `op` for work of `priority`: a caller's is the
-    /// next one; background work takes only a slot due now (no caller is
-    /// queued for it), and otherwise waits until the next one to ask again,
-    /// reserving nothing meanwhile, so callers who come meanwhile go first.
+    /// next one; background work, in the order it came, takes only a slot
+    /// due now (no caller is queued for it), and otherwise waits until the
+    /// next one to ask again, reserving nothing meanwhile, so callers who
+    /// come meanwhile go first.
     async fn slot(&self, op: &'static str, priority: Priority) -> (Instant, Option<Slot<'_>>) {
+        if priority == Priority::Caller {
+            let now = Instant::now();
+            return (now, self.pacing.reserve(op, now).await);
+        }
+        let queue = lock(&self.background).entry(op).or_default().clone();
+        let _turn = queue.lock().await;
         loop {
             let now = Instant::now();
-            if priority == Priority::Caller {
-                return (now, self.pacing.reserve(op, now).await);
-            }
             match self.pacing.reserve_idle(op, now).await {
                 Ok(slot) => return (now, slot),
                 // A millisecond at least: a clock behind the schedule's must not spin.

@@ -339,3 +339,27 @@ async fn background_work_uses_the_slots_callers_leave_and_never_holds_a_caller_b
         assert!(sends.iter().filter(|at| window.contains(*at)).count() <= 20, "the ceiling holds");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn pollers_sending_back_to_back_share_the_free_slots_in_turn() {
+    let r = Arc::new(Resilience::with_seed(RetryPolicy::default(), 1));
+    let start = Instant::now();
+    // Two pollers, each sending its next poll as soon as the last is sent.
+    let poller = |r: Arc<Resilience>| async move {
+        let mut sent = Vec::new();
+        while sent.len() < 20 {
+            sent.push(sent_at(&r, Priority::Background).await - start);
+        }
+        sent
+    };
+    let (a, b) = tokio::join!(tokio::spawn(poller(r.clone())), tokio::spawn(poller(r.clone())));
+    let (a, b) = (a.expect("first poller"), b.expect("second poller"));
+    let second = Duration::from_secs(1);
+    // 40 polls at 20/s take 2 s: the pollers take the slots in turn, so each
+    // has about half of the first second's 20 (the one that began first may
+    // take two in a row before the other queues).
+    let early = |sent: &[Duration]| sent.iter().filter(|at| **at < second).count();
+    let (first, second) = (early(&a), early(&b));
+    assert_eq!(first + second, 20, "every slot of the first second is used");
+    assert!(first.abs_diff(second) <= 2, "{first} and {second} of the first 20: {a:?} {b:?}");
+}

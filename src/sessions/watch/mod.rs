@@ -185,6 +185,9 @@ struct Entry {
     /// A call changed the session: its next read goes upstream even if the
     /// shared results hold a fresh one.
     forced: bool,
+    /// Another process just stored a result of it: reading it now costs no
+    /// call, so the poller reads it before anything it must fetch.
+    pushed: bool,
     /// Watched for a FULL group watch (kept while the group has one).
     pinned: bool,
     /// Complete listings in a row, read after it was made, that missed it (a
@@ -202,6 +205,7 @@ impl Entry {
             basic: watch::channel(SessionFeed::default()).0,
             due: now,
             forced: false,
+            pushed: false,
             pinned,
             misses: 0,
             since: SystemTime::now(),

@@ -58,9 +58,7 @@ pub(super) async fn run(core: Arc<Core>, group: Arc<Group>) {
                 }
             }
             Plan::Get(targets) => {
-                for (key, identifier) in targets {
-                    get(&core, &group, &key, &identifier).await;
-                }
+                read_each(&core, &group, targets).await;
                 publish_full_group(&mut lock(&group.state));
             }
             Plan::List => list(&core, &group).await,
@@ -118,6 +116,7 @@ pub(super) fn pushed(st: &mut GroupState, read: Read<'_>, now: Instant) -> bool 
         Read::Session(id) => match st.sessions.get_mut(id) {
             Some(entry) => {
                 entry.due = now;
+                entry.pushed = true;
                 true
             }
             None => false,
@@ -245,10 +244,33 @@ async fn read_page(core: &Core, group: &Group, token: &str, forced: bool) -> Got
     }
 }
 
+/// Reads each of `targets` (key, identifier), in order, but first, before
+/// each, any session another process has just stored a result of: that read
+/// costs no call, and a round of fetches each waiting for a send slot would
+/// reach it only after the result went stale, and fetch it again.
+async fn read_each(core: &Core, group: &Group, targets: Vec<(String, String)>) {
+    let mut targets = targets.into_iter();
+    let mut read = HashSet::new();
+    loop {
+        let pushed = lock(&group.state)
+            .sessions
+            .iter()
+            .find(|(_, e)| e.pushed && e.needs_full())
+            .map(|(key, e)| (key.clone(), e.identifier.clone()));
+        let next = pushed.or_else(|| targets.find(|(key, _)| !read.contains(key)));
+        let Some((key, identifier)) = next else { return };
+        get(core, group, &key, &identifier).await;
+        read.insert(key);
+    }
+}
+
 /// Reads one session and publishes what changed.
 async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let forced = match lock(&group.state).sessions.get_mut(key) {
-        Some(entry) if entry.needs_full() => std::mem::take(&mut entry.forced),
+        Some(entry) if entry.needs_full() => {
+            entry.pushed = false;
+            std::mem::take(&mut entry.forced)
+        }
         _ => return,
     };
     let result = read_session(core, group, key, identifier, forced).await;
@@ -423,9 +445,7 @@ async fn list(core: &Core, group: &Group) {
     let missed = finish_listing(core, group, listed, oldest.unwrap_or_else(SystemTime::now), &reads);
     reads.extend(missed);
     publish_full_group(&mut lock(&group.state));
-    for (key, identifier) in reads {
-        get(core, group, &key, &identifier).await;
-    }
+    read_each(core, group, reads).await;
     publish_full_group(&mut lock(&group.state));
 }
 

@@ -157,16 +157,20 @@ async fn a_group_watch_lists_the_group_sends_a_snapshot_then_synced_then_changes
 }
 
 /// Poll results shared in memory, as Redis shares them between processes:
-/// fresh for the interval their reader set, one fetch lease per read.
+/// fresh for the interval their reader set, one fetch lease per read; a new
+/// result of a session is pushed to the processes in `pushed_to`.
 #[derive(Default)]
 struct Memory {
     results:
         std::sync::Mutex<std::collections::HashMap<String, (tokio::time::Instant, Duration, super::shared::Shared)>>,
     leases: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    pushed_to: std::sync::Mutex<Vec<Watches>>,
 }
 
 struct MemoryTicket {
     name: String,
+    group: String,
+    session: Option<String>,
     results: Arc<Memory>,
 }
 
@@ -174,7 +178,15 @@ impl super::shared::Ticket for MemoryTicket {
     fn store(self: Box<Self>, bytes: bytes::Bytes, read_at: std::time::SystemTime, fresh_for: Duration) {
         let at = tokio::time::Instant::now();
         let result = super::shared::Shared { bytes, read_at };
-        crate::sync::lock(&self.results.results).insert(self.name.clone(), (at, fresh_for, result));
+        let before =
+            crate::sync::lock(&self.results.results).insert(self.name.clone(), (at, fresh_for, result.clone()));
+        if let Some(session) =
+            self.session.as_deref().filter(|_| before.is_none_or(|(_, _, b)| b.bytes != result.bytes))
+        {
+            for watches in crate::sync::lock(&self.results.pushed_to).iter() {
+                watches.changed(&self.group, super::shared::Read::Session(session));
+            }
+        }
     }
 }
 
@@ -201,7 +213,12 @@ impl super::shared::PollResults for Shared {
             Some((at, fresh, result)) if at.elapsed() < fresh && !force => Look::Fresh(result),
             known if crate::sync::lock(&self.0.leases).insert(name.clone()) || force => {
                 drop(known);
-                Look::Fetch(Box::new(MemoryTicket { name, results: self.0.clone() }))
+                let session = match read {
+                    super::shared::Read::Session(id) => Some(id.to_string()),
+                    super::shared::Read::Page(_) => None,
+                };
+                let results = self.0.clone();
+                Look::Fetch(Box::new(MemoryTicket { name, group: group.to_string(), session, results }))
             }
             known => Look::Busy(known.map(|(_, _, result)| result)),
         };
@@ -394,6 +411,27 @@ async fn five_hundred_full_watchers_read_at_the_whole_quota_while_a_caller_waits
     }
     assert!(waited <= 2 * slot, "a caller after the burst waited {waited:?}: polls went before it");
     assert_eq!(fake.count("GetStreamSession"), 511, "one read per session, and the callers'");
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_processes_at_one_quota_read_each_session_once_for_their_full_watchers() {
+    let fake = FakeStreams::new(Vec::new());
+    let ids = active_sessions(&fake, 200);
+    let paced = crate::sessions::fake::Paced::new(fake.clone());
+    let memory = Arc::new(Memory::default());
+    let sharing = || {
+        let shared = Arc::new(Shared(memory.clone()));
+        Watches::sharing(paced.clone(), WatchConfig::default(), Arc::new(PollBudget::new(1.0)), shared)
+    };
+    let (a, b) = (sharing(), sharing());
+    crate::sync::lock(&memory.pushed_to).extend([a.clone(), b.clone()]);
+    let (first, second) = tokio::join!(first_events(&a, &ids, View::Full, 1), first_events(&b, &ids, View::Full, 1));
+    // Results are fresh for 2 s (ACTIVE) and the 200 reads take 10 s: each
+    // process reads what the other stored as soon as it is pushed.
+    assert_eq!(fake.count("GetStreamSession"), 200, "one read per session for both processes");
+    let last = first.iter().chain(&second).map(|(at, _)| *at).max().expect("400");
+    assert!(last <= Duration::from_secs(12), "the last first event after {last:?} (1.2 × 200/20 s = 12 s)");
+    assert!(second.iter().all(|(_, s)| s.signal_response.starts_with("answer-")), "FULL carries the signal response");
 }
 
 #[tokio::test(start_paused = true)]
