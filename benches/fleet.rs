@@ -14,7 +14,7 @@
 //! compared with the one sidecar's: a change one sidecar reads is pushed to
 //! the others' watchers.
 //!
-//! Run: `cargo bench --bench fleet` (about 5 minutes; needs `redis-server`).
+//! Run: `cargo bench --bench fleet` (about 10 minutes after the build; needs `redis-server`).
 
 mod support;
 
