@@ -239,6 +239,76 @@ async fn unknown_sessions_are_not_found_with_resource_info_and_the_aws_request_i
     assert_eq!((resource.resource_type.as_str(), resource.resource_name.as_str()), ("StreamSession", "NoSuchSession1"));
 }
 
+/// The ResourceInfo of a NOT_FOUND: (type, name).
+fn missing(status: Result<impl std::fmt::Debug, tonic::Status>) -> (String, String) {
+    let status = status.expect_err("not found");
+    assert_eq!((status.code(), reason(&status)), (Code::NotFound, "NOT_FOUND".to_string()), "{status:?}");
+    let details = status.get_error_details();
+    let resource = details.resource_info().expect("ResourceInfo");
+    (resource.resource_type.clone(), resource.resource_name.clone())
+}
+
+#[tokio::test]
+async fn every_not_found_names_the_resource_that_is_missing() {
+    let mut g = gateway().await;
+    let session = start(&mut g).await.arn;
+    let (no_app, no_group, no_session) = ("a-999999999", "sg-999999999", "ss-999999999");
+    let c = &mut g.client;
+    let start = |group: &str, app: &str| pb::StartStreamSessionRequest {
+        stream_group_identifier: group.into(),
+        application_identifier: app.into(),
+        ..support::start_request()
+    };
+    let typed = |kind: &str, name: &str| (kind.to_string(), name.to_string());
+    assert_eq!(missing(c.start_stream_session(start(GROUP, no_app)).await), typed("Application", no_app));
+    assert_eq!(missing(c.start_stream_session(start(no_group, support::APP)).await), typed("StreamGroup", no_group));
+    let get = |group: &str, session: &str| pb::GetStreamSessionRequest {
+        stream_group_identifier: group.into(),
+        stream_session_identifier: session.into(),
+    };
+    assert_eq!(missing(c.get_stream_session(get(GROUP, no_session)).await), typed("StreamSession", no_session));
+    assert_eq!(missing(c.get_stream_session(get(no_group, &session)).await), typed("StreamGroup", no_group));
+    let list = pb::ListStreamSessionsRequest { stream_group_identifier: no_group.into(), ..Default::default() };
+    assert_eq!(missing(c.list_stream_sessions(list).await), typed("StreamGroup", no_group));
+    let terminate = |group: &str, session: &str| pb::TerminateStreamSessionRequest {
+        stream_group_identifier: group.into(),
+        stream_session_identifier: session.into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        missing(c.terminate_stream_session(terminate(GROUP, no_session)).await),
+        typed("StreamSession", no_session)
+    );
+    assert_eq!(
+        missing(c.terminate_stream_session(terminate(no_group, &session)).await),
+        typed("StreamGroup", no_group)
+    );
+    let connect = |group: &str, session: &str| pb::CreateStreamSessionConnectionRequest {
+        stream_group_identifier: group.into(),
+        stream_session_identifier: session.into(),
+        signal_request: "offer 2".into(),
+        ..Default::default()
+    };
+    let connection = c.create_stream_session_connection(connect(GROUP, no_session)).await;
+    assert_eq!(missing(connection), typed("StreamSession", no_session));
+    let connection = c.create_stream_session_connection(connect(no_group, &session)).await;
+    assert_eq!(missing(connection), typed("StreamGroup", no_group));
+    let export = |group: &str, session: &str| pb::ExportStreamSessionFilesRequest {
+        stream_group_identifier: group.into(),
+        stream_session_identifier: session.into(),
+        output_uri: "s3://bucket/files.zip".into(),
+        request_id: String::new(),
+    };
+    assert_eq!(
+        missing(c.export_stream_session_files(export(GROUP, no_session)).await),
+        typed("StreamSession", no_session)
+    );
+    assert_eq!(
+        missing(c.export_stream_session_files(export(no_group, &session)).await),
+        typed("StreamGroup", no_group)
+    );
+}
+
 #[tokio::test]
 async fn reconnecting_in_the_wrong_state_is_failed_precondition() {
     let mut g = gateway().await;

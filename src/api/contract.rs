@@ -132,7 +132,7 @@ pub(super) fn sample_errors() -> Vec<ApiError> {
 
 /// A status of every kind the gateway answers.
 fn samples() -> Vec<Status> {
-    let ctx = CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "s".into() };
+    let ctx = CallContext::new("GetStreamSession", "StreamSession", "s");
     let mut statuses: Vec<Status> = sample_errors().iter().map(|e| to_status(e, &ctx)).collect();
     statuses.extend([
         crate::wire::malformed("m"),

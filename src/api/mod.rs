@@ -226,7 +226,7 @@ impl pb::stream_sessions_server::StreamSessions for Gateway {
         request: Request<pb::WatchStreamSessionRequest>,
     ) -> Result<Response<Self::WatchStreamSessionStream>, Status> {
         let r = request.into_inner();
-        let ctx = session_ctx("WatchStreamSession", &r.stream_session_identifier);
+        let ctx = session_ctx("WatchStreamSession", &r.stream_group_identifier, &r.stream_session_identifier);
         respond(ctx.clone(), async {
             let fields = inputs::get_fields(&r.stream_group_identifier, &r.stream_session_identifier);
             fields.known::<pb::StreamSessionView>("view", r.view).check(None)?;

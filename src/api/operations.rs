@@ -98,14 +98,14 @@ fn page(items: Option<Vec<aws::StreamSessionSummary>>, next_token: Option<String
     (items.unwrap_or_default().into_iter().map(Into::into).collect(), next_token.unwrap_or_default())
 }
 
-/// Errors about one stream session.
-pub fn session_ctx(operation: &'static str, session: &str) -> CallContext {
-    CallContext { operation, resource_type: "StreamSession", resource_name: session.to_string() }
+/// Errors about one stream session of a stream group.
+pub fn session_ctx(operation: &'static str, group: &str, session: &str) -> CallContext {
+    CallContext::new(operation, "StreamSession", session).also("StreamGroup", group)
 }
 
 /// Errors about a stream group (or the account, with an empty name).
 pub fn group_ctx(operation: &'static str, group: &str) -> CallContext {
-    CallContext { operation, resource_type: "StreamGroup", resource_name: group.to_string() }
+    CallContext::new(operation, "StreamGroup", group)
 }
 
 /// A session as a call that carries the caller's signal request answers it:
@@ -120,7 +120,7 @@ impl Unary for pb::StartStreamSessionRequest {
     type Input = StartStreamSessionInputBuilder;
 
     fn context(&self) -> CallContext {
-        group_ctx(Self::OPERATION, &self.stream_group_identifier)
+        group_ctx(Self::OPERATION, &self.stream_group_identifier).also("Application", &self.application_identifier)
     }
 
     fn request_id(&self) -> Option<&str> {
@@ -164,7 +164,7 @@ impl Unary for pb::GetStreamSessionRequest {
     type Input = GetStreamSessionInputBuilder;
 
     fn context(&self) -> CallContext {
-        session_ctx(Self::OPERATION, &self.stream_session_identifier)
+        session_ctx(Self::OPERATION, &self.stream_group_identifier, &self.stream_session_identifier)
     }
 
     fn input(&self, _: Option<String>) -> Result<Self::Input, ApiError> {
@@ -237,7 +237,7 @@ impl Unary for pb::TerminateStreamSessionRequest {
     type Input = (TerminateStreamSessionInputBuilder, GetStreamSessionInputBuilder);
 
     fn context(&self) -> CallContext {
-        session_ctx(Self::OPERATION, &self.stream_session_identifier)
+        session_ctx(Self::OPERATION, &self.stream_group_identifier, &self.stream_session_identifier)
     }
 
     fn request_id(&self) -> Option<&str> {
@@ -314,7 +314,7 @@ impl Unary for pb::CreateStreamSessionConnectionRequest {
     type Input = (CreateStreamSessionConnectionInputBuilder, Option<GetStreamSessionInputBuilder>);
 
     fn context(&self) -> CallContext {
-        session_ctx(Self::OPERATION, &self.stream_session_identifier)
+        session_ctx(Self::OPERATION, &self.stream_group_identifier, &self.stream_session_identifier)
     }
 
     fn request_id(&self) -> Option<&str> {
@@ -388,7 +388,7 @@ impl Unary for pb::ExportStreamSessionFilesRequest {
     type Input = ExportStreamSessionFilesInputBuilder;
 
     fn context(&self) -> CallContext {
-        session_ctx(Self::OPERATION, &self.stream_session_identifier)
+        session_ctx(Self::OPERATION, &self.stream_group_identifier, &self.stream_session_identifier)
     }
 
     fn request_id(&self) -> Option<&str> {

@@ -219,11 +219,7 @@ mod tests {
 
     #[test]
     fn every_outcome_crosses_processes_whole() {
-        let ctx = crate::api::status::CallContext {
-            operation: "StartStreamSession",
-            resource_type: "StreamGroup",
-            resource_name: "sg-1".into(),
-        };
+        let ctx = crate::api::status::CallContext::new("StartStreamSession", "StreamGroup", "sg-1");
         let response: Stored = Ok(Bytes::from_static(b"\x0a\x03arn"));
         let back = Stored::from_bytes(response.to_bytes().expect("portable")).expect("readable");
         assert_eq!(back.ok(), response.ok());

@@ -201,6 +201,35 @@ pub struct CallContext {
     pub resource_type: &'static str,
     /// The identifier the caller gave.
     pub resource_name: String,
+    /// Other resources the call names (type, identifier), which a NOT_FOUND
+    /// may be about instead (the stream group of a session, an application).
+    pub others: Vec<(&'static str, String)>,
+}
+
+impl CallContext {
+    /// About `resource_name`, a `resource_type`.
+    pub fn new(operation: &'static str, resource_type: &'static str, resource_name: &str) -> Self {
+        Self { operation, resource_type, resource_name: resource_name.to_string(), others: Vec::new() }
+    }
+
+    /// The same, naming `name`, a `resource_type`, too.
+    pub fn also(mut self, resource_type: &'static str, name: &str) -> Self {
+        self.others.push((resource_type, name.to_string()));
+        self
+    }
+
+    /// The resource a NOT_FOUND saying `message` is about: the first the
+    /// call names whose identifier (or an ARN's last part) the message
+    /// names; the main one when it names none.
+    fn missing(&self, message: &str) -> (&'static str, &str) {
+        let named = |name: &str| {
+            let id = name.rsplit('/').next().unwrap_or(name);
+            !id.is_empty() && (message.contains(name) || message.contains(id))
+        };
+        let main = (self.resource_type, self.resource_name.as_str());
+        let all = std::iter::once(main).chain(self.others.iter().map(|(kind, name)| (*kind, name.as_str())));
+        all.into_iter().find(|(_, name)| named(name)).unwrap_or(main)
+    }
 }
 
 /// The gRPC status for `err` in `ctx`.
@@ -311,9 +340,10 @@ fn session_code(
                 }
                 UpstreamKind::AccessDenied => (Code::PermissionDenied, ErrorReason::AccessDenied),
                 UpstreamKind::NotFound => {
-                    let name = truncate(&ctx.resource_name, MAX_FIELD_BYTES);
+                    let (resource_type, name) = ctx.missing(message);
+                    let name = truncate(name, MAX_FIELD_BYTES);
                     let description = truncate(message, MAX_DESCRIPTION_BYTES);
-                    details.set_resource_info(ctx.resource_type, name, "", description);
+                    details.set_resource_info(resource_type, name, "", description);
                     (Code::NotFound, ErrorReason::NotFound)
                 }
                 UpstreamKind::Conflict => (Code::FailedPrecondition, ErrorReason::Conflict),
@@ -377,8 +407,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_violations_makes_a_bounded_status_and_message() {
-        let ctx =
-            CallContext { operation: "StartStreamSession", resource_type: "StreamGroup", resource_name: "sg-1".into() };
+        let ctx = CallContext::new("StartStreamSession", "StreamGroup", "sg-1");
         let violations: Vec<FieldViolation> = (0..1000)
             .map(|i| FieldViolation {
                 field: format!("additional_environment_variables[\"{}-{i}\"]", "é".repeat(300)),
@@ -404,9 +433,38 @@ mod tests {
     }
 
     #[test]
+    fn a_not_found_names_the_resource_its_message_names() {
+        let group = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1";
+        let ctx = CallContext::new("GetStreamSession", "StreamSession", "ss-1").also("StreamGroup", group);
+        let not_found = |message: &str| SessionError::Upstream {
+            kind: UpstreamKind::NotFound,
+            code: "ResourceNotFoundException".into(),
+            message: message.into(),
+            request_id: None,
+        };
+        let named = |message: &str| {
+            let failure = CallFailure {
+                error: not_found(message),
+                attempts: 1,
+                gave_up: GiveUp::NotRetryable,
+                retry_after: None,
+            };
+            let details = to_status(&ApiError::Call(failure), &ctx).get_error_details();
+            let info = details.resource_info().expect("ResourceInfo").clone();
+            (info.resource_type, info.resource_name)
+        };
+        let typed = |kind: &str, name: &str| (kind.to_string(), name.to_string());
+        assert_eq!(named("Stream group 'sg-1' was not found."), typed("StreamGroup", group), "an ARN's ID named");
+        assert_eq!(
+            named("Stream session 'ss-1' was not found in stream group 'sg-1'."),
+            typed("StreamSession", "ss-1")
+        );
+        assert_eq!(named("Resource not found."), typed("StreamSession", "ss-1"), "none named: the main one");
+    }
+
+    #[test]
     fn a_few_violations_are_listed_whole() {
-        let ctx =
-            CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "x".into() };
+        let ctx = CallContext::new("GetStreamSession", "StreamSession", "x");
         let v = |field: &str| FieldViolation { field: field.into(), description: "required".into() };
         let status = to_status(&ApiError::InvalidArgument(vec![v("a"), v("b")]), &ctx);
         assert_eq!(status.message(), "invalid request: a: required; b: required");
@@ -424,8 +482,7 @@ mod tests {
 
     #[test]
     fn every_status_carries_error_info_in_the_domain() {
-        let ctx =
-            CallContext { operation: "GetStreamSession", resource_type: "StreamSession", resource_name: "x".into() };
+        let ctx = CallContext::new("GetStreamSession", "StreamSession", "x");
         let throttled = ApiError::Call(CallFailure {
             error: SessionError::Upstream {
                 kind: UpstreamKind::Throttling,
