@@ -16,7 +16,7 @@ use tonic_types::StatusExt;
 const MAX_STATUS_BYTES: usize = 6 * 1024;
 
 fn ctx() -> CallContext {
-    CallContext { operation: "StartStreamSession", resource_type: "StreamGroup", resource_name: "sg-1".into() }
+    CallContext::new("StartStreamSession", "StreamGroup", "sg-1")
 }
 
 /// The refusal of `violations` is small and lists at most 21 entries.
