@@ -435,6 +435,17 @@ async fn logs_of_a_start_and_a_connection(rust_log: &str, args: &[&str]) -> Stri
     gateway.stop()
 }
 
+#[tokio::test]
+async fn text_logs_written_to_a_file_or_a_pipe_carry_no_colours() {
+    let gateway = Gateway::spawn(&["--log-format", "text"], &[("RUST_LOG", "info")]);
+    let mut client = gateway.client().await;
+    client.start_stream_session(start_request("")).await.expect("start");
+    drop(client);
+    let stderr = gateway.stop();
+    assert!(stderr.contains(" INFO "), "text lines were logged: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "an escape sequence reached a pipe: {stderr:?}");
+}
+
 /// What a log must never carry: a signal request or response, a request
 /// signature, the access key id (`EMULATOR` with the embedded emulator).
 fn assert_no_secrets(stderr: &str) {

@@ -13,6 +13,8 @@ pub mod prometheus;
 pub mod rpc;
 pub mod settings;
 
+use std::io::IsTerminal;
+
 use opentelemetry::metrics::Meter;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
@@ -116,7 +118,11 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
             .with_targets(WIRE_TARGETS.iter().map(|t| (*t, LevelFilter::INFO)))
     };
     let logs = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        // Colours for a terminal only: a file or a log collector gets plain text.
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .with_writer(std::io::stderr)
+            .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(false)
