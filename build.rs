@@ -2,7 +2,10 @@
 //! file descriptor sets for server reflection, with the protoc that ships
 //! inside `protoc-bin-vendored`, so no protoc needs installing.
 //! `error_reason.proto` is compiled on its own: the ErrorInfo reasons are
-//! needed below the layer of the service's code (see `src/reason.rs`).
+//! needed below the layer of the service's code (see `src/reason.rs`). The
+//! standard error details (`google/rpc/status.proto`, `error_details.proto`,
+//! vendored in `third_party/googleapis`) become a descriptor set only, so
+//! reflection lets grpcurl and the like print an error's details.
 
 use std::path::PathBuf;
 
@@ -26,5 +29,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .out_dir(&reason)
         .file_descriptor_set_path(out.join("gamelift_streams_v1_reason_descriptor.bin"))
         .compile_protos(&["proto/gamelift/streams/v1/error_reason.proto"], &includes)?;
+    let status = std::process::Command::new(protoc_bin_vendored::protoc_bin_path()?)
+        .args(["-Ithird_party/googleapis", "-I", includes[1], "--include_imports", "--descriptor_set_out"])
+        .arg(out.join("google_rpc_descriptor.bin"))
+        .args(["google/rpc/status.proto", "google/rpc/error_details.proto"])
+        .status()?;
+    if !status.success() {
+        return Err(format!("protoc failed on third_party/googleapis: {status}").into());
+    }
+    println!("cargo:rerun-if-changed=third_party/googleapis");
     Ok(())
 }

@@ -18,6 +18,11 @@ pub use generated::ErrorReason;
 /// The encoded file descriptor set of `error_reason.proto`, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gamelift_streams_v1_reason_descriptor");
 
+/// The encoded file descriptor set of `google/rpc/status.proto` and
+/// `google/rpc/error_details.proto` (with their imports), for server
+/// reflection: the types of every error's details.
+pub const DETAILS_FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("google_rpc_descriptor");
+
 /// The ErrorInfo domain of every error the gateway answers.
 pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
 

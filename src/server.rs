@@ -126,13 +126,16 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
     start_with(listen, gateway, Access::default(), Limits::default()).await
 }
 
-/// Server reflection over the contract (both proto files) and health, for
-/// grpcurl, Postman and the like: served as `grpc.reflection.v1` and as the
-/// older `v1alpha` that many tools and grpcio-reflection still speak.
+/// Server reflection over the contract (both proto files), the standard
+/// error details (`google.rpc.Status`, `ErrorInfo`, `BadRequest`, …) and
+/// health, for grpcurl, Postman and the like: served as
+/// `grpc.reflection.v1` and as the older `v1alpha` that many tools and
+/// grpcio-reflection still speak.
 fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(crate::reason::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::reason::DETAILS_FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 

@@ -402,6 +402,43 @@ async fn health_serves_and_reflection_lists_the_service() {
     let file = <prost_types::FileDescriptorProto as prost::Message>::decode(files.file_descriptor_proto[0].as_slice());
     let file = file.expect("a file");
     assert_eq!(file.name(), "gamelift/streams/v1/error_reason.proto");
+
+    // The standard error details too, on both versions (grpcurl prints them).
+    let symbol = |name: &str| tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::FileContainingSymbol(name.into())),
+    };
+    for (symbol_name, file_name) in [
+        ("google.rpc.ErrorInfo", "google/rpc/error_details.proto"),
+        ("google.rpc.QuotaFailure", "google/rpc/error_details.proto"),
+        ("google.rpc.Status", "google/rpc/status.proto"),
+    ] {
+        let mut stream = alpha
+            .server_reflection_info(tokio_stream::iter([symbol(symbol_name)]))
+            .await
+            .expect("v1alpha")
+            .into_inner();
+        let reply = stream.message().await.expect("reply").expect("one reply");
+        let Some(AlphaResponse::FileDescriptorResponse(files)) = reply.message_response else {
+            panic!("{symbol_name}: unexpected v1alpha reply {reply:?}")
+        };
+        let names: Vec<String> = files
+            .file_descriptor_proto
+            .iter()
+            .map(|bytes| {
+                <prost_types::FileDescriptorProto as prost::Message>::decode(bytes.as_slice()).expect("a file")
+            })
+            .map(|file| file.name().to_string())
+            .collect();
+        assert_eq!(names.first().map(String::as_str), Some(file_name), "{symbol_name}: {names:?}");
+    }
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol("google.rpc.ErrorInfo".into())),
+    };
+    let mut stream = reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("v1").into_inner();
+    let reply = stream.message().await.expect("reply").expect("one reply");
+    assert!(matches!(reply.message_response, Some(MessageResponse::FileDescriptorResponse(_))), "v1: {reply:?}");
 }
 
 #[tokio::test]
