@@ -26,11 +26,14 @@ use crate::wire::WireLayer;
 
 type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
 
-/// Where the gateway listens: `HOST:PORT` or `unix:/path`.
+/// Where the gateway listens: `IP:PORT`, `NAME:PORT` or `unix:/path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
     /// A TCP address (port 0 picks a free port).
     Tcp(SocketAddr),
+    /// A host name: every address it resolves to, on one port (port 0 picks
+    /// a free port on the first and takes the same on the others).
+    Host(String, u16),
     /// A Unix domain socket path.
     Unix(PathBuf),
 }
@@ -39,10 +42,22 @@ impl FromStr for ListenAddr {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let neither = || format!("'{s}' is neither HOST:PORT nor unix:/path");
         match s.strip_prefix("unix:") {
             Some("") => Err("unix: needs a socket path".into()),
             Some(path) => Ok(Self::Unix(PathBuf::from(path))),
-            None => s.parse().map(Self::Tcp).map_err(|_| format!("'{s}' is neither HOST:PORT nor unix:/path")),
+            None => match s.parse() {
+                Ok(addr) => Ok(Self::Tcp(addr)),
+                Err(_) => {
+                    let (host, port) = s.rsplit_once(':').ok_or_else(neither)?;
+                    let port = port.parse().map_err(|_| neither())?;
+                    let name = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+                    if host.is_empty() || !host.chars().all(name) {
+                        return Err(neither());
+                    }
+                    Ok(Self::Host(host.to_string(), port))
+                }
+            },
         }
     }
 }
@@ -51,9 +66,41 @@ impl fmt::Display for ListenAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Tcp(addr) => write!(f, "{addr}"),
+            Self::Host(host, port) => write!(f, "{host}:{port}"),
             Self::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
+}
+
+/// Binds every address `host` resolves to that can be bound (a machine
+/// without IPv6 cannot bind `::1`), on `port` (0: the port the first gets,
+/// for all), and says which; an error if none can be.
+async fn bind_host(host: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    resolved.dedup();
+    let mut listeners: Vec<TcpListener> = Vec::new();
+    let mut failed = None;
+    for mut addr in resolved.iter().copied() {
+        if let Some(first) = listeners.first() {
+            addr.set_port(first.local_addr()?.port());
+        }
+        match TcpListener::bind(addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) => {
+                tracing::warn!(host, address = %addr, error = %e, "cannot listen on an address of the host name");
+                failed = Some(e);
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(failed.unwrap_or_else(|| {
+            let message = format!("--listen {host}:{port}: {host} resolves to no address");
+            std::io::Error::new(std::io::ErrorKind::NotFound, message)
+        }));
+    }
+    let bound: Vec<String> = listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.to_string()).collect();
+    tracing::info!(host, addresses = %bound.join(", "), "listening on every address the host name resolves to");
+    Ok(listeners)
 }
 
 /// A gateway serving in the background.
@@ -173,6 +220,13 @@ pub async fn start_with(
             let listener = TcpListener::bind(addr).await?;
             let local = ListenAddr::Tcp(listener.local_addr()?);
             let accepted = incoming(listener, limits.connections);
+            (local, tokio::spawn(router.serve_with_incoming_shutdown(accepted, signal)))
+        }
+        ListenAddr::Host(host, port) => {
+            let listeners = bind_host(host, *port).await?;
+            let local = ListenAddr::Tcp(listeners[0].local_addr()?);
+            let each = listeners.into_iter().map(|l| Box::pin(incoming(l, limits.connections)));
+            let accepted = futures_util::stream::select_all(each);
             (local, tokio::spawn(router.serve_with_incoming_shutdown(accepted, signal)))
         }
         ListenAddr::Unix(path) => {

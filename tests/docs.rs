@@ -1,6 +1,7 @@
 //! The flag reference, docs/flags.md, is the binary's own `--help`: this test
 //! fails when the committed copy differs. Regenerate it with
-//! `UPDATE_DOCS=1 cargo test --test docs`.
+//! `UPDATE_DOCS=1 cargo test --test docs`. docs/troubleshooting.md has a
+//! section for every error reason, and none for a reason that does not exist.
 
 use std::process::Command;
 
@@ -40,4 +41,22 @@ fn docs_flags_md_is_the_binarys_help() {
         committed == generated,
         "docs/flags.md differs from --help: regenerate it with `UPDATE_DOCS=1 cargo test --test docs`"
     );
+}
+
+#[test]
+fn docs_troubleshooting_md_takes_every_error_reason() {
+    use gamelift_streams_gateway::reason::ErrorReason;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/troubleshooting.md");
+    let page = std::fs::read_to_string(&path).expect("docs/troubleshooting.md");
+    let sections: Vec<&str> =
+        page.lines().filter_map(|l| l.strip_prefix("### `").and_then(|rest| rest.strip_suffix('`'))).collect();
+    let reasons: Vec<&str> =
+        (1..).map_while(|value| ErrorReason::try_from(value).ok()).map(|reason| reason.as_str_name()).collect();
+    assert!(reasons.len() >= 25, "{reasons:?}");
+    let mut missing: Vec<&&str> = reasons.iter().filter(|r| !sections.contains(r)).collect();
+    missing.sort();
+    assert!(missing.is_empty(), "reasons without a section: {missing:?}");
+    let unknown: Vec<&&str> = sections.iter().filter(|s| !reasons.contains(s)).collect();
+    assert!(unknown.is_empty(), "sections for no reason: {unknown:?}");
+    assert_eq!(sections.len(), reasons.len(), "one section each");
 }

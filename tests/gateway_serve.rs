@@ -69,6 +69,34 @@ async fn the_gateway_serves_on_a_unix_socket() {
     assert!(!path.exists(), "the socket file is removed at shutdown");
 }
 
+#[tokio::test]
+async fn a_host_name_listens_on_every_address_it_resolves_to() {
+    let h = harness().await;
+    let gateway = server::start(
+        &ListenAddr::Host("localhost".into(), 0),
+        support::gateway_over(Sessions::new(h.client.clone(), support::resilience()), Default::default()),
+    )
+    .await
+    .expect("binds localhost");
+    let ListenAddr::Tcp(bound) = gateway.local_addr().clone() else { panic!("{}", gateway.local_addr()) };
+    assert_ne!(bound.port(), 0);
+    // Every address localhost resolves to that this machine can bind answers, on one port.
+    let resolved: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host(("localhost", bound.port())).await.expect("resolves").collect();
+    let mut answered = 0;
+    for addr in resolved {
+        if std::net::TcpListener::bind((addr.ip(), 0)).is_err() {
+            continue;
+        }
+        let channel = Endpoint::from_shared(format!("http://{addr}")).expect("URI").connect().await.expect("connects");
+        let status = StreamSessionsClient::new(channel).get_stream_session(get_request()).await.expect_err("unknown");
+        assert_eq!(status.code(), Code::NotFound, "through {addr}");
+        answered += 1;
+    }
+    assert!(answered >= 1, "localhost answered on no address");
+    assert!(gateway.drain(std::time::Duration::from_secs(5)).await);
+}
+
 #[derive(Debug)]
 struct NoCredentials;
 

@@ -19,7 +19,8 @@ use crate::sessions::watch::WatchConfig;
 /// Flags of `serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Where to listen: HOST:PORT (port 0 picks a free port) or unix:/path.
+    /// Where to listen: IP:PORT or NAME:PORT (every address the name resolves
+    /// to; port 0 picks a free port) or unix:/path.
     #[arg(long, env = "GLS_GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: ListenAddr,
     /// GameLift Streams endpoint URL (default: AWS's endpoint for the Region).
@@ -426,6 +427,8 @@ mod tests {
         assert_eq!(config.listen, ListenAddr::Tcp("127.0.0.1:50051".parse().expect("addr")));
         assert_eq!(config.drain, Duration::from_secs(20));
         assert!(config.emulator.is_none());
+        let named = serve(&["--listen", "localhost:50052"]).expect("a host name");
+        assert_eq!(named.listen, ListenAddr::Host("localhost".into(), 50052));
         let unix = serve(&["--listen", "unix:/tmp/gw.sock"]).expect("valid");
         assert_eq!(unix.listen.to_string(), "unix:/tmp/gw.sock");
         let embedded = serve(&["--emulator"]).expect("valid");
@@ -436,6 +439,9 @@ mod tests {
     #[test]
     fn serve_rejects_bad_values_by_flag() {
         assert!(serve(&["--listen", "nowhere"]).expect_err("bad").contains("--listen"));
+        assert!(serve(&["--listen", "bad_name:50051"]).expect_err("bad").contains("--listen"));
+        assert!(serve(&["--listen", ":50051"]).expect_err("bad").contains("--listen"));
+        assert!(serve(&["--listen", "localhost:http"]).expect_err("bad").contains("--listen"));
         assert!(serve(&["--aws-attempt-timeout-seconds", "0"])
             .expect_err("bad")
             .contains("--aws-attempt-timeout-seconds"));
