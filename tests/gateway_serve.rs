@@ -43,6 +43,20 @@ fn serve_with_the_embedded_emulator_announces_both_and_exits_zero_on_sigterm() {
 }
 
 #[tokio::test]
+async fn serve_with_the_embedded_emulator_takes_the_region_and_the_emulators_settings() {
+    let region = ["--aws-region", "eu-central-1", "--emulator-capacity", "eu-central-1=1"];
+    let gateway = embedded(&[&region[..], &["--drain-seconds", "1"]].concat());
+    let address = format!("http://{}", gateway.expect_line("gateway listening on "));
+    let mut client = StreamSessionsClient::connect(address).await.expect("connects");
+    let request = pb::StartStreamSessionRequest { locations: vec!["eu-central-1".into()], ..support::start_request() };
+    let started = client.start_stream_session(request).await.expect("a session").into_inner();
+    let arn = started.stream_session.expect("session").arn;
+    assert!(arn.starts_with("arn:aws:gameliftstreams:eu-central-1:"), "{arn}");
+    let (exit, stderr) = gateway.stop();
+    assert!(exit.success(), "{stderr}");
+}
+
+#[tokio::test]
 async fn the_gateway_serves_on_a_unix_socket() {
     let h = harness().await;
     let dir = std::env::temp_dir().join(format!("glsgw-{}", std::process::id()));

@@ -437,7 +437,7 @@ async fn logs_of_a_start_and_a_connection(rust_log: &str, args: &[&str]) -> Stri
 
 #[tokio::test]
 async fn text_logs_written_to_a_file_or_a_pipe_carry_no_colours() {
-    let gateway = Gateway::spawn(&["--log-format", "text"], &[("RUST_LOG", "info")]);
+    let gateway = Gateway::spawn(&["--log-format", "text", "--drain-seconds", "1"], &[("RUST_LOG", "info")]);
     let mut client = gateway.client().await;
     client.start_stream_session(start_request("")).await.expect("start");
     drop(client);

@@ -58,22 +58,40 @@ fn is_location(name: &str) -> bool {
     (1..=20).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+/// The seeded stream group's capacity: `capacity` (LOCATION=N flags), or 4
+/// in `region` when none is given; `flag` names the flag of a bad location.
+pub(super) fn capacity_in(
+    region: &str,
+    capacity: &[(String, u32)],
+    flag: &'static str,
+) -> Result<Vec<(String, u32)>, ConfigError> {
+    let capacity = if capacity.is_empty() { vec![(region.to_string(), 4)] } else { capacity.to_vec() };
+    match capacity.iter().find(|(loc, _)| !is_location(loc)) {
+        Some((bad, _)) => Err(invalid(flag, format!("'{bad}' is not a location name"))),
+        None => Ok(capacity),
+    }
+}
+
+/// Fails unless `region` can be a Region's name; `flag` names the flag.
+pub(super) fn check_region(region: &str, flag: &'static str) -> Result<(), ConfigError> {
+    if is_location(region) {
+        Ok(())
+    } else {
+        Err(invalid(flag, format!("'{region}' is not a Region name")))
+    }
+}
+
 impl EmulatorArgs {
     /// Validates the flags into an emulator configuration.
     pub fn to_config(&self) -> Result<EmulatorConfig, ConfigError> {
-        if !is_location(&self.region) {
-            return Err(invalid("region", format!("'{}' is not a Region name", self.region)));
-        }
+        check_region(&self.region, "region")?;
         if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(invalid("account-id", "must be 12 digits"));
         }
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
             return Err(invalid("time-scale", "must be a number > 0"));
         }
-        let capacity = if self.capacity.is_empty() { vec![(self.region.clone(), 4)] } else { self.capacity.clone() };
-        if let Some((bad, _)) = capacity.iter().find(|(loc, _)| !is_location(loc)) {
-            return Err(invalid("capacity", format!("'{bad}' is not a location name")));
-        }
+        let capacity = capacity_in(&self.region, &self.capacity, "capacity")?;
         let mut config = EmulatorConfig {
             world: WorldConfig {
                 region: self.region.clone(),

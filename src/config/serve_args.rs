@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::emulator_args::{capacity_in, check_region};
 use super::{check_rates, invalid, pair, positive_duration, seconds, ConfigError, Secret};
 use crate::auth::AuthToken;
 use crate::connections::ConnectionLimits;
@@ -129,9 +130,19 @@ pub struct ServeArgs {
     /// instead of AWS (no AWS account or credentials needed).
     #[arg(long, env = "GLS_GATEWAY_EMULATOR")]
     pub emulator: bool,
-    /// Simulated seconds per real second in the embedded emulator.
+    /// Simulated seconds per real second in the embedded emulator. Its
+    /// Region (in ARNs, and its stream group's location) is --aws-region's,
+    /// us-west-2 when none is given.
     #[arg(long, env = "GLS_GATEWAY_EMULATOR_TIME_SCALE", default_value_t = 1.0)]
     pub emulator_time_scale: f64,
+    /// Stream capacity of the embedded emulator's stream group in a
+    /// location, as LOCATION=N (repeatable; default: the Region with 4).
+    #[arg(long, env = "GLS_GATEWAY_EMULATOR_CAPACITY", value_delimiter = ',', value_parser = pair::<u32>)]
+    pub emulator_capacity: Vec<(String, u32)>,
+    /// Simulated seconds from placement to ACTIVE in the embedded emulator
+    /// (default 5).
+    #[arg(long, env = "GLS_GATEWAY_EMULATOR_ACTIVATION_SECONDS")]
+    pub emulator_activation_seconds: Option<f64>,
     /// Fleet mode: share the send budget and idempotency records with every
     /// sidecar of the account and Region through this Redis (redis://, or
     /// rediss:// for TLS; user and password may be in the URL). Without it
@@ -207,6 +218,20 @@ pub struct ServeConfig {
 }
 
 impl ServeArgs {
+    /// The embedded emulator's settings.
+    fn emulator_config(&self) -> Result<EmulatorConfig, ConfigError> {
+        let mut config = EmulatorConfig { time_scale: self.emulator_time_scale, ..EmulatorConfig::default() };
+        if let Some(region) = &self.aws_region {
+            check_region(region, "aws-region")?;
+            config.world.region = region.clone();
+        }
+        config.world.capacity = capacity_in(&config.world.region, &self.emulator_capacity, "emulator-capacity")?;
+        if let Some(activation) = self.emulator_activation_seconds {
+            config.world.timings.activation = seconds("emulator-activation-seconds", activation)?;
+        }
+        Ok(config)
+    }
+
     /// Validates the flags.
     pub fn to_config(&self) -> Result<ServeConfig, ConfigError> {
         let retry = self.retry_policy()?;
@@ -217,8 +242,15 @@ impl ServeArgs {
         if self.emulator && self.aws_endpoint_url.is_some() {
             return Err(invalid("emulator", "cannot be combined with --aws-endpoint-url"));
         }
-        let emulator =
-            self.emulator.then(|| EmulatorConfig { time_scale: self.emulator_time_scale, ..EmulatorConfig::default() });
+        let emulator = self.emulator.then(|| self.emulator_config()).transpose()?;
+        if !self.emulator {
+            if !self.emulator_capacity.is_empty() {
+                return Err(invalid("emulator-capacity", "needs --emulator"));
+            }
+            if self.emulator_activation_seconds.is_some() {
+                return Err(invalid("emulator-activation-seconds", "needs --emulator"));
+            }
+        }
         let aws = AwsSettings {
             endpoint_url: self.aws_endpoint_url.clone(),
             region: match &emulator {
@@ -434,6 +466,26 @@ mod tests {
         let embedded = serve(&["--emulator"]).expect("valid");
         assert!(embedded.aws.dummy_credentials);
         assert_eq!(embedded.aws.region.as_deref(), Some("us-west-2"));
+        let elsewhere = serve(&[
+            "--emulator",
+            "--aws-region",
+            "eu-central-1",
+            "--emulator-capacity",
+            "eu-central-1=2",
+            "--emulator-activation-seconds",
+            "1.5",
+        ])
+        .expect("valid");
+        assert_eq!(elsewhere.aws.region.as_deref(), Some("eu-central-1"));
+        let world = &elsewhere.emulator.as_ref().expect("embedded").world;
+        assert_eq!(
+            (world.region.as_str(), world.capacity.as_slice()),
+            ("eu-central-1", &[("eu-central-1".into(), 2)][..])
+        );
+        assert_eq!(world.timings.activation, 1.5);
+        let default_capacity = serve(&["--emulator", "--aws-region", "ap-northeast-1"]).expect("valid");
+        let world = &default_capacity.emulator.as_ref().expect("embedded").world;
+        assert_eq!(world.capacity, [("ap-northeast-1".to_string(), 4)], "4 in the Region given");
     }
 
     #[test]
@@ -451,6 +503,11 @@ mod tests {
         assert_eq!(tuned.retry.ceilings["GetStreamSession"], 5.0);
         assert_eq!(tuned.retry.ceilings["StartStreamSession"], 20.0);
         assert_eq!(tuned.retry.budget_tokens, 50);
+        let alone = serve(&["--emulator-capacity", "us-west-2=1"]).expect_err("no emulator");
+        assert!(alone.contains("--emulator-capacity") && alone.contains("needs --emulator"), "{alone}");
+        let alone = serve(&["--emulator-activation-seconds", "1"]).expect_err("no emulator");
+        assert!(alone.contains("--emulator-activation-seconds"), "{alone}");
+        assert!(serve(&["--emulator", "--aws-region", "not a region"]).expect_err("bad").contains("--aws-region"));
         let both = serve(&["--emulator", "--aws-endpoint-url", "http://x"]).expect_err("bad");
         assert!(both.contains("--emulator"), "{both}");
     }
