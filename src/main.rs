@@ -55,7 +55,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         }
         None => None,
     };
-    let sdk = client::connect(&config.aws).await?;
+    let (sdk, endpoint) = client::connect(&config.aws).await?;
     let region = sdk.config().region().map_or_else(|| "default".to_string(), ToString::to_string);
     let fleet = match &config.fleet {
         Some(fleet) => Some(Fleet::join(fleet, &region).await?),
@@ -78,7 +78,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         fleet_reads = Some(reads);
         tracing::info!(members = fleet.members(), degraded = fleet.degraded(), "fleet mode on");
     }
-    let sessions = Sessions::new(sdk, Arc::new(resilience));
+    let sessions = Sessions::new(sdk, Arc::new(resilience)).reaching(&endpoint);
     let idempotency = Arc::new(Idempotency::new(config.idempotency_namespace.clone(), outcomes));
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);

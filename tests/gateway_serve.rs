@@ -111,6 +111,76 @@ async fn a_host_name_listens_on_every_address_it_resolves_to() {
     assert!(gateway.drain(std::time::Duration::from_secs(5)).await);
 }
 
+#[tokio::test]
+async fn an_unreachable_endpoint_is_named_with_the_cause_in_the_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("addr");
+    let endpoint = format!("http://{closed}");
+    let settings = gamelift_streams_gateway::sessions::client::AwsSettings {
+        endpoint_url: Some(endpoint.clone()),
+        region: Some("us-west-2".into()),
+        dummy_credentials: true,
+    };
+    let (sdk, reached) = gamelift_streams_gateway::sessions::client::connect(&settings).await.expect("a client");
+    assert_eq!(reached, endpoint);
+    let gateway = server::start(
+        &ListenAddr::Tcp("127.0.0.1:0".parse().expect("addr")),
+        support::gateway_over(Sessions::new(sdk, support::resilience()).reaching(&reached), Default::default()),
+    )
+    .await
+    .expect("serves");
+    let channel = Endpoint::from_shared(format!("http://{}", gateway.local_addr()))
+        .expect("URI")
+        .connect()
+        .await
+        .expect("connects");
+    let status = StreamSessionsClient::new(channel).get_stream_session(get_request()).await.expect_err("unreachable");
+    assert_eq!(status.code(), Code::Unavailable);
+    let details = status.get_error_details();
+    assert_eq!(details.error_info().expect("ErrorInfo").reason, "UPSTREAM_UNREACHABLE");
+    let message = status.message();
+    assert!(message.contains(&endpoint), "the endpoint is named: {message}");
+    assert!(message.contains("connection refused"), "the cause is named: {message}");
+    assert!(gateway.drain(std::time::Duration::from_secs(5)).await);
+}
+
+/// `serve` with nothing of AWS in its environment but `env`.
+fn bare(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gamelift-streams-gateway"));
+    command.args(["serve", "--listen", "127.0.0.1:0", "--drain-seconds", "1"]).args(args);
+    command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("HOME", "/nonexistent");
+    command.envs(env.iter().copied());
+    command
+}
+
+#[test]
+fn without_a_region_the_gateway_says_so_in_one_line() {
+    let out = bare(&[], &[]).output().expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].contains("no AWS Region is configured"), "{stderr}");
+}
+
+#[tokio::test]
+async fn without_credentials_the_gateway_says_so_once_at_start_and_every_call_says_why() {
+    let gateway = process::spawn(bare(&[], &[("AWS_REGION", "us-weast-2")]));
+    let address = format!("http://{}", gateway.expect_line("gateway listening on "));
+    let mut client = StreamSessionsClient::connect(address).await.expect("connects");
+    let status = client.get_stream_session(get_request()).await.expect_err("no credentials");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(status.get_error_details().error_info().expect("ErrorInfo").reason, "CREDENTIALS_UNAVAILABLE");
+    drop(client);
+    let (exit, stderr) = gateway.stop();
+    assert!(exit.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains(" WARN ")).collect();
+    let sdk: Vec<&&str> = warnings.iter().filter(|l| l.contains("aws_config") || l.contains("aws_smithy")).collect();
+    assert!(sdk.is_empty(), "nothing of the SDK's: {sdk:#?}");
+    assert!(warnings.iter().any(|w| w.contains("no AWS credentials") && w.contains("web identity token (IRSA)")));
+    assert!(warnings.iter().any(|w| w.contains("AWS has no Region of this name") && w.contains("us-weast-2")));
+    assert!(stderr.contains("endpoint=https://gameliftstreams.us-weast-2.amazonaws.com"), "{stderr}");
+}
+
 #[derive(Debug)]
 struct NoCredentials;
 

@@ -183,6 +183,35 @@ fn kind_of(code: &str, message: &str) -> UpstreamKind {
     }
 }
 
+/// Why a connection could not be made, from `err`'s chain: the kind (DNS,
+/// refused, TLS) and the innermost error's words.
+fn connection_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        chain.push(e);
+        current = e.source();
+    }
+    let refused = chain.iter().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
+    let text: Vec<String> = chain.iter().map(|e| e.to_string().to_lowercase()).collect();
+    let said = |words: &[&str]| text.iter().any(|t| words.iter().any(|w| t.contains(w)));
+    let kind = if said(&["dns error", "failed to lookup address", "name or service not known"]) {
+        "DNS lookup failed"
+    } else if refused {
+        "connection refused"
+    } else if said(&["certificate", "tls", "handshake"]) {
+        "TLS failed"
+    } else {
+        "connection failed"
+    };
+    match chain.last().map(ToString::to_string) {
+        Some(innermost) if chain.len() > 1 => format!("{kind} ({innermost})"),
+        _ => kind.to_string(),
+    }
+}
+
 /// The credentials error anywhere in `err`'s chain, as text.
 fn credentials_in(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
@@ -193,6 +222,16 @@ fn credentials_in(err: &(dyn std::error::Error + 'static)) -> Option<String> {
         current = e.source();
     }
     None
+}
+
+impl SessionError {
+    /// The same, a connection failure naming `endpoint`, the address it was for.
+    pub fn at(self, endpoint: &str) -> Self {
+        match self {
+            Self::Connection(cause) => Self::Connection(format!("{endpoint}: {cause}")),
+            other => other,
+        }
+    }
 }
 
 impl<E> From<SdkError<E, HttpResponse>> for SessionError
@@ -218,7 +257,7 @@ where
             }
             SdkError::TimeoutError(_) => Self::Timeout,
             SdkError::DispatchFailure(d) if d.is_timeout() => Self::Timeout,
-            SdkError::DispatchFailure(d) if d.is_io() => Self::Connection("connection failed".into()),
+            SdkError::DispatchFailure(d) if d.is_io() => Self::Connection(connection_cause(&err)),
             SdkError::DispatchFailure(d) if !d.is_user() => {
                 Self::Connection("the connection broke before an answer".into())
             }

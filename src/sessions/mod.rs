@@ -48,6 +48,8 @@ pub use upstream::{Call, GameLiftStreams, Reply};
 pub struct Sessions {
     client: Client,
     resilience: Arc<Resilience>,
+    /// Where the client sends its requests, named in connection errors.
+    endpoint: Option<Arc<str>>,
 }
 
 /// What a seam answers: at once from in-process state (nothing allocated on
@@ -102,7 +104,13 @@ fn record_attempt<T: RequestId>(span: &Span, result: &Result<T, SessionError>) {
 impl Sessions {
     /// Sessions over `client`, retried and paced by `resilience`.
     pub fn new(client: Client, resilience: Arc<Resilience>) -> Self {
-        Self { client, resilience }
+        Self { client, resilience, endpoint: None }
+    }
+
+    /// The same, naming `endpoint` (where the client sends its requests) in
+    /// connection errors.
+    pub fn reaching(self, endpoint: &str) -> Self {
+        Self { endpoint: Some(endpoint.into()), ..self }
     }
 
     /// The retry layer (for its counters).
@@ -131,8 +139,12 @@ impl Sessions {
                 let span = if traced { attempt_span(op, attempt) } else { Span::none() };
                 let sent = span.in_scope(|| send(input.clone(), self.client.clone()));
                 let recorded = span.clone();
+                let endpoint = self.endpoint.clone();
                 async move {
-                    let result = sent.await.map_err(SessionError::from);
+                    let result = sent.await.map_err(|e| match endpoint.as_deref() {
+                        Some(endpoint) => SessionError::from(e).at(endpoint),
+                        None => SessionError::from(e),
+                    });
                     record_attempt(&recorded, &result);
                     result
                 }

@@ -108,7 +108,10 @@ pub fn init(config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
         Some(directives) => {
             EnvFilter::try_new(directives).map_err(|e| anyhow::anyhow!("RUST_LOG='{directives}': {e}"))?
         }
-        None => EnvFilter::new("info"),
+        // IMDS and credential-chain failures (every pod outside EC2, a Region
+        // or credentials not found) are said once, in the gateway's own
+        // words, not as nested SDK structures; RUST_LOG may ask for them.
+        None => EnvFilter::new("info,aws_config::imds=error,aws_config::meta::credentials=error"),
     };
     let hold = if config.wire_logs {
         Targets::new().with_default(LevelFilter::TRACE)
