@@ -34,6 +34,7 @@ EACH=(
     "bash tests/pytest.sh tests/interop/test_emulator_boto3.py"
     "bash tests/pytest.sh tests/interop/test_gateway_grpcio.py"
     "bash tests/pytest.sh tests/interop/test_grpcurl.py"
+    "bash tests/pytest.sh tests/interop/test_go_outside.py"
     "bash tests/pytest.sh tests/chart/test_chart.py"
     "bash tests/pytest.sh tests/interop/test_examples.py::test_the_example_runs_its_whole_script[go]"
     "bash tests/pytest.sh tests/interop/test_examples.py::test_the_example_runs_its_whole_script[cpp]"

@@ -414,6 +414,43 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
     gateway.stop();
 }
 
+#[tokio::test]
+async fn the_oldest_read_of_a_watch_is_measured_and_grows_while_polls_fail() {
+    let quick = ["--watch-fast-interval-seconds", "0.2", "--watch-normal-interval-seconds", "0.2"];
+    let args = [&["--metrics-listen", "127.0.0.1:0", "--drain-seconds", "1"][..], &quick[..]].concat();
+    let gateway = Gateway::spawn(&args, &[]);
+    let url = gateway.metrics.clone().expect("metrics address");
+    let age = |scrape: &Scrape| value(scrape, "gls_gateway_watch_oldest_read_age_seconds", &[]);
+    assert_eq!(age(&scrape(&url).await), 0.0, "nothing watched");
+    let mut client = gateway.client().await;
+    let wait = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request("") };
+    let session = client.start_stream_session(wait).await.expect("ACTIVE").into_inner().stream_session.expect("session");
+    let watch = pb::WatchStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: session.arn,
+        ..Default::default()
+    };
+    let mut events = client.watch_stream_session(watch).await.expect("watch").into_inner();
+    events.message().await.expect("an event").expect("a snapshot");
+    let healthy = age(&scrape(&url).await);
+    assert!(healthy < 2.0, "read every 0.2 s, the oldest read is {healthy} s old");
+    // From now on every poll is throttled: no read after this instant succeeds.
+    let http = reqwest::Client::new();
+    for op in ["GetStreamSession", "ListStreamSessions"] {
+        let rule = serde_json::json!({ "operation": op, "throttle": 1.0 });
+        let added = http.post(format!("{}/_emulator/faults", gateway.emulator)).json(&rule).send().await.expect("fault");
+        assert!(added.status().is_success());
+    }
+    let failing_since = std::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let lagging = age(&scrape(&url).await);
+    let floor = failing_since.elapsed().as_secs_f64() - 0.1;
+    assert!(lagging >= floor, "polls failed for {floor} s but the oldest read is {lagging} s old");
+    drop(events);
+    drop(client);
+    gateway.stop();
+}
+
 // ----- logs -----
 
 /// The JSON log lines of a gateway (its `args`, `RUST_LOG` as given) that

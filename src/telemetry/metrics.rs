@@ -166,6 +166,14 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &G
             by("kind", counts.map(|(kind, n)| (kind, n as f64)))
         },
     );
+    let w = watches.clone();
+    let watch_lag = gauge(
+        &meter,
+        "gls_gateway.watch.oldest_read_age_seconds",
+        "Seconds since the watched session read least recently was read (never read: since it was first \
+         watched); 0 with nothing watched. Grows while polls fail or wait for the quota",
+        move || vec![(w.stats().oldest_read.as_secs_f64(), Vec::new())],
+    );
     let d = gateway.deferrals().clone();
     let deferred = counter(
         &meter,
@@ -197,7 +205,7 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &G
     GatewayMetrics {
         _counters: vec![aws_calls, retries, throttles, give_ups, idempotent, poll_calls, deferred],
         _seconds: Vec::new(),
-        _gauges: vec![budget, rates, watch_state, deferred_pending],
+        _gauges: vec![budget, rates, watch_state, watch_lag, deferred_pending],
     }
 }
 

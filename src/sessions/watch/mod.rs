@@ -86,6 +86,10 @@ pub struct WatchStats {
     pub poll_calls: BTreeMap<String, u64>,
     /// State changes observed.
     pub changes: u64,
+    /// How long ago the watched session read least recently was read (or,
+    /// never read yet, first watched): what the slowest watch lags behind
+    /// GameLift Streams at most. Zero with nothing watched.
+    pub oldest_read: Duration,
 }
 
 /// A watcher's subscription to a feed; dropping it lets the poller stop
@@ -405,11 +409,17 @@ impl Watches {
             changes: self.core.changes.load(Ordering::Relaxed),
             ..WatchStats::default()
         };
+        let now = SystemTime::now();
         for group in groups {
             let st = lock(&group.state);
             stats.watched_sessions += st.sessions.len();
             stats.watchers += st.sessions.values().map(Entry::watchers).sum::<usize>();
             stats.watchers += st.listing.as_ref().map_or(0, Listing::watchers);
+            for entry in st.sessions.values() {
+                let read = [&entry.tx, &entry.basic].iter().filter_map(|tx| tx.borrow().polled_at).max();
+                let age = now.duration_since(read.unwrap_or(entry.since)).unwrap_or_default();
+                stats.oldest_read = stats.oldest_read.max(age);
+            }
         }
         stats
     }
