@@ -424,7 +424,8 @@ async fn the_oldest_read_of_a_watch_is_measured_and_grows_while_polls_fail() {
     assert_eq!(age(&scrape(&url).await), 0.0, "nothing watched");
     let mut client = gateway.client().await;
     let wait = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request("") };
-    let session = client.start_stream_session(wait).await.expect("ACTIVE").into_inner().stream_session.expect("session");
+    let session =
+        client.start_stream_session(wait).await.expect("ACTIVE").into_inner().stream_session.expect("session");
     let watch = pb::WatchStreamSessionRequest {
         stream_group_identifier: GROUP.into(),
         stream_session_identifier: session.arn,
@@ -438,7 +439,8 @@ async fn the_oldest_read_of_a_watch_is_measured_and_grows_while_polls_fail() {
     let http = reqwest::Client::new();
     for op in ["GetStreamSession", "ListStreamSessions"] {
         let rule = serde_json::json!({ "operation": op, "throttle": 1.0 });
-        let added = http.post(format!("{}/_emulator/faults", gateway.emulator)).json(&rule).send().await.expect("fault");
+        let added =
+            http.post(format!("{}/_emulator/faults", gateway.emulator)).json(&rule).send().await.expect("fault");
         assert!(added.status().is_success());
     }
     let failing_since = std::time::Instant::now();
@@ -447,6 +449,61 @@ async fn the_oldest_read_of_a_watch_is_measured_and_grows_while_polls_fail() {
     let floor = failing_since.elapsed().as_secs_f64() - 0.1;
     assert!(lagging >= floor, "polls failed for {floor} s but the oldest read is {lagging} s old");
     drop(events);
+    drop(client);
+    gateway.stop();
+}
+
+/// The metric names the Helm chart's dashboard and alerts query.
+fn charted_metrics() -> std::collections::BTreeSet<String> {
+    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("helm/gamelift-streams-gateway");
+    let mut text = String::new();
+    for file in ["dashboards/gamelift-streams-gateway.json", "templates/prometheusrule.yaml"] {
+        text.push_str(&std::fs::read_to_string(chart.join(file)).expect("a chart file"));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for prefix in ["gls_gateway_", "rpc_server_"] {
+        for (at, _) in text.match_indices(prefix) {
+            let name: String =
+                text[at..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_').collect();
+            names.insert(name);
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn every_metric_the_charts_dashboard_and_alerts_query_is_exported() {
+    // Fleet mode against a Redis that is not there: the fleet's metrics too.
+    let args = ["--metrics-listen", "127.0.0.1:0", "--drain-seconds", "1", "--redis-url", "redis://127.0.0.1:1"];
+    let gateway = Gateway::spawn(&args, &[]);
+    let mut client = gateway.client().await;
+    let wait = pb::StartStreamSessionRequest { wait_for_active: true, ..start_request("replayed-key") };
+    client.start_stream_session(wait.clone()).await.expect("ACTIVE");
+    client.start_stream_session(wait).await.expect("replayed");
+    let rule = serde_json::json!({ "operation": "GetStreamSession", "throttle": 1.0, "count": 1 });
+    let http = reqwest::Client::new();
+    let added = http.post(format!("{}/_emulator/faults", gateway.emulator)).json(&rule).send().await.expect("fault");
+    assert!(added.status().is_success());
+    let unknown = pb::GetStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: "ABCDEFGHIJ".into(),
+    };
+    client.get_stream_session(unknown).await.expect_err("throttled once, then not found");
+    let fresh = client.start_stream_session(start_request("")).await.expect("start").into_inner().stream_session;
+    let terminate = pb::TerminateStreamSessionRequest {
+        stream_group_identifier: GROUP.into(),
+        stream_session_identifier: fresh.expect("session").arn,
+        request_id: String::new(),
+    };
+    client.terminate_stream_session(terminate).await.expect("deferred");
+    let body =
+        reqwest::get(gateway.metrics.clone().expect("metrics")).await.expect("scrape").text().await.expect("text");
+    let exported: std::collections::BTreeSet<&str> =
+        body.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
+    let charted = charted_metrics();
+    assert!(charted.len() >= 15, "{charted:?}");
+    let missing: Vec<&String> = charted.iter().filter(|name| !exported.contains(name.as_str())).collect();
+    assert!(missing.is_empty(), "queried but not exported: {missing:?}; exported: {exported:?}");
     drop(client);
     gateway.stop();
 }

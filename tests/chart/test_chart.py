@@ -3,6 +3,7 @@ every manifest validated against the Kubernetes schemas (kubernetes-validate),
 and the rendered gateway environment accepted by the real binary."""
 
 import copy
+import json
 import os
 import pathlib
 import subprocess
@@ -353,3 +354,46 @@ def test_notes_say_how_to_call_and_probe_the_gateway():
     assert "127.0.0.1:50051" in notes and "50052" in notes and ROLE in notes
     token_notes = render(SCENARIOS["token"])["gamelift-streams-gateway/templates/NOTES.txt"]
     assert "authorization: Bearer <token>" in token_notes
+
+
+def rendered(kind, values):
+    (found,) = [d for d in manifests(merged(BASE, values)) if d["kind"] == kind]
+    return found
+
+
+def test_the_prometheus_rule_is_off_by_default_and_its_alerts_pass_promtools_tests(tmp_path):
+    assert "PrometheusRule" not in {d["kind"] for d in manifests(BASE)}
+    rule = rendered("PrometheusRule", {"prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}}})
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert len(alerts) == 5, alerts
+    subprocess.run(["bash", str(CHART.parents[1] / "tests" / "debian.sh"), "prometheus"], check=True)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    (tmp_path / "alerts-test.yaml").write_text((pathlib.Path(__file__).parent / "alerts-test.yaml").read_text())
+    checked = subprocess.run(["promtool", "check", "rules", "rules.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(["promtool", "test", "rules", "alerts-test.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    tests = yaml.safe_load((tmp_path / "alerts-test.yaml").read_text())["tests"]
+    tested_alerts = {t["alertname"] for test in tests for t in test["alert_rule_test"] if t["exp_alerts"]}
+    assert tested_alerts == set(alerts), "every alert is shown to fire"
+
+
+def test_thresholds_are_values():
+    values = {"prometheusRule": {"enabled": True, "throttledShare": 0.2, "watchLagSeconds": 300, "fleetDegradedMinutes": 1}}
+    rules = {r["alert"]: r for g in rendered("PrometheusRule", values)["spec"]["groups"] for r in g["rules"]}
+    assert rules["GameLiftStreamsGatewayThrottled"]["expr"].rstrip().endswith("> 0.2")
+    assert rules["GameLiftStreamsGatewayWatchLag"]["expr"].endswith("> 300")
+    assert rules["GameLiftStreamsGatewayFleetDegraded"]["for"] == "1m"
+
+
+def test_the_grafana_dashboard_is_a_configmap_the_grafana_sidecar_loads():
+    assert "ConfigMap" not in {d["kind"] for d in manifests(BASE)}
+    config_map = rendered("ConfigMap", {"grafanaDashboard": {"enabled": True}})
+    kubernetes_validate.validate(config_map, KUBERNETES, strict=True)
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config_map["data"]["gamelift-streams-gateway.json"])
+    assert dashboard["uid"] == "gamelift-streams-gateway"
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(expressions) >= 15 and all('pod=~"$pod"' in e for e in expressions), expressions

@@ -223,7 +223,9 @@ impl Resilience {
         gave_up: GiveUp,
         retry_after: Option<Duration>,
     ) -> CallFailure {
-        self.counters.give_up(op, gave_up.as_str());
+        // Counted apart: nothing was sent (RATE_LIMITED), the sidecar's own pacing refused.
+        let why = if matches!(error, SessionError::RateLimited) { "rate_limited" } else { gave_up.as_str() };
+        self.counters.give_up(op, why);
         CallFailure { error, attempts, gave_up, retry_after }
     }
 

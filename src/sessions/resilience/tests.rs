@@ -138,6 +138,8 @@ async fn calls_wait_for_a_send_slot_but_not_past_their_deadline() {
     assert_eq!(attempts, 0, "nothing was sent");
     assert!(matches!(failure.error, SessionError::RateLimited));
     assert_eq!(failure.retry_after, Some(Duration::from_millis(500)));
+    let give_ups = r.stats().counters.give_ups;
+    assert_eq!(give_ups.get(&("GetStreamSession", "rate_limited")), Some(&1), "counted apart: {give_ups:?}");
     run(&r, 0, SessionError::Timeout, None).await.0.expect("the cancelled slot is free again");
     assert_eq!(Instant::now() - t0, Duration::from_millis(1000));
 }
