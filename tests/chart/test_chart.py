@@ -202,7 +202,8 @@ def declared_env_vars():
 
 def test_every_gateway_setting_maps_to_its_environment_variable():
     aws = env_of(gateway_container(deployment(merged(FULL, {"aws": {"endpointUrl": "https://vpce.example"}}))))
-    emulated = env_of(gateway_container(deployment(merged(FULL, {"aws": {"region": ""}, "emulator": {"enabled": True, "timeScale": 5}}))))
+    emulator = {"enabled": True, "timeScale": 5, "activationSeconds": 1.5, "capacity": {"us-west-2": 2, "us-east-2": 1}}
+    emulated = env_of(gateway_container(deployment(merged(FULL, {"aws": {"region": ""}, "emulator": emulator}))))
     rendered = set(aws) | set(emulated)
     # The token reaches the gateway as a mounted file, never as an environment variable.
     missing = declared_env_vars() - {"GLS_GATEWAY_AUTH_TOKEN"} - rendered
@@ -213,6 +214,8 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
     assert aws["GLS_GATEWAY_WATCH_POLL_SHARE"] == "0.25"
     assert aws["GLS_GATEWAY_MAX_REQUEST_BYTES"] == "131072"
     assert aws["GLS_GATEWAY_LOG_WIRE_UNSAFE"] == "true"
+    assert emulated["GLS_GATEWAY_EMULATOR_CAPACITY"] == "us-east-2=1,us-west-2=2"
+    assert emulated["GLS_GATEWAY_EMULATOR_ACTIVATION_SECONDS"] == "1.5"
     assert aws["AWS_ENDPOINT_URL"] == "https://vpce.example"
     assert aws["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4317"
     assert emulated["GLS_GATEWAY_EMULATOR"] == "true" and emulated["GLS_GATEWAY_EMULATOR_TIME_SCALE"] == "5"
@@ -224,7 +227,8 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
 
 
 def test_the_gateway_binary_accepts_the_rendered_environment():
-    values = merged(FULL, {"aws": {"region": ""}, "emulator": {"enabled": True}, "otel": {"endpoint": ""}})
+    emulator = {"enabled": True, "activationSeconds": 2, "capacity": {"us-west-2": 2}}
+    values = merged(FULL, {"aws": {"region": ""}, "emulator": emulator, "otel": {"endpoint": ""}})
     env = env_of(gateway_container(deployment(values)))
     with tempfile.TemporaryDirectory() as tmp:
         token = pathlib.Path(tmp) / "token"

@@ -159,6 +159,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: GLS_GATEWAY_EMULATOR
   value: "true"
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_EMULATOR_TIME_SCALE" "value" .Values.emulator.timeScale) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_EMULATOR_ACTIVATION_SECONDS" "value" .Values.emulator.activationSeconds) }}
+{{- if .Values.emulator.capacity }}
+{{- $capacity := list -}}
+{{- range $location, $slots := .Values.emulator.capacity -}}
+{{- $capacity = append $capacity (printf "%s=%v" $location $slots) -}}
+{{- end }}
+- name: GLS_GATEWAY_EMULATOR_CAPACITY
+  value: {{ join "," $capacity | quote }}
+{{- end }}
 {{- end }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "OTEL_EXPORTER_OTLP_ENDPOINT" "value" .Values.otel.endpoint) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "OTEL_SERVICE_NAME" "value" .Values.otel.serviceName) }}

@@ -472,6 +472,17 @@ impl Core {
 
     /// The state a call was answered with for session `id` of `group`, if
     /// still fresh.
+    /// A state of `id` in `group` read at `read_at` was published: an answer
+    /// read before it is no longer the session's latest, and no later watch
+    /// may start from it.
+    fn supersede_known(&self, group: &str, id: &str, read_at: SystemTime) {
+        let mut known = lock(&self.known);
+        let key = (group.to_string(), id.to_string());
+        if known.get(&key).is_some_and(|k| k.read_at < read_at) {
+            known.remove(&key);
+        }
+    }
+
     fn known(&self, group: &str, id: &str) -> Option<(pb::StreamSession, SystemTime)> {
         let mut known = lock(&self.known);
         let key = (group.to_string(), id.to_string());

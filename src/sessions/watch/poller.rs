@@ -278,7 +278,10 @@ async fn get(core: &Core, group: &Group, key: &str, identifier: &str) {
     let mut st = lock(&group.state);
     let Some(entry) = st.sessions.get_mut(key) else { return };
     let ended = match result {
-        Got::Value(session, read_at) => publish(core, entry, session, read_at, now, wall),
+        Got::Value(session, read_at) => {
+            core.supersede_known(&group.key, key, read_at);
+            publish(core, entry, session, read_at, now, wall)
+        }
         Got::Failed(failure) if !is_transient(&failure) => {
             for tx in [&entry.tx, &entry.basic] {
                 tx.send_modify(|feed| feed.failure = Some(failure.clone()));
@@ -493,6 +496,7 @@ fn apply_page(core: &Core, group: &Group, page: &[pb::StreamSession], read_at: S
     let mut reads = Vec::new();
     for summary in page {
         let key = resource_id(&summary.arn);
+        core.supersede_known(&group.key, key, read_at);
         if full_group && !st.sessions.contains_key(key) && !st.ended.contains_key(key) {
             st.sessions.insert(key.to_string(), Entry::new(&summary.arn, now, true));
         }

@@ -319,6 +319,25 @@ async fn a_stale_shared_listing_never_takes_a_group_watcher_backwards() {
     assert_eq!(statuses, [S::Active, S::Terminated], "the stale ACTIVE page was not published after TERMINATED");
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_answer_a_later_read_superseded_is_no_later_watchs_snapshot() {
+    let fake = FakeStreams::new(Vec::new());
+    fake.add("ss-1", steps(&[(0, Aws::Terminated)]));
+    let watches = watches(&fake);
+    // A call answered CONNECTED (fresh for the 10 s of CONNECTED); the
+    // session ended right after, and a forced read sees it TERMINATED.
+    let arn = format!("arn:aws:gameliftstreams:us-west-2:000000000000:streamsession/{GROUP}/ss-1");
+    watches.answered(GROUP, &pb::StreamSession { arn, status: S::Connected.into(), ..Default::default() });
+    let refresh = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        watches.refresh(GROUP, "ss-1");
+    };
+    let (first, ()) = tokio::join!(changes(watch(&watches, "ss-1", None)), refresh);
+    assert_eq!(first, [(Kind::Snapshot, S::Connected, S::Unspecified), (Kind::Change, S::Terminated, S::Connected)]);
+    let second = changes(watch(&watches, "ss-1", None)).await;
+    assert_eq!(second, [(Kind::Snapshot, S::Terminated, S::Unspecified)], "not the CONNECTED answered before");
+}
+
 /// Watches over `fake` paced at AWS's limits, polls uncapped (as served).
 fn at_the_quota(fake: &Arc<FakeStreams>) -> Watches {
     let paced = crate::sessions::fake::Paced::new(fake.clone());
