@@ -72,25 +72,8 @@ async fn client_action(h: &Harness, arn: &str, action: &str) {
 /// Watches `arn` through `client` for `how_long`; the statuses of the
 /// snapshot and the changes it saw.
 fn watch(client: &StreamSessionsClient<Channel>, arn: &str, how_long: Duration) -> JoinHandle<Vec<S>> {
-    let (mut client, arn) = (client.clone(), arn.to_string());
-    tokio::spawn(async move {
-        let request = pb::WatchStreamSessionRequest {
-            stream_group_identifier: GROUP.into(),
-            stream_session_identifier: arn,
-            ..Default::default()
-        };
-        let mut stream = client.watch_stream_session(request).await.expect("watch").into_inner();
-        let mut seen = Vec::new();
-        let _ = tokio::time::timeout(how_long, async {
-            while let Some(event) = stream.message().await.expect("no error").map(WatchResponse::into_event) {
-                if event.kind() != Kind::Heartbeat {
-                    seen.push(event.stream_session.expect("session").status());
-                }
-            }
-        })
-        .await;
-        seen
-    })
+    let timed = watch_times(client, arn, how_long);
+    tokio::spawn(async move { timed.await.expect("the watch").into_iter().map(|(status, _)| status).collect() })
 }
 
 /// Upstream poll calls (GetStreamSession and ListStreamSessions) so far.
