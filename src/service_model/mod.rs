@@ -1,16 +1,19 @@
-//! botocore's model of GameLift Streams (`service-2.json`, embedded), read once:
-//! which operation a method and path name, where each input member lives on the
-//! wire, and every constraint an input must satisfy. The emulator validates
-//! requests with it as AWS does; the gateway validates its gRPC input with the
-//! same constraints before any AWS call. Never echoes a sensitive value.
+//! botocore's models of GameLift Streams (`service-2.json`) and of IVS Real-Time
+//! (`ivs-realtime-2.json`), embedded and read once: which operation a method and
+//! path name, where each input member lives on the wire, every constraint an
+//! input must satisfy, and how an output's timestamps are written. The emulator
+//! validates requests with them as AWS does; the gateway validates its gRPC input
+//! with the same constraints before any AWS call. Never echoes a sensitive value.
 //!
 //! [`parse`] reads the JSON, [`route`] maps the wire to operations and inputs,
-//! [`validate`] checks values, [`messages`] words violations as AWS does, and
-//! [`pattern`] translates the model's Java patterns.
+//! [`validate`] checks values, [`messages`] words violations as AWS does,
+//! [`pattern`] translates the model's Java patterns, and [`render`] writes an
+//! output as its shape says.
 
 mod messages;
 mod parse;
 mod pattern;
+mod render;
 mod route;
 mod validate;
 
@@ -22,8 +25,11 @@ use regex::Regex;
 pub use messages::aws_message;
 pub use validate::{Constraint, PathPart, Violation};
 
-/// The model as botocore ships it, documentation stripped.
+/// GameLift Streams' model as botocore ships it, documentation stripped.
 const MODEL_JSON: &str = include_str!("../service-2.json");
+
+/// IVS Real-Time's model as botocore ships it, documentation stripped.
+const IVS_REALTIME_MODEL_JSON: &str = include_str!("../ivs-realtime-2.json");
 
 /// One operation of the model.
 #[derive(Debug)]
@@ -36,6 +42,8 @@ pub struct Operation {
     pub response_code: u16,
     /// The input shape, if the operation takes one.
     pub input: Option<String>,
+    /// The output shape, if the operation answers one.
+    pub output: Option<String>,
     segments: Vec<Segment>,
 }
 
@@ -123,27 +131,66 @@ pub enum Shape {
     },
     /// A boolean.
     Boolean,
-    /// Anything the emulator does not check (timestamps, blobs, doubles).
+    /// A timestamp, written on the wire in this format.
+    Timestamp(TimestampFormat),
+    /// Anything the emulator does not check (blobs, doubles).
     Other,
+}
+
+/// How a timestamp travels (the shape's `timestampFormat`, or the protocol's
+/// default: epoch seconds for rest-json bodies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampFormat {
+    /// Seconds since the epoch, a JSON number.
+    EpochSeconds,
+    /// An RFC 3339 (ISO 8601) string, e.g. `2026-11-01T12:00:00.250Z`.
+    Iso8601,
+    /// An RFC 7231 HTTP date string.
+    HttpDate,
+}
+
+/// The model's metadata the emulator uses.
+#[derive(Debug)]
+pub struct Metadata {
+    /// The SigV4 signing name (`gameliftstreams`, `ivs`): the service in a
+    /// request's credential scope.
+    pub signing_name: String,
+    /// The service's full name, for messages.
+    pub service_full_name: String,
 }
 
 /// The service model: operations and shapes.
 #[derive(Debug)]
 pub struct ServiceModel {
+    /// What the model says about the service.
+    pub metadata: Metadata,
     operations: Vec<Operation>,
     shapes: HashMap<String, Shape>,
 }
 
-/// The embedded model, parsed on first use.
+/// The embedded GameLift Streams model, parsed on first use.
 pub fn model() -> &'static ServiceModel {
     static MODEL: OnceLock<ServiceModel> = OnceLock::new();
     MODEL.get_or_init(|| ServiceModel::parse(MODEL_JSON).unwrap_or_else(|e| panic!("embedded service-2.json: {e}")))
+}
+
+/// The embedded IVS Real-Time model, parsed on first use.
+pub fn ivs_realtime_model() -> &'static ServiceModel {
+    static MODEL: OnceLock<ServiceModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        ServiceModel::parse(IVS_REALTIME_MODEL_JSON).unwrap_or_else(|e| panic!("embedded ivs-realtime-2.json: {e}"))
+    })
 }
 
 impl ServiceModel {
     /// The operation with this name.
     pub fn operation(&self, name: &str) -> Option<&Operation> {
         self.operations.iter().find(|op| op.name == name)
+    }
+
+    /// Every operation, by name.
+    pub fn operations(&self) -> impl Iterator<Item = &Operation> {
+        self.operations.iter()
     }
 
     /// The names of a structure's members, in model order.

@@ -6,18 +6,27 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::pattern::compile_pattern;
-use super::{Location, Member, Operation, Segment, ServiceModel, Shape};
+use super::{Location, Member, Metadata, Operation, Segment, ServiceModel, Shape, TimestampFormat};
 
 #[derive(Deserialize)]
 struct RawModel {
+    metadata: RawMetadata,
     operations: HashMap<String, RawOperation>,
     shapes: HashMap<String, RawShape>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata {
+    signing_name: String,
+    service_full_name: String,
 }
 
 #[derive(Deserialize)]
 struct RawOperation {
     http: RawHttp,
     input: Option<RawRef>,
+    output: Option<RawRef>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +63,8 @@ struct RawShape {
     enumeration: Option<Vec<String>>,
     #[serde(default)]
     sensitive: bool,
+    #[serde(rename = "timestampFormat")]
+    timestamp_format: Option<String>,
 }
 
 impl ServiceModel {
@@ -86,10 +97,13 @@ impl ServiceModel {
                 method: op.http.method,
                 response_code: op.http.response_code.unwrap_or(200),
                 input: op.input.map(|r| r.shape),
+                output: op.output.map(|r| r.shape),
             })
             .collect();
         operations.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Self { operations, shapes })
+        let metadata =
+            Metadata { signing_name: raw.metadata.signing_name, service_full_name: raw.metadata.service_full_name };
+        Ok(Self { metadata, operations, shapes })
     }
 }
 
@@ -138,6 +152,12 @@ impl Shape {
             },
             "integer" | "long" => Shape::Integer { min: raw.min, max: raw.max },
             "boolean" => Shape::Boolean,
+            "timestamp" => Shape::Timestamp(match raw.timestamp_format.as_deref() {
+                None | Some("unixTimestamp") => TimestampFormat::EpochSeconds,
+                Some("iso8601") => TimestampFormat::Iso8601,
+                Some("rfc822") => TimestampFormat::HttpDate,
+                Some(other) => return Err(format!("unknown timestampFormat {other}")),
+            }),
             _ => Shape::Other,
         })
     }

@@ -151,7 +151,7 @@ impl ServiceModel {
                     push(&path, None, Constraint::Type("a boolean"));
                 }
             }
-            Shape::Other => {}
+            Shape::Timestamp(_) | Shape::Other => {}
         }
     }
 }
