@@ -1,7 +1,9 @@
 //! The emulator's admin API under `/_emulator`, for tests and demos: call
 //! counts and per-second peaks, the sessions StartStreamSession's ClientTokens
-//! made, fault rules, rate limits, the simulated clock, and a simulated WebRTC
-//! client. Answers JSON; errors use the service's error shape.
+//! made, fault rules, rate limits, the simulated clock, a simulated WebRTC
+//! client of GameLift Streams, and (under `/_emulator/ivs`, [`super::ivs::admin`])
+//! simulated IVS Real-Time participants. Answers JSON; errors use GameLift
+//! Streams' error shape, IVS Real-Time's under `/_emulator/ivs`.
 
 use std::collections::HashMap;
 
@@ -10,16 +12,25 @@ use serde_json::{json, Value};
 use super::errors::ApiError;
 use super::faults::FaultRule;
 use super::routes::{error_response, success_response, HttpResponse};
-use super::Emulator;
-use crate::service_model;
+use super::service::{is_call_key, Service};
+use super::{ivs, Emulator};
 use crate::sync::lock;
 
 /// Answers one admin call; `path` is what follows `/_emulator`.
 pub fn handle(state: &Emulator, method: &str, path: &str, body: &[u8], request_id: &str) -> HttpResponse {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let ["ivs", rest @ ..] = segments.as_slice() {
+        let now = state.clock.now();
+        if let Some(answer) = ivs::admin::route(&mut lock(&state.ivs), method, rest, body, now) {
+            return match answer {
+                Ok(value) => success_response(request_id, 200, Some(value)),
+                Err(err) => error_response(request_id, Service::IvsRealTime, &err),
+            };
+        }
+    }
     match route(state, method, &segments, body) {
         Ok((status, value)) => success_response(request_id, status, Some(value)),
-        Err(err) => error_response(request_id, &err),
+        Err(err) => error_response(request_id, Service::GameLiftStreams, &err),
     }
 }
 
@@ -90,8 +101,11 @@ fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError>
 }
 
 fn known_operation(op: &str) -> Result<(), ApiError> {
-    service_model::model()
-        .operation(op)
-        .map(|_| ())
-        .ok_or_else(|| ApiError::Validation(format!("{op} is not an operation of GameLift Streams")))
+    if is_call_key(op) {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(format!(
+            "{op} is not an operation of GameLift Streams or IVS Real-Time (IVS's tag operations are ivs-realtime:TagResource, ...)"
+        )))
+    }
 }

@@ -1,4 +1,5 @@
-//! The error shapes of the GameLift Streams API as the emulator answers them:
+//! The error shapes of the GameLift Streams and IVS Real-Time APIs as the
+//! emulator answers them:
 //! an error type (sent as `X-Amzn-ErrorType`), its HTTP status from the model,
 //! and a message. Knows nothing about state or routing.
 
@@ -35,6 +36,9 @@ pub enum ApiError {
     /// The operation exists in the model but the emulator does not implement it (501).
     #[error("{0}")]
     NotImplemented(String),
+    /// IVS Real-Time's account is not verified yet (403).
+    #[error("{0}")]
+    PendingVerification(String),
 }
 
 impl ApiError {
@@ -48,6 +52,7 @@ impl ApiError {
             "ServiceQuotaExceededException" => Self::ServiceQuotaExceeded(message),
             "ThrottlingException" => Self::Throttling(message),
             "InternalServerException" => Self::InternalServer(message),
+            "PendingVerification" => Self::PendingVerification(message),
             _ => return None,
         })
     }
@@ -65,6 +70,7 @@ impl ApiError {
             Self::Serialization(_) => "SerializationException",
             Self::UnknownOperation(_) => "UnknownOperationException",
             Self::NotImplemented(_) => "NotImplementedException",
+            Self::PendingVerification(_) => "PendingVerification",
         }
     }
 
@@ -73,7 +79,7 @@ impl ApiError {
         match self {
             Self::Validation(_) | Self::Serialization(_) => 400,
             Self::ServiceQuotaExceeded(_) => 402,
-            Self::AccessDenied(_) => 403,
+            Self::AccessDenied(_) | Self::PendingVerification(_) => 403,
             Self::ResourceNotFound(_) | Self::UnknownOperation(_) => 404,
             Self::Conflict(_) => 409,
             Self::Throttling(_) => 429,

@@ -19,7 +19,9 @@ pub struct FaultRule {
     /// Assigned when the rule is added.
     #[serde(default)]
     pub id: u64,
-    /// The operation the rule applies to; none means every operation.
+    /// The operation the rule applies to, by its call key (the name; IVS
+    /// Real-Time's tag operations as `ivs-realtime:TagResource`); none means
+    /// every operation of both services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
     /// Probability (0–1) of a ThrottlingException.
@@ -36,8 +38,9 @@ pub struct FaultRule {
     /// before its response (the client cannot tell whether it happened).
     #[serde(default)]
     pub drop_response: f64,
-    /// An error type of the model (`AccessDeniedException`,
-    /// `ServiceQuotaExceededException`, …) to answer every matching call with.
+    /// An error type of the models (`AccessDeniedException`,
+    /// `ServiceQuotaExceededException`, IVS's `PendingVerification`, …) to
+    /// answer every matching call with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Latency added before the call is answered, in milliseconds.
@@ -94,7 +97,7 @@ impl Faults {
         }
         if let Some(error) = rule.error.as_deref() {
             if ApiError::of_type(error, String::new()).is_none() {
-                return Err(format!("{error} is not an error type of GameLift Streams"));
+                return Err(format!("{error} is not an error type the emulator answers"));
             }
         }
         let mut next = lock(&self.next_id);

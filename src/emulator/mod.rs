@@ -1,17 +1,19 @@
-//! A GameLift Streams emulator: an HTTP server that speaks the service's
-//! restJson1 protocol from botocore's model, with the session lifecycle on a
-//! simulated clock, AWS's rate limits, and fault injection. The gateway talks to
-//! it only over HTTP, like to the real service.
+//! A GameLift Streams and IVS Real-Time emulator: one HTTP server that speaks
+//! both services' restJson1 protocol from botocore's models, with their
+//! lifecycles on a simulated clock, AWS's rate limits, and fault injection. The
+//! gateway talks to it only over HTTP, like to the real services.
 
 mod admin;
 mod calls;
 mod clock;
 mod errors;
 mod faults;
+pub mod ivs;
 pub mod model;
 mod quota;
 mod responses;
 mod routes;
+mod service;
 
 use std::collections::HashMap;
 use std::io;
@@ -26,11 +28,13 @@ pub use calls::{CallCounts, CallPeaks};
 pub use errors::ApiError;
 pub use faults::FaultRule;
 pub use model::{Timings, WorldConfig, SEEDED_APPLICATION_ID, SEEDED_STREAM_GROUP_ID};
-pub use quota::AWS_RATE_LIMITS;
+pub use quota::{AWS_RATE_LIMITS, IVS_REALTIME_RATE_LIMITS};
+pub use service::{Service, IVS_KEY_PREFIX};
 
 use calls::CallLog;
 use clock::SimClock;
 use faults::Faults;
+use ivs::IvsWorld;
 use model::World;
 use quota::RateLimits;
 
@@ -41,7 +45,8 @@ pub struct EmulatorConfig {
     pub world: WorldConfig,
     /// Simulated seconds per real second.
     pub time_scale: f64,
-    /// Requests per second per operation; an operation missing here is not limited.
+    /// Requests per second per operation, by call key (see [`Service::call_key`]);
+    /// an operation missing here is not limited.
     pub rate_limits: HashMap<String, f64>,
     /// Seed of the fault-injection dice; random when none.
     pub seed: Option<u64>,
@@ -58,7 +63,11 @@ impl Default for EmulatorConfig {
                 timings: Timings::default(),
             },
             time_scale: 1.0,
-            rate_limits: AWS_RATE_LIMITS.iter().map(|(op, rate)| (op.to_string(), *rate)).collect(),
+            rate_limits: AWS_RATE_LIMITS
+                .iter()
+                .map(|(op, rate)| (op.to_string(), *rate))
+                .chain(IVS_REALTIME_RATE_LIMITS.iter().map(|(op, rate)| (Service::IvsRealTime.call_key(op), *rate)))
+                .collect(),
             seed: None,
         }
     }
@@ -67,6 +76,7 @@ impl Default for EmulatorConfig {
 /// The state every request of one emulator shares.
 pub struct Emulator {
     world: Mutex<World>,
+    ivs: Mutex<IvsWorld>,
     clock: SimClock,
     limits: RateLimits,
     faults: Faults,
@@ -87,6 +97,7 @@ pub async fn start(addr: SocketAddr, config: EmulatorConfig) -> io::Result<Emula
     let addr = listener.local_addr()?;
     let clock = SimClock::new(config.time_scale);
     let state = Arc::new(Emulator {
+        ivs: Mutex::new(IvsWorld::new(&config.world)),
         world: Mutex::new(World::new(config.world, clock.now())),
         clock,
         limits: RateLimits::new(&config.rate_limits),
@@ -162,7 +173,8 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Whether `name` is an operation of the GameLift Streams model.
+/// Whether `name` is the call key of an operation of either model: its name,
+/// or `ivs-realtime:<name>` for IVS Real-Time's tag operations.
 pub fn is_operation(name: &str) -> bool {
-    crate::service_model::model().operation(name).is_some()
+    service::is_call_key(name)
 }

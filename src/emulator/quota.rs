@@ -1,5 +1,5 @@
-//! Per-operation request-rate limits, as GameLift Streams enforces them per
-//! account and Region: token buckets refilled in real time (not simulated time:
+//! Per-operation request-rate limits, as GameLift Streams and IVS Real-Time
+//! enforce them per account and Region: token buckets refilled in real time (not simulated time:
 //! clients send in real time), with a burst of one second's worth. Decides only
 //! whether a call may pass.
 
@@ -37,6 +37,51 @@ pub const AWS_RATE_LIMITS: &[(&str, f64)] = &[
     ("UntagResource", 10.0),
     ("UpdateApplication", 5.0),
     ("UpdateStreamGroup", 5.0),
+];
+
+/// AWS's published limits of IVS Real-Time, in requests per second ("IVS
+/// Service Quotas | Real-Time Streaming", API call rate quotas; not
+/// adjustable). Keyed by operation name; the emulator counts and limits the tag
+/// operations, whose names GameLift Streams also has, as
+/// `ivs-realtime:TagResource` and so on. Operations AWS lists no rate for
+/// (participant replication, RevokeConnectionToken) are not limited.
+pub const IVS_REALTIME_RATE_LIMITS: &[(&str, f64)] = &[
+    ("CreateEncoderConfiguration", 5.0),
+    ("CreateIngestConfiguration", 5.0),
+    ("CreateParticipantToken", 50.0),
+    ("CreateStage", 5.0),
+    ("CreateStorageConfiguration", 5.0),
+    ("DeleteEncoderConfiguration", 5.0),
+    ("DeleteIngestConfiguration", 5.0),
+    ("DeletePublicKey", 3.0),
+    ("DeleteStage", 5.0),
+    ("DeleteStorageConfiguration", 5.0),
+    ("DisconnectParticipant", 5.0),
+    ("GetComposition", 5.0),
+    ("GetEncoderConfiguration", 5.0),
+    ("GetIngestConfiguration", 5.0),
+    ("GetParticipant", 5.0),
+    ("GetPublicKey", 3.0),
+    ("GetStage", 5.0),
+    ("GetStageSession", 5.0),
+    ("GetStorageConfiguration", 5.0),
+    ("ImportPublicKey", 3.0),
+    ("ListCompositions", 5.0),
+    ("ListEncoderConfigurations", 5.0),
+    ("ListIngestConfigurations", 5.0),
+    ("ListParticipantEvents", 5.0),
+    ("ListParticipants", 5.0),
+    ("ListPublicKeys", 3.0),
+    ("ListStageSessions", 5.0),
+    ("ListStages", 5.0),
+    ("ListStorageConfigurations", 5.0),
+    ("ListTagsForResource", 10.0),
+    ("StartComposition", 5.0),
+    ("StopComposition", 5.0),
+    ("TagResource", 10.0),
+    ("UntagResource", 10.0),
+    ("UpdateIngestConfiguration", 5.0),
+    ("UpdateStage", 5.0),
 ];
 
 #[derive(Debug)]
@@ -111,5 +156,18 @@ mod tests {
         assert!(limits.try_acquire("StartStreamSession"), "no bucket, no limit");
         limits.set("GetStreamSession", None);
         assert!((0..100).all(|_| limits.try_acquire("GetStreamSession")));
+    }
+
+    #[test]
+    fn every_ivs_rate_names_an_operation_of_the_ivs_model() {
+        let model = crate::service_model::ivs_realtime_model();
+        for (op, rate) in IVS_REALTIME_RATE_LIMITS {
+            assert!(model.operation(op).is_some(), "{op}");
+            assert!(*rate > 0.0);
+        }
+        let rate = |name: &str| IVS_REALTIME_RATE_LIMITS.iter().find(|(op, _)| *op == name).map(|(_, r)| *r);
+        assert_eq!(rate("CreateParticipantToken"), Some(50.0));
+        assert_eq!(rate("ListParticipants"), Some(5.0));
+        assert_eq!(rate("TagResource"), Some(10.0));
     }
 }

@@ -1,7 +1,8 @@
-//! The HTTP face of the emulator, restJson1 as the model describes it: routes a
-//! method and path to an operation, applies faults and rate limits, builds and
-//! validates the input, and answers the output or an error with
-//! `x-amzn-RequestId` and `X-Amzn-ErrorType`. Knows nothing about timing.
+//! The HTTP face of the emulator, restJson1 as the models describe it: picks the
+//! service ([`Service::of_request`]), routes a method and path to one of its
+//! operations, applies faults and rate limits, builds and validates the input,
+//! and answers the output or an error with `x-amzn-RequestId` and
+//! `X-Amzn-ErrorType`. Knows nothing about timing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
@@ -22,8 +23,9 @@ use tokio::task::JoinSet;
 use super::calls::{CONNECTION_DROPPED, RESPONSE_DROPPED, SUCCESS};
 use super::errors::ApiError;
 use super::faults::Verdict;
-use super::{admin, responses, Emulator};
-use crate::service_model::{self, aws_message, Operation};
+use super::service::Service;
+use super::{admin, ivs, responses, Emulator};
+use crate::service_model::{aws_message, Operation};
 use crate::sync::lock;
 
 /// Largest request body accepted (signal requests are long, but not this long).
@@ -76,7 +78,7 @@ async fn handle(state: Arc<Emulator>, req: Request<Incoming>) -> Result<HttpResp
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
             let err = ApiError::Serialization("The request body is unreadable or too large.".into());
-            return Ok(error_response(&request_id, &err));
+            return Ok(error_response(&request_id, Service::GameLiftStreams, &err));
         }
     };
     let method = parts.method.as_str();
@@ -84,46 +86,51 @@ async fn handle(state: Arc<Emulator>, req: Request<Incoming>) -> Result<HttpResp
     if let Some(rest) = path.strip_prefix("/_emulator") {
         return Ok(admin::handle(&state, method, rest, &body, &request_id));
     }
-    let Some((op, labels)) = service_model::model().route(method, path) else {
-        let err = ApiError::UnknownOperation(format!("No GameLift Streams operation is {method} {path}."));
-        return Ok(error_response(&request_id, &err));
+    let authorization = parts.headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let service = Service::of_request(authorization, method, path);
+    let Some((op, labels)) = service.model().route(method, path) else {
+        let name = &service.model().metadata.service_full_name;
+        let err = ApiError::UnknownOperation(format!("No {name} operation is {method} {path}."));
+        return Ok(error_response(&request_id, service, &err));
     };
+    let key = service.call_key(&op.name);
     let arrived = tokio::time::Instant::now();
-    let (latency, verdict) = state.faults.decide(&op.name);
+    let (latency, verdict) = state.faults.decide(&key);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     let result = match verdict {
         Verdict::Drop => {
-            state.calls.record(&op.name, CONNECTION_DROPPED, arrived);
+            state.calls.record(&key, CONNECTION_DROPPED, arrived);
             return Err(ConnectionDropped);
         }
         Verdict::Throttle => Err(ApiError::Throttling("Rate exceeded (injected fault).".into())),
         Verdict::InternalError => Err(ApiError::InternalServer("Internal failure (injected fault).".into())),
         Verdict::Fail(ref error) => Err(ApiError::of_type(error, format!("{error} (injected fault)."))
             .unwrap_or_else(|| ApiError::InternalServer("unknown injected error".into()))),
-        Verdict::Proceed | Verdict::DropResponse if !state.limits.try_acquire(&op.name) => {
+        Verdict::Proceed | Verdict::DropResponse if !state.limits.try_acquire(&key) => {
             Err(ApiError::Throttling(format!("Rate exceeded for {}.", op.name)))
         }
         Verdict::Proceed | Verdict::DropResponse => {
             let query = parts.uri.query().unwrap_or_default();
-            call(&state, op, &labels, query, &body)
+            call(&state, service, op, &labels, query, &body)
         }
     };
     if verdict == Verdict::DropResponse && result.is_ok() {
-        state.calls.record(&op.name, RESPONSE_DROPPED, arrived);
+        state.calls.record(&key, RESPONSE_DROPPED, arrived);
         return Err(ConnectionDropped);
     }
     let outcome = result.as_ref().map_or_else(ApiError::error_type, |_| SUCCESS);
-    state.calls.record(&op.name, outcome, arrived);
+    state.calls.record(&key, outcome, arrived);
     Ok(match result {
         Ok(output) => success_response(&request_id, op.response_code, output),
-        Err(err) => error_response(&request_id, &err),
+        Err(err) => error_response(&request_id, service, &err),
     })
 }
 
 fn call(
     state: &Emulator,
+    service: Service,
     op: &Operation,
     labels: &HashMap<String, String>,
     query: &str,
@@ -137,12 +144,17 @@ fn call(
             _ => return Err(ApiError::Serialization("The request body is not a JSON object.".into())),
         }
     };
-    let input = service_model::model()
-        .input(op, labels, &parse_query(query), body)
-        .map_err(|v| ApiError::Validation(aws_message(&v)))?;
-    let mut world = lock(&state.world);
+    let model = service.model();
+    let input =
+        model.input(op, labels, &parse_query(query), body).map_err(|v| ApiError::Validation(aws_message(&v)))?;
     let now = state.clock.now();
-    responses::dispatch(&mut world, &op.name, &input, now)
+    match service {
+        Service::GameLiftStreams => responses::dispatch(&mut lock(&state.world), &op.name, &input, now),
+        Service::IvsRealTime => {
+            let output = ivs::responses::dispatch(&mut lock(&state.ivs), &op.name, &input, now)?;
+            Ok(Some(model.render_output(op, output)))
+        }
+    }
 }
 
 fn parse_query(query: &str) -> Vec<(String, String)> {
@@ -178,12 +190,12 @@ pub fn success_response(request_id: &str, status: u16, output: Option<Value>) ->
     built.unwrap_or_else(|_| fallback())
 }
 
-/// An error answer as restJson1 services send it.
-pub fn error_response(request_id: &str, err: &ApiError) -> HttpResponse {
+/// An error answer as restJson1 services send it, with `service`'s error body.
+pub fn error_response(request_id: &str, service: Service, err: &ApiError) -> HttpResponse {
     base_response(request_id, err.status())
         .header("X-Amzn-ErrorType", err.error_type())
         .header("Content-Type", "application/json")
-        .body(Full::new(Bytes::from(json!({ "Message": err.to_string() }).to_string())))
+        .body(Full::new(Bytes::from(service.error_body(&err.to_string()).to_string())))
         .unwrap_or_else(|_| fallback())
 }
 

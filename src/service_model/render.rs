@@ -64,7 +64,6 @@ impl TimestampFormat {
 #[cfg(test)]
 mod tests {
     use super::super::{ivs_realtime_model, model};
-    use super::*;
     use serde_json::json;
 
     #[test]
