@@ -145,6 +145,9 @@ fn call(
         }
     };
     let model = service.model();
+    if service == Service::IvsRealTime && !ivs::responses::IMPLEMENTED.contains(&op.name.as_str()) {
+        return Err(ivs::responses::not_implemented(&op.name));
+    }
     let input =
         model.input(op, labels, &parse_query(query), body).map_err(|v| ApiError::Validation(aws_message(&v)))?;
     let now = state.clock.now();

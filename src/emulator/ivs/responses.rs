@@ -1,8 +1,8 @@
 //! IVS Real-Time operation by operation: turns a validated input (the model's
 //! member names) into a call on [`IvsWorld`] and the result into the
 //! operation's output, paging lists with `nextToken`/`maxResults`. Operations
-//! the emulator does not implement answer AccessDeniedException, which every
-//! one of them but the tag operations models. Knows nothing about HTTP; the
+//! the emulator does not implement answer AccessDeniedException
+//! ([`not_implemented`]). Knows nothing about HTTP; the
 //! caller writes the output through the model (timestamps as ISO 8601).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -111,8 +111,16 @@ pub fn dispatch(world: &mut IvsWorld, operation: &str, input: &Value, now: Time)
             let encoder = input.get("filterByEncoderConfigurationArn").and_then(Value::as_str);
             page(to_json(&world.list_compositions(stage, encoder, now)), input, "compositions", 100)?
         }
-        other => return Err(ApiError::AccessDenied(format!("The IVS Real-Time emulator does not implement {other}."))),
+        other => return Err(not_implemented(other)),
     })
+}
+
+/// The answer to an operation the emulator does not implement, before its
+/// input is checked: AccessDeniedException, which every IVS operation but the
+/// tag operations models (the model's pattern for their `resourceArn`,
+/// `...:[a-z-]/...`, would refuse every real ARN anyway).
+pub fn not_implemented(operation: &str) -> ApiError {
+    ApiError::AccessDenied(format!("The IVS Real-Time emulator does not implement {operation}."))
 }
 
 fn list_participants(world: &IvsWorld, input: &Value) -> Result<Value, ApiError> {
