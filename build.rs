@@ -1,6 +1,8 @@
 //! Compiles `proto/` into Rust (messages, the tonic server and client) and
 //! file descriptor sets for server reflection, with the protoc that ships
-//! inside `protoc-bin-vendored`, so no protoc needs installing.
+//! inside `protoc-bin-vendored`, so no protoc needs installing: the
+//! StreamSessions service (`gamelift.streams.v1`) and the Stages service
+//! (`ivs.realtime.v1`).
 //! `error_reason.proto` is compiled on its own: the ErrorInfo reasons are
 //! needed below the layer of the service's code (see `src/reason.rs`). The
 //! standard error details (`google/rpc/status.proto`, `error_details.proto`,
@@ -21,6 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .codec_path("crate::codec::LeanCodec")
         .file_descriptor_set_path(out.join("gamelift_streams_v1_descriptor.bin"))
         .compile_protos(&["proto/gamelift/streams/v1/stream_sessions.proto"], &includes)?;
+    tonic_prost_build::configure()
+        .btree_map(".")
+        .codec_path("crate::codec::LeanCodec")
+        .file_descriptor_set_path(out.join("ivs_realtime_v1_descriptor.bin"))
+        .compile_protos(
+            &["proto/ivs/realtime/v1/stages.proto", "proto/ivs/realtime/v1/error_reason.proto"],
+            &includes,
+        )?;
     let reason = out.join("reason");
     std::fs::create_dir_all(&reason)?;
     tonic_prost_build::configure()

@@ -92,7 +92,7 @@ fn main() {
 async fn gateway_sdk(endpoint: &str) -> Client {
     let settings =
         AwsSettings { endpoint_url: Some(endpoint.into()), region: Some(REGION.into()), dummy_credentials: false };
-    client::connect(&settings).await.expect("SDK client").0
+    client::connect(&settings).await.expect("SDK client").streams
 }
 
 fn get_request(arn: &str) -> pb::GetStreamSessionRequest {

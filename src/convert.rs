@@ -118,7 +118,7 @@ const MAX_TIMESTAMP_SECONDS: i64 = 253_402_300_799;
 
 /// A time as a valid `google.protobuf.Timestamp`: one outside its range (no
 /// real session has one) is clamped to the range's ends.
-fn timestamp(t: Option<DateTime>) -> Option<prost_types::Timestamp> {
+pub fn timestamp(t: Option<DateTime>) -> Option<prost_types::Timestamp> {
     t.map(|t| match t.secs() {
         s if s > MAX_TIMESTAMP_SECONDS => prost_types::Timestamp { seconds: MAX_TIMESTAMP_SECONDS, nanos: 999_999_999 },
         s if s < MIN_TIMESTAMP_SECONDS => prost_types::Timestamp { seconds: MIN_TIMESTAMP_SECONDS, nanos: 0 },

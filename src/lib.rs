@@ -14,6 +14,7 @@ pub mod reason;
 pub mod server;
 pub mod service_model;
 pub mod sessions;
+pub mod stages;
 pub mod sync;
 pub mod telemetry;
 pub mod wire;

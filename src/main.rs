@@ -8,16 +8,19 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Parser;
 use gamelift_streams_gateway::api::replay::{Idempotency, Stored};
+use gamelift_streams_gateway::api::stages::StagesGateway;
 use gamelift_streams_gateway::api::Gateway;
 use gamelift_streams_gateway::config::{Cli, Command, ServeConfig};
 use gamelift_streams_gateway::fleet::schedule::FleetSchedule;
 use gamelift_streams_gateway::fleet::terminations::{self, FleetTerminations};
 use gamelift_streams_gateway::fleet::{outcomes::FleetOutcomes, pacing::FleetPacing, reads::FleetReads, Fleet};
+use gamelift_streams_gateway::server::Services;
 use gamelift_streams_gateway::sessions::idempotency::{IdempotencyStore, OutcomeStore};
 use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule};
 use gamelift_streams_gateway::sessions::watch::shared::{NotShared, PollResults};
 use gamelift_streams_gateway::sessions::watch::Watches;
-use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sessions};
+use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sender, Sessions};
+use gamelift_streams_gateway::stages::watch::StageWatches;
 use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
 use gamelift_streams_gateway::{emulator, server};
 
@@ -55,7 +58,8 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         }
         None => None,
     };
-    let (sdk, endpoint) = client::connect(&config.aws).await?;
+    let clients = client::connect(&config.aws).await?;
+    let (sdk, endpoint) = (clients.streams.clone(), clients.streams_endpoint.clone());
     let region = sdk.config().region().map_or_else(|| "default".to_string(), ToString::to_string);
     let fleet = match &config.fleet {
         Some(fleet) => Some(Fleet::join(fleet, &region).await?),
@@ -78,7 +82,9 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         fleet_reads = Some(reads);
         tracing::info!(members = fleet.members(), degraded = fleet.degraded(), "fleet mode on");
     }
-    let sessions = Sessions::new(sdk, Arc::new(resilience)).reaching(&endpoint);
+    let resilience = Arc::new(resilience);
+    let sessions = Sessions::new(sdk, resilience.clone()).reaching(&endpoint);
+    let stage_calls = Sender::new("IVSRealTime", clients.ivs, resilience).reaching(&clients.ivs_endpoint);
     let idempotency = Arc::new(Idempotency::new(config.idempotency_namespace.clone(), outcomes));
     let upstream: Arc<dyn GameLiftStreams> = Arc::new(sessions.clone());
     let watches = Watches::sharing(upstream.clone(), config.watch.clone(), schedule, results);
@@ -94,7 +100,10 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     if let Some(max_age) = config.fleet.as_ref().and_then(|f| f.recent_gets) {
         gateway_service = gateway_service.answering_gets_from_recent_polls(max_age);
     }
-    let mut gateway = server::start_with(&config.listen, gateway_service, config.access.clone(), config.limits)
+    let stage_watches = StageWatches::new(Arc::new(stage_calls.clone()), config.stage_watch.clone());
+    let stages = StagesGateway::new(stage_calls, idempotency.clone(), stage_watches);
+    let services = Services { streams: gateway_service, stages: Some(stages) };
+    let mut gateway = server::start_with(&config.listen, services, config.access.clone(), config.limits)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     announce(&format!("gateway listening on {}", gateway.local_addr()))?;

@@ -27,3 +27,11 @@ pub mod v1 {
     /// The encoded file descriptor set, for server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("gamelift_streams_v1_descriptor");
 }
+
+/// `ivs.realtime.v1`: the Stages service (IVS Real-Time) and its messages.
+pub mod ivs {
+    tonic::include_proto!("ivs.realtime.v1");
+
+    /// The encoded file descriptor set, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ivs_realtime_v1_descriptor");
+}

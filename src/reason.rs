@@ -28,5 +28,15 @@ pub const DOMAIN: &str = "gameliftstreams.amazonaws.com";
 
 /// Sets `details`' ErrorInfo: `reason` (its value name), the domain, `metadata`.
 pub fn set_error_info(details: &mut ErrorDetails, reason: ErrorReason, metadata: HashMap<String, String>) {
-    details.set_error_info(reason.as_str_name(), DOMAIN, metadata);
+    set_error_info_in(DOMAIN, details, reason, metadata);
+}
+
+/// The same, in `domain` (the AWS service the RPC calls).
+pub fn set_error_info_in(
+    domain: &str,
+    details: &mut ErrorDetails,
+    reason: ErrorReason,
+    metadata: HashMap<String, String>,
+) {
+    details.set_error_info(reason.as_str_name(), domain, metadata);
 }

@@ -1,5 +1,6 @@
 //! The gateway's gRPC server: binds TCP or a Unix socket, serves
-//! `StreamSessions` beside `grpc.health.v1.Health` and server reflection, and
+//! `StreamSessions` and `Stages` beside `grpc.health.v1.Health` and server
+//! reflection, and
 //! drains on shutdown (NOT_SERVING, stop accepting, finish in-flight calls
 //! within a grace period).
 
@@ -16,15 +17,34 @@ use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
+use crate::api::stages::StagesGateway;
 use crate::api::Gateway;
 use crate::auth::{AuthLayer, AuthToken};
 use crate::connections::{incoming, ConnectionLimits};
 use crate::proto::v1 as pb;
 use crate::sessions::watch::Watches;
+use crate::stages::watch::StageWatches;
 use crate::telemetry::rpc::RpcLayer;
 use crate::wire::WireLayer;
 
 type StreamSessionsServer = pb::stream_sessions_server::StreamSessionsServer<Gateway>;
+type StagesServer = crate::proto::ivs::stages_server::StagesServer<StagesGateway>;
+
+/// The services a gateway serves: StreamSessions, and Stages when IVS
+/// Real-Time is set up (the sidecar always sets it up; tests of
+/// StreamSessions alone need not).
+pub struct Services {
+    /// StreamSessions (GameLift Streams).
+    pub streams: Gateway,
+    /// Stages (IVS Real-Time).
+    pub stages: Option<StagesGateway>,
+}
+
+impl From<Gateway> for Services {
+    fn from(streams: Gateway) -> Self {
+        Self { streams, stages: None }
+    }
+}
 
 /// Where the gateway listens: `IP:PORT`, `NAME:PORT` or `unix:/path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +130,7 @@ pub struct RunningGateway {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
     watches: Watches,
+    stage_watches: Option<StageWatches>,
     probes: Option<HealthListener>,
 }
 
@@ -169,7 +190,7 @@ impl Limits {
 }
 
 /// Binds `listen` and serves `gateway` to anyone who can connect, until drained.
-pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<RunningGateway> {
+pub async fn start(listen: &ListenAddr, gateway: impl Into<Services>) -> std::io::Result<RunningGateway> {
     start_with(listen, gateway, Access::default(), Limits::default()).await
 }
 
@@ -181,27 +202,33 @@ pub async fn start(listen: &ListenAddr, gateway: Gateway) -> std::io::Result<Run
 fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::proto::ivs::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(crate::reason::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(crate::reason::DETAILS_FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// Binds `listen` (and the health listener of `access`) and serves `gateway`
-/// to callers `access` admits, within `limits`, until drained.
+/// Binds `listen` (and the health listener of `access`) and serves
+/// `services` to callers `access` admits, within `limits`, until drained.
 pub async fn start_with(
     listen: &ListenAddr,
-    gateway: Gateway,
+    services: impl Into<Services>,
     access: Access,
     limits: Limits,
 ) -> std::io::Result<RunningGateway> {
+    let Services { streams: gateway, stages } = services.into();
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<StreamSessionsServer>().await;
+    if stages.is_some() {
+        health.set_serving::<StagesServer>().await;
+    }
     let max = limits.max_request_bytes;
     let reflection = reflection_builder().build_v1().map_err(std::io::Error::other)?.max_decoding_message_size(max);
     let reflection_v1alpha =
         reflection_builder().build_v1alpha().map_err(std::io::Error::other)?.max_decoding_message_size(max);
     let health_service = health_service.max_decoding_message_size(max);
     let watches = gateway.watches().clone();
+    let stage_watches = stages.as_ref().map(|s| s.watches().clone());
     let router = limits
         .server()
         .layer(RpcLayer::default())
@@ -210,7 +237,8 @@ pub async fn start_with(
         .add_service(health_service.clone())
         .add_service(reflection)
         .add_service(reflection_v1alpha)
-        .add_service(StreamSessionsServer::new(gateway).max_decoding_message_size(max));
+        .add_service(StreamSessionsServer::new(gateway).max_decoding_message_size(max))
+        .add_optional_service(stages.map(|s| StagesServer::new(s).max_decoding_message_size(max)));
     let (tx, rx) = oneshot::channel::<()>();
     let signal = async {
         let _ = rx.await;
@@ -249,7 +277,7 @@ pub async fn start_with(
         }
         None => None,
     };
-    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task, watches, probes })
+    Ok(RunningGateway { local_addr, health, shutdown: Some(tx), task, watches, stage_watches, probes })
 }
 
 /// A socket file left by an earlier run is removed; any other file is an error.
@@ -293,11 +321,17 @@ impl RunningGateway {
     /// then. Returns whether the calls all finished in time.
     pub async fn drain(mut self, grace: Duration) -> bool {
         self.health.set_not_serving::<StreamSessionsServer>().await;
+        if self.stage_watches.is_some() {
+            self.health.set_not_serving::<StagesServer>().await;
+        }
         self.health.set_service_status("", ServingStatus::NotServing).await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.watches.close();
+        if let Some(stage_watches) = &self.stage_watches {
+            stage_watches.close();
+        }
         let finished = tokio::time::timeout(grace, &mut self.task).await.is_ok();
         if !finished {
             tracing::warn!(grace_seconds = grace.as_secs_f64(), "grace period over; cutting remaining calls");

@@ -120,8 +120,10 @@ async fn an_unreachable_endpoint_is_named_with_the_cause_in_the_error() {
         region: Some("us-west-2".into()),
         dummy_credentials: true,
     };
-    let (sdk, reached) = gamelift_streams_gateway::sessions::client::connect(&settings).await.expect("a client");
+    let clients = gamelift_streams_gateway::sessions::client::connect(&settings).await.expect("clients");
+    let (sdk, reached) = (clients.streams, clients.streams_endpoint);
     assert_eq!(reached, endpoint);
+    assert_eq!(clients.ivs_endpoint, endpoint, "the endpoint URL serves both services");
     let gateway = server::start(
         &ListenAddr::Tcp("127.0.0.1:0".parse().expect("addr")),
         support::gateway_over(Sessions::new(sdk, support::resilience()).reaching(&reached), Default::default()),

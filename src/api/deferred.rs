@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::inputs::terminate_fields;
+use super::operations::Service;
 use super::status::ApiError;
 use super::Gateway;
 use crate::proto::v1 as pb;

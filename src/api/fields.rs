@@ -9,6 +9,7 @@ use aws_sdk_gameliftstreams::types as aws;
 use serde_json::{json, Value};
 
 use super::validate::{check, FieldViolation, Member};
+use crate::service_model::{self, ServiceModel};
 
 /// A value as AWS's JSON carries it, for the model check.
 pub trait AwsJson {
@@ -73,6 +74,7 @@ impl AwsJson for aws::DisplayConfiguration {
 /// An AWS input (`shape` in the model) being filled into the SDK's builder
 /// `B`, with what the check needs.
 pub struct Fields<B> {
+    model: &'static ServiceModel,
     shape: &'static str,
     builder: B,
     members: Vec<Member>,
@@ -80,9 +82,18 @@ pub struct Fields<B> {
 }
 
 impl<B> Fields<B> {
-    /// No member yet.
+    /// No member yet, of GameLift Streams' input `shape`.
     pub fn new(shape: &'static str, builder: B) -> Self {
-        Self { shape, builder, members: Vec::new(), enums: Vec::new() }
+        Self::of(service_model::model(), shape, builder)
+    }
+
+    /// No member yet, of IVS Real-Time's input `shape`.
+    pub fn ivs(shape: &'static str, builder: B) -> Self {
+        Self::of(service_model::ivs_realtime_model(), shape, builder)
+    }
+
+    fn of(model: &'static ServiceModel, shape: &'static str, builder: B) -> Self {
+        Self { model, shape, builder, members: Vec::new(), enums: Vec::new() }
     }
 
     /// The AWS member `aws`, from the proto field `proto`: `value` (`None`
@@ -113,7 +124,7 @@ impl<B> Fields<B> {
     /// The filled builder, if every member, the enums and `request_id`
     /// (for a mutating call) pass the check.
     pub fn check(self, request_id: Option<&str>) -> Result<B, Vec<FieldViolation>> {
-        check(self.shape, &self.members, request_id, &self.enums)?;
+        check(self.model, self.shape, &self.members, request_id, &self.enums)?;
         Ok(self.builder)
     }
 }

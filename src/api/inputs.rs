@@ -57,13 +57,13 @@ pub fn list_fields(
         .member("NextToken", "page_token", text(page_token), B::set_next_token)
 }
 
-/// The most sessions a page holds (the model's maximum of `MaxResults`).
+/// The most items a page holds (the maximum of `MaxResults` in both models).
 pub const MAX_PAGE_SIZE: i32 = 100;
 
 /// `MaxResults` for a `page_size`, as AIP-158 reads it: 0 is unset (AWS's
 /// default), above the maximum is the maximum, and a negative size is kept
 /// for the model's check to refuse, naming `page_size`.
-fn max_results(page_size: i32) -> Option<i32> {
+pub fn max_results(page_size: i32) -> Option<i32> {
     match page_size {
         0 => None,
         size => Some(size.min(MAX_PAGE_SIZE)),

@@ -10,6 +10,7 @@ pub mod fields;
 pub mod inputs;
 pub mod operations;
 pub mod replay;
+pub mod stages;
 pub mod status;
 pub mod validate;
 
@@ -33,7 +34,7 @@ use crate::sessions::watch::token::ResumeToken;
 use crate::sessions::watch::{View, Watches};
 use crate::sessions::{Call, GameLiftStreams};
 use deferred::Deferrals;
-use operations::{group_ctx, session_ctx, Unary, Upstream};
+use operations::{group_ctx, session_ctx, Service, Unary, Upstream};
 use replay::Idempotency;
 use status::{to_status, ApiError, CallContext};
 use validate::FieldViolation;
@@ -85,35 +86,9 @@ impl Gateway {
         &self.watches
     }
 
-    /// The skeleton of every unary RPC: its deadline (answered a little
-    /// early), its input checked before anything is sent, a mutating call run
-    /// at most once per `request_id`, then what the RPC does with the answer,
-    /// any error mapped to a status naming the RPC's resource.
-    async fn unary<R: Unary>(&self, request: Request<R>) -> Result<Response<R::Response>, Status> {
-        let deadline = deadline::answer_by(request.metadata(), Instant::now());
-        let r = request.into_inner();
-        respond(r.context(), async {
-            let response = match r.request_id() {
-                None => R::send(self.to(deadline), r.input(None)?).await?,
-                Some(request_id) => {
-                    let key = self.idempotency.key(R::OPERATION, request_id);
-                    let work = R::send(self.to(deadline), r.input(Some(key.client_token()))?);
-                    self.idempotency.run(key, !request_id.is_empty(), &r.params(), work).await?
-                }
-            };
-            r.finish(self, response, deadline).await
-        })
-        .await
-    }
-
-    /// GameLift Streams, called by `deadline`.
-    fn to(&self, deadline: Option<Instant>) -> Upstream {
-        Upstream {
-            api: self.upstream.clone(),
-            call: Call::By(deadline),
-            watches: self.watches.clone(),
-            recent: self.recent,
-        }
+    /// A unary RPC of StreamSessions, run by [`unary`].
+    async fn unary<R: Unary<Service = Self>>(&self, request: Request<R>) -> Result<Response<R::Response>, Status> {
+        unary(self, request).await
     }
 
     /// Waits until the session is in a state `ready` takes, until `deadline`.
@@ -135,6 +110,46 @@ impl Gateway {
             Err(WaitError::Watch(err)) => Err(err.into()),
         }
     }
+}
+
+impl Service for Gateway {
+    type Upstream = Upstream;
+
+    /// GameLift Streams, called by `deadline`.
+    fn to(&self, deadline: Option<Instant>) -> Upstream {
+        Upstream {
+            api: self.upstream.clone(),
+            call: Call::By(deadline),
+            watches: self.watches.clone(),
+            recent: self.recent,
+        }
+    }
+
+    fn idempotency(&self) -> &Idempotency {
+        &self.idempotency
+    }
+}
+
+/// The skeleton of every unary RPC: its deadline (answered a little early),
+/// its input checked before anything is sent, a mutating call run at most
+/// once per `request_id`, then what the RPC does with the answer, any error
+/// mapped to a status naming the RPC's resource.
+pub async fn unary<R: Unary>(service: &R::Service, request: Request<R>) -> Result<Response<R::Response>, Status> {
+    let deadline = deadline::answer_by(request.metadata(), Instant::now());
+    let r = request.into_inner();
+    respond(r.context(), async {
+        let response = match r.request_id() {
+            None => R::send(service.to(deadline), r.input(None)?).await?,
+            Some(request_id) => {
+                let idempotency = service.idempotency();
+                let key = idempotency.key(R::OPERATION, request_id);
+                let work = R::send(service.to(deadline), r.input(Some(key.client_token()))?);
+                idempotency.run(key, !request_id.is_empty(), &r.params(), work).await?
+            }
+        };
+        r.finish(service, response, deadline).await
+    })
+    .await
 }
 
 /// Whether a session has reached ACTIVE (or gone past it while still running).

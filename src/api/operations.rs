@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use super::inputs::{
     connection_fields, export_fields, get_fields, list_by_account_fields, list_fields, start_fields, terminate_fields,
 };
+use super::replay::Idempotency;
 use super::status::{ApiError, CallContext};
 use super::{is_ready, validate, Gateway};
 use crate::proto::v1 as pb;
@@ -28,10 +29,24 @@ use crate::sessions::watch::feed::is_terminal;
 use crate::sessions::watch::Watches;
 use crate::sessions::{Call, CallFailure, GameLiftStreams};
 
-/// One unary RPC of the service.
+/// What serves unary RPCs: where their calls go, and their idempotency.
+pub trait Service: Send + Sync {
+    /// Where an RPC's call goes, by a deadline.
+    type Upstream: Send + 'static;
+
+    /// Where a call due by `deadline` goes.
+    fn to(&self, deadline: Option<Instant>) -> Self::Upstream;
+
+    /// The keys of mutating calls.
+    fn idempotency(&self) -> &Idempotency;
+}
+
+/// One unary RPC of a service.
 pub trait Unary: prost::Message + Default + Sized + Send + Sync + 'static {
     /// The AWS operation it calls (and its idempotency namespace).
     const OPERATION: &'static str;
+    /// The service it belongs to.
+    type Service: Service;
     /// What it answers.
     type Response: prost::Message + Default + Send + 'static;
     /// What it sends: the SDK's input builder, checked.
@@ -55,12 +70,15 @@ pub trait Unary: prost::Message + Default + Sized + Send + Sync + 'static {
     fn input(&self, client_token: Option<String>) -> Result<Self::Input, ApiError>;
 
     /// Sends `input` and converts the answer.
-    fn send(to: Upstream, input: Self::Input) -> impl Future<Output = Answer<Self::Response>> + Send + 'static;
+    fn send(
+        to: <Self::Service as Service>::Upstream,
+        input: Self::Input,
+    ) -> impl Future<Output = Answer<Self::Response>> + Send + 'static;
 
     /// What the RPC does with the answer (once per caller, also on a replay).
     fn finish(
         self,
-        _gateway: &Gateway,
+        _service: &Self::Service,
         response: Self::Response,
         _deadline: Option<Instant>,
     ) -> impl Future<Output = Result<Self::Response, ApiError>> + Send {
@@ -116,6 +134,7 @@ fn without_signal_request(session: impl Into<pb::StreamSession>) -> pb::StreamSe
 
 impl Unary for pb::StartStreamSessionRequest {
     const OPERATION: &'static str = "StartStreamSession";
+    type Service = Gateway;
     type Response = pb::StartStreamSessionResponse;
     type Input = StartStreamSessionInputBuilder;
 
@@ -160,6 +179,7 @@ impl Unary for pb::StartStreamSessionRequest {
 
 impl Unary for pb::GetStreamSessionRequest {
     const OPERATION: &'static str = "GetStreamSession";
+    type Service = Gateway;
     type Response = pb::GetStreamSessionResponse;
     type Input = GetStreamSessionInputBuilder;
 
@@ -185,6 +205,7 @@ impl Unary for pb::GetStreamSessionRequest {
 
 impl Unary for pb::ListStreamSessionsRequest {
     const OPERATION: &'static str = "ListStreamSessions";
+    type Service = Gateway;
     type Response = pb::ListStreamSessionsResponse;
     type Input = ListStreamSessionsInputBuilder;
 
@@ -212,6 +233,7 @@ impl Unary for pb::ListStreamSessionsRequest {
 
 impl Unary for pb::ListStreamSessionsByAccountRequest {
     const OPERATION: &'static str = "ListStreamSessionsByAccount";
+    type Service = Gateway;
     type Response = pb::ListStreamSessionsByAccountResponse;
     type Input = ListStreamSessionsByAccountInputBuilder;
 
@@ -232,6 +254,7 @@ impl Unary for pb::ListStreamSessionsByAccountRequest {
 
 impl Unary for pb::TerminateStreamSessionRequest {
     const OPERATION: &'static str = "TerminateStreamSession";
+    type Service = Gateway;
     type Response = pb::TerminateStreamSessionResponse;
     /// The termination, and the session read right after it.
     type Input = (TerminateStreamSessionInputBuilder, GetStreamSessionInputBuilder);
@@ -308,6 +331,7 @@ fn is_activating(session: &pb::StreamSession) -> bool {
 
 impl Unary for pb::CreateStreamSessionConnectionRequest {
     const OPERATION: &'static str = "CreateStreamSessionConnection";
+    type Service = Gateway;
     type Response = pb::CreateStreamSessionConnectionResponse;
     /// The connection, and the session read right after it unless the RPC
     /// waits for the session instead.
@@ -384,6 +408,7 @@ fn read_or_none(read: Result<pb::StreamSession, CallFailure>, after: &str) -> Op
 
 impl Unary for pb::ExportStreamSessionFilesRequest {
     const OPERATION: &'static str = "ExportStreamSessionFiles";
+    type Service = Gateway;
     type Response = pb::ExportStreamSessionFilesResponse;
     type Input = ExportStreamSessionFilesInputBuilder;
 

@@ -13,7 +13,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::validate::{snake_case, FieldViolation};
 use crate::convert::{reason_to_aws, status_to_aws};
 use crate::proto::v1 as pb;
-use crate::reason::{set_error_info, ErrorReason};
+use crate::reason::{set_error_info_in, ErrorReason};
 use crate::sessions::resilience::GiveUp;
 use crate::sessions::watch::stream::WatchError;
 use crate::sessions::{CallFailure, SessionError, UpstreamKind};
@@ -192,9 +192,38 @@ fn add_violations(details: &mut ErrorDetails, violations: &[FieldViolation], met
     }
 }
 
+/// The AWS service an RPC calls, as its errors name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsService {
+    /// Its name in messages.
+    pub name: &'static str,
+    /// The ErrorInfo domain of its RPCs' errors.
+    pub domain: &'static str,
+}
+
+/// GameLift Streams: the StreamSessions service's.
+pub const GAMELIFT_STREAMS: AwsService = AwsService { name: "GameLift Streams", domain: crate::reason::DOMAIN };
+
+/// IVS Real-Time: the Stages service's.
+pub const IVS_REAL_TIME: AwsService = AwsService { name: "IVS Real-Time", domain: "ivsrealtime.amazonaws.com" };
+
+impl AwsService {
+    /// A message of the errors (worded for GameLift Streams) in this
+    /// service's name.
+    fn word(self, message: String) -> String {
+        if self == GAMELIFT_STREAMS {
+            message
+        } else {
+            message.replace(GAMELIFT_STREAMS.name, self.name)
+        }
+    }
+}
+
 /// What an RPC was about, for ErrorInfo metadata and ResourceInfo.
 #[derive(Debug, Clone)]
 pub struct CallContext {
+    /// The AWS service called.
+    pub service: AwsService,
     /// The AWS operation.
     pub operation: &'static str,
     /// The resource type named (`StreamSession` or `StreamGroup`).
@@ -209,7 +238,18 @@ pub struct CallContext {
 impl CallContext {
     /// About `resource_name`, a `resource_type`.
     pub fn new(operation: &'static str, resource_type: &'static str, resource_name: &str) -> Self {
-        Self { operation, resource_type, resource_name: resource_name.to_string(), others: Vec::new() }
+        Self {
+            service: GAMELIFT_STREAMS,
+            operation,
+            resource_type,
+            resource_name: resource_name.to_string(),
+            others: Vec::new(),
+        }
+    }
+
+    /// The same, for an RPC that calls `service`.
+    pub fn calling(self, service: AwsService) -> Self {
+        Self { service, ..self }
     }
 
     /// The same, naming `name`, a `resource_type`, too.
@@ -273,8 +313,8 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
             }
         }
     };
-    set_error_info(&mut details, reason, meta);
-    Status::with_error_details(code, summary(err), details)
+    set_error_info_in(ctx.service.domain, &mut details, reason, meta);
+    Status::with_error_details(code, ctx.service.word(summary(err)), details)
 }
 
 /// `err` in one bounded line: the status message and what logs carry.
@@ -358,6 +398,7 @@ fn session_code(
                 UpstreamKind::Throttling => (Code::Unavailable, ErrorReason::Throttled),
                 UpstreamKind::Internal => (Code::Unavailable, ErrorReason::UpstreamInternalError),
                 UpstreamKind::Unauthenticated => (Code::FailedPrecondition, ErrorReason::CredentialsRejected),
+                UpstreamKind::PendingVerification => (Code::FailedPrecondition, ErrorReason::PendingVerification),
                 UpstreamKind::Unknown => (Code::Internal, ErrorReason::UpstreamUnknownError),
             }
         }
@@ -379,7 +420,7 @@ fn upstream_fields(message: &str) -> Vec<String> {
             let mut parts = path.split('.');
             let root = match parts.next().unwrap_or_default() {
                 "identifier" => "stream_group_identifier".to_string(),
-                "clientToken" => "request_id".to_string(),
+                "clientToken" | "idempotencyToken" => "request_id".to_string(),
                 "maxResults" => "page_size".to_string(),
                 "nextToken" => "page_token".to_string(),
                 other => snake_case(other),

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::proto::v1 as pb;
-use crate::service_model::{self, Constraint, PathPart, Violation};
+use crate::service_model::{self, Constraint, PathPart, ServiceModel, Violation};
 use crate::sessions::idempotency;
 
 /// A bad field, for `google.rpc.BadRequest`.
@@ -70,12 +70,12 @@ pub fn check_counts(r: &pb::StartStreamSessionRequest) -> Result<(), Vec<FieldVi
 /// Checks `members` against the model's `input` structure, plus the request's
 /// `request_id` and enum fields.
 pub fn check(
+    model: &ServiceModel,
     input: &str,
     members: &[Member],
     request_id: Option<&str>,
     enums: &[(&str, bool)],
 ) -> Result<(), Vec<FieldViolation>> {
-    let model = service_model::model();
     let mut out: Vec<FieldViolation> = enums
         .iter()
         .filter(|(_, known)| !known)
@@ -91,7 +91,8 @@ pub fn check(
             ),
         });
     }
-    for member in members.iter().filter(|m| m.aws != "ClientToken") {
+    // Tokens the sidecar derives from request_id, checked as request_id.
+    for member in members.iter().filter(|m| !matches!(m.aws, "ClientToken" | "idempotencyToken")) {
         for v in model.check_member(input, member.aws, member.value.as_ref()) {
             out.push(FieldViolation { field: proto_path(member.proto, &v), description: describe(&v) });
         }
@@ -263,7 +264,14 @@ mod tests {
     #[test]
     fn required_fields_request_ids_and_enums() {
         let get = inputs::get_fields("", "");
-        let err = check("GetStreamSessionInput", get.members(), Some("with space"), &[("status", false)]).unwrap_err();
+        let err = check(
+            service_model::model(),
+            "GetStreamSessionInput",
+            get.members(),
+            Some("with space"),
+            &[("status", false)],
+        )
+        .unwrap_err();
         let fields: Vec<&str> = err.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["status", "request_id", "stream_group_identifier", "stream_session_identifier"]);
         assert_eq!(err[2].description, "required");

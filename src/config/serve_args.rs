@@ -16,6 +16,7 @@ use crate::sessions::client::AwsSettings;
 use crate::sessions::idempotency::{StoreLimits, DEFAULT_NAMESPACE};
 use crate::sessions::resilience::{RetryPolicy, PUBLISHED_LIMITS};
 use crate::sessions::watch::WatchConfig;
+use crate::stages::watch::StageWatchConfig;
 
 /// Flags of `serve`.
 #[derive(Debug, Clone, Args)]
@@ -48,7 +49,9 @@ pub struct ServeArgs {
     #[arg(long, env = "GLS_GATEWAY_RETRY_BUDGET_TOKENS", default_value_t = 500)]
     pub retry_budget_tokens: u32,
     /// Highest send rate for one operation, as OPERATION=N requests per second
-    /// (repeatable; default: AWS's published 20/s for every session operation).
+    /// (repeatable; default: AWS's published limits: 20/s for every GameLift Streams
+    /// session operation, 5/s for most IVS Real-Time operations, 50/s for
+    /// CreateParticipantToken).
     #[arg(long = "rate-limit", env = "GLS_GATEWAY_RATE_LIMITS", value_delimiter = ',', value_parser = pair::<f64>)]
     pub rate_limits: Vec<(String, f64)>,
     /// Namespace of idempotency keys: sidecars that share it turn the same
@@ -83,6 +86,16 @@ pub struct ServeArgs {
     /// default (1) they use whatever the RPCs leave.
     #[arg(long, env = "GLS_GATEWAY_WATCH_POLL_SHARE", default_value_t = 1.0)]
     pub watch_poll_share: f64,
+    /// Stage watches (WatchStageParticipants): seconds between reads of a
+    /// stage's participants while someone is on it (IVS Real-Time allows 5
+    /// ListParticipants a second for the account: stages watched at once
+    /// share them).
+    #[arg(long, env = "GLS_GATEWAY_STAGE_WATCH_INTERVAL_SECONDS", default_value_t = 1.0)]
+    pub stage_watch_interval_seconds: f64,
+    /// Stage watches: seconds between reads of a stage nobody is on (one
+    /// GetStage each, for a new stage session).
+    #[arg(long, env = "GLS_GATEWAY_STAGE_WATCH_IDLE_INTERVAL_SECONDS", default_value_t = 2.0)]
+    pub stage_watch_idle_interval_seconds: f64,
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.
     #[arg(long, env = "GLS_GATEWAY_DRAIN_SECONDS", default_value_t = 20.0)]
     pub drain_seconds: f64,
@@ -201,6 +214,8 @@ pub struct ServeConfig {
     pub idempotency: StoreLimits,
     /// How watches poll.
     pub watch: WatchConfig,
+    /// How stage watches poll.
+    pub stage_watch: StageWatchConfig,
     /// Grace period for in-flight calls at shutdown.
     pub drain: Duration,
     /// Normal service after the first signal, before the drain.
@@ -276,6 +291,14 @@ impl ServeArgs {
             idempotency_namespace: self.idempotency_namespace.clone(),
             idempotency,
             watch: self.watch_config()?,
+            stage_watch: StageWatchConfig {
+                interval: positive_duration("stage-watch-interval-seconds", self.stage_watch_interval_seconds)?,
+                idle_interval: positive_duration(
+                    "stage-watch-idle-interval-seconds",
+                    self.stage_watch_idle_interval_seconds,
+                )?,
+                heartbeat: positive_duration("watch-heartbeat-seconds", self.watch_heartbeat_seconds)?,
+            },
             drain,
             shutdown_delay: Duration::from_secs_f64(seconds("shutdown-delay-seconds", self.shutdown_delay_seconds)?),
             metrics_listen: self.metrics_listen,

@@ -1,7 +1,8 @@
-//! Builds the `aws-sdk-gameliftstreams` client from aws-config's default chain
-//! (Region, credentials, profiles, IRSA, `AWS_ENDPOINT_URL`), with the SDK's own
-//! retries off: one call is one HTTP attempt, and the gateway's retry layer
-//! (which also bounds each attempt's time) is the only one.
+//! Builds the `aws-sdk-gameliftstreams` and `aws-sdk-ivsrealtime` clients
+//! from aws-config's default chain (Region, credentials, profiles, IRSA,
+//! `AWS_ENDPOINT_URL`), with the SDKs' own retries off: one call is one HTTP
+//! attempt, and the gateway's retry layer (which also bounds each attempt's
+//! time) is the only one. An endpoint URL (the emulator) serves both.
 
 use std::time::Duration;
 
@@ -27,9 +28,22 @@ pub struct AwsSettings {
 #[error("no AWS Region is configured: set --aws-region, AWS_REGION or a profile's region")]
 pub struct NoRegion;
 
-/// The SDK client for `settings`, and the endpoint it sends requests to
-/// (the endpoint URL, or GameLift Streams' regional endpoint).
-pub async fn connect(settings: &AwsSettings) -> Result<(Client, String), NoRegion> {
+/// The SDK clients of both services, and the endpoints they send requests to.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// GameLift Streams.
+    pub streams: Client,
+    /// Where GameLift Streams' requests go (the endpoint URL, or its
+    /// regional endpoint).
+    pub streams_endpoint: String,
+    /// IVS Real-Time.
+    pub ivs: aws_sdk_ivsrealtime::Client,
+    /// Where IVS Real-Time's requests go.
+    pub ivs_endpoint: String,
+}
+
+/// The SDK clients for `settings`.
+pub async fn connect(settings: &AwsSettings) -> Result<Clients, NoRegion> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &settings.region {
         loader = loader.region(Region::new(region.clone()));
@@ -42,25 +56,32 @@ pub async fn connect(settings: &AwsSettings) -> Result<(Client, String), NoRegio
     }
     let shared = loader.load().await;
     let Some(region) = shared.region() else { return Err(NoRegion) };
-    let endpoint = match shared.endpoint_url() {
-        Some(url) => url.to_string(),
-        None => {
-            if !AWS_REGIONS.contains(&region.as_ref()) {
-                tracing::warn!(
-                    region = %region,
-                    "AWS has no Region of this name (as of this build): calls will not reach GameLift Streams; \
-                     check --aws-region or AWS_REGION"
-                );
-            }
-            format!("https://gameliftstreams.{region}.amazonaws.com")
-        }
+    if shared.endpoint_url().is_none() && !AWS_REGIONS.contains(&region.as_ref()) {
+        tracing::warn!(
+            region = %region,
+            "AWS has no Region of this name (as of this build): calls will not reach GameLift Streams \
+             nor IVS Real-Time; check --aws-region or AWS_REGION"
+        );
+    }
+    let endpoint = |prefix: &str| {
+        shared.endpoint_url().map_or_else(|| format!("https://{prefix}.{region}.amazonaws.com"), str::to_string)
     };
+    let (streams_endpoint, ivs_endpoint) = (endpoint("gameliftstreams"), endpoint("ivsrealtime"));
     if !settings.dummy_credentials {
         check_credentials(&shared).await;
     }
-    tracing::info!(%region, %endpoint, "calling GameLift Streams");
+    tracing::info!(%region, endpoint = %streams_endpoint, "calling GameLift Streams");
+    tracing::info!(%region, endpoint = %ivs_endpoint, "calling IVS Real-Time");
     let conf = aws_sdk_gameliftstreams::config::Builder::from(&shared).retry_config(RetryConfig::disabled()).build();
-    Ok((Client::from_conf(conf), endpoint))
+    let ivs_conf = aws_sdk_ivsrealtime::config::Builder::from(&shared)
+        .retry_config(aws_sdk_ivsrealtime::config::retry::RetryConfig::disabled())
+        .build();
+    Ok(Clients {
+        streams: Client::from_conf(conf),
+        streams_endpoint,
+        ivs: aws_sdk_ivsrealtime::Client::from_conf(ivs_conf),
+        ivs_endpoint,
+    })
 }
 
 /// The Regions AWS has (commercial, GovCloud, China, the European Sovereign

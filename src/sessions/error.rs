@@ -30,6 +30,9 @@ pub enum UpstreamKind {
     Internal,
     /// AWS rejected the credentials or the signature (expired, unknown key).
     Unauthenticated,
+    /// PendingVerification (IVS Real-Time): the account may not create
+    /// resources until AWS verified it.
+    PendingVerification,
     /// An error type this sidecar does not know.
     Unknown,
 }
@@ -124,6 +127,7 @@ impl SessionError {
                     | UpstreamKind::QuotaExceeded
                     | UpstreamKind::AccessDenied
                     | UpstreamKind::Unauthenticated
+                    | UpstreamKind::PendingVerification
                     | UpstreamKind::Unknown,
                 ..
             }
@@ -145,6 +149,7 @@ impl SessionError {
                 UpstreamKind::Throttling => "ThrottlingException",
                 UpstreamKind::Internal => "InternalServerException",
                 UpstreamKind::Unauthenticated => "Unauthenticated",
+                UpstreamKind::PendingVerification => "PendingVerification",
                 UpstreamKind::Unknown => "UnknownError",
             },
             Self::Timeout => "Timeout",
@@ -173,6 +178,7 @@ fn kind_of(code: &str, message: &str) -> UpstreamKind {
         "ResourceNotFoundException" => UpstreamKind::NotFound,
         "ConflictException" => UpstreamKind::Conflict,
         "ServiceQuotaExceededException" => UpstreamKind::QuotaExceeded,
+        "PendingVerification" => UpstreamKind::PendingVerification,
         "ThrottlingException" | "TooManyRequestsException" => UpstreamKind::Throttling,
         "InternalServerException" | "ServiceUnavailableException" => UpstreamKind::Internal,
         "ExpiredTokenException"

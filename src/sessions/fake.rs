@@ -312,7 +312,7 @@ impl Paced {
         call: Call,
         send: fn(&'a FakeStreams, I, Call) -> Reply<'a, T>,
     ) -> Reply<'a, T> {
-        let (deadline, attempts, priority) = call.policy();
+        let (deadline, attempts, priority, _) = call.policy();
         Box::pin(self.resilience.call_limited(op, deadline, attempts, priority, move || {
             let reply = send(&self.fake, input.clone(), call);
             async move { reply.await.map_err(|failure| failure.error) }

@@ -46,7 +46,17 @@ pub use upstream::{Call, GameLiftStreams, Reply};
 /// GameLift Streams session operations over one SDK client.
 #[derive(Debug, Clone)]
 pub struct Sessions {
-    client: Client,
+    sender: Sender<Client>,
+}
+
+/// Sends the requests of one AWS service's SDK client (`C`) under the retry
+/// layer: GameLift Streams' for [`Sessions`], IVS Real-Time's for the Stages
+/// service.
+#[derive(Debug, Clone)]
+pub struct Sender<C> {
+    /// The service as OpenTelemetry's `rpc.service` names it.
+    service: &'static str,
+    client: C,
     resilience: Arc<Resilience>,
     /// Where the client sends its requests, named in connection errors.
     endpoint: Option<Arc<str>>,
@@ -68,14 +78,14 @@ pub type CallResult<T> = Result<T, CallFailure>;
 /// for AWS SDK calls. At debug level: the trace exporter asks for it, the
 /// default logs do not (nothing is logged inside an attempt), so without
 /// trace export it costs nothing.
-fn attempt_span(op: &'static str, attempt: u32) -> Span {
+fn attempt_span(service: &'static str, op: &'static str, attempt: u32) -> Span {
     tracing::debug_span!(
         "aws attempt",
-        otel.name = %format_args!("GameLiftStreams/{op}"),
+        otel.name = %format_args!("{service}/{op}"),
         otel.kind = "client",
         otel.status_code = Empty,
         rpc.system = "aws-api",
-        rpc.service = "GameLiftStreams",
+        rpc.service = service,
         rpc.method = op,
         aws.request_id = Empty,
         aws.attempt = i64::from(attempt),
@@ -104,7 +114,26 @@ fn record_attempt<T: RequestId>(span: &Span, result: &Result<T, SessionError>) {
 impl Sessions {
     /// Sessions over `client`, retried and paced by `resilience`.
     pub fn new(client: Client, resilience: Arc<Resilience>) -> Self {
-        Self { client, resilience, endpoint: None }
+        Self { sender: Sender::new("GameLiftStreams", client, resilience) }
+    }
+
+    /// The same, naming `endpoint` (where the client sends its requests) in
+    /// connection errors.
+    pub fn reaching(self, endpoint: &str) -> Self {
+        Self { sender: self.sender.reaching(endpoint) }
+    }
+
+    /// The retry layer (for its counters).
+    pub fn resilience(&self) -> &Resilience {
+        self.sender.resilience()
+    }
+}
+
+impl<C: Clone> Sender<C> {
+    /// Requests of `client`, a client of `service`, retried and paced by
+    /// `resilience`.
+    pub fn new(service: &'static str, client: C, resilience: Arc<Resilience>) -> Self {
+        Self { service, client, resilience, endpoint: None }
     }
 
     /// The same, naming `endpoint` (where the client sends its requests) in
@@ -121,22 +150,22 @@ impl Sessions {
     /// Sends `input` through `send` under the retry layer: one SDK request per
     /// attempt, each on a copy of the input, each in a client span (but for
     /// watch polls, which would flood traces).
-    async fn call<I, T, E, F, Fut>(&self, op: &'static str, call: Call, input: I, send: F) -> CallResult<T>
+    pub async fn call<I, T, E, F, Fut>(&self, op: &'static str, call: Call, input: I, send: F) -> CallResult<T>
     where
         I: Clone,
         T: RequestId,
-        F: Fn(I, Client) -> Fut,
+        F: Fn(I, C) -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        let (deadline, max_attempts, priority) = call.policy();
+        let (deadline, max_attempts, priority, repeatable) = call.policy();
         // Watch polls would flood traces.
         let traced = call != Call::Poll;
         let mut attempt = 0u32;
         self.resilience
-            .call_limited(op, deadline, max_attempts, priority, || {
+            .call_tried(op, deadline, max_attempts, priority, repeatable, || {
                 attempt += 1;
-                let span = if traced { attempt_span(op, attempt) } else { Span::none() };
+                let span = if traced { attempt_span(self.service, op, attempt) } else { Span::none() };
                 let sent = span.in_scope(|| send(input.clone(), self.client.clone()));
                 let recorded = span.clone();
                 let endpoint = self.endpoint.clone();
@@ -158,7 +187,7 @@ impl Sessions {
 /// where the builder is filled, never here.
 macro_rules! send_with {
     ($self:ident, $op:literal, $call:ident, $input:ident) => {
-        Box::pin($self.call($op, $call, $input, |input, client| async move { input.send_with(&client).await }))
+        Box::pin($self.sender.call($op, $call, $input, |input, client| async move { input.send_with(&client).await }))
     };
 }
 
@@ -216,6 +245,6 @@ impl GameLiftStreams for Sessions {
     }
 
     fn send_rate(&self, op: &'static str) -> Option<f64> {
-        self.resilience.rate(op)
+        self.sender.resilience.rate(op)
     }
 }

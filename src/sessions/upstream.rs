@@ -35,15 +35,22 @@ pub enum Call {
     By(Option<Instant>),
     /// One attempt: a watch poll, whose next poll is the retry.
     Poll,
+    /// As `By`, for a call AWS cannot de-duplicate (it takes no ClientToken:
+    /// IVS Real-Time's CreateStage, CreateParticipantToken): retried only
+    /// when AWS surely did nothing (it throttled, or no slot was free), never
+    /// after an attempt whose answer may have been lost.
+    Unrepeatable(Option<Instant>),
 }
 
 impl Call {
-    /// How the retry layer runs it: by when, how many attempts at most, and
-    /// whose work it is.
-    pub fn policy(self) -> (Option<Instant>, u32, Priority) {
+    /// How the retry layer runs it: by when, how many attempts at most,
+    /// whose work it is, and whether an attempt that may have been carried
+    /// out can be repeated.
+    pub fn policy(self) -> (Option<Instant>, u32, Priority, bool) {
         match self {
-            Self::By(deadline) => (deadline, u32::MAX, Priority::Caller),
-            Self::Poll => (None, 1, Priority::Background),
+            Self::By(deadline) => (deadline, u32::MAX, Priority::Caller, true),
+            Self::Poll => (None, 1, Priority::Background, true),
+            Self::Unrepeatable(deadline) => (deadline, u32::MAX, Priority::Caller, false),
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod process;
 pub mod proxy;
 pub mod redis;
+pub mod stages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

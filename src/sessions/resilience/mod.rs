@@ -30,7 +30,8 @@ use counters::{CounterValues, Counters};
 use pacing::{LocalPacing, SendPacing, Slot};
 
 /// AWS's published per-account, per-Region limits of the operations the gateway
-/// calls, in requests per second: the default ceilings.
+/// calls (GameLift Streams' and IVS Real-Time's), in requests per second: the
+/// default ceilings.
 pub const PUBLISHED_LIMITS: &[(&str, f64)] = &[
     ("StartStreamSession", 20.0),
     ("GetStreamSession", 20.0),
@@ -39,6 +40,24 @@ pub const PUBLISHED_LIMITS: &[(&str, f64)] = &[
     ("TerminateStreamSession", 20.0),
     ("CreateStreamSessionConnection", 20.0),
     ("ExportStreamSessionFiles", 20.0),
+    // IVS Real-Time ("IVS Service Quotas | Real-Time Streaming"): 5 a second
+    // for most operations, 50 for CreateParticipantToken; not adjustable.
+    ("CreateStage", 5.0),
+    ("GetStage", 5.0),
+    ("ListStages", 5.0),
+    ("UpdateStage", 5.0),
+    ("DeleteStage", 5.0),
+    ("CreateParticipantToken", 50.0),
+    ("GetParticipant", 5.0),
+    ("ListParticipants", 5.0),
+    ("DisconnectParticipant", 5.0),
+    ("ListParticipantEvents", 5.0),
+    ("GetStageSession", 5.0),
+    ("ListStageSessions", 5.0),
+    ("StartComposition", 5.0),
+    ("StopComposition", 5.0),
+    ("GetComposition", 5.0),
+    ("ListCompositions", 5.0),
 ];
 
 /// A send slot this close to the caller's deadline is as good as past it:
@@ -156,11 +175,13 @@ pub enum Priority {
     Background,
 }
 
-fn retry_reason(err: &SessionError) -> Option<(RetryCost, &'static str)> {
+/// Why `err` is retried, if it is; an attempt that may have been carried out
+/// is retried only if it is `repeatable`.
+fn retry_reason(err: &SessionError, repeatable: bool) -> Option<(RetryCost, &'static str)> {
     let cost = match err.class() {
         Class::Throttling => RetryCost::Throttling,
-        Class::Transient => RetryCost::Transient,
-        Class::Final | Class::Refused => return None,
+        Class::Transient if repeatable || matches!(err, SessionError::RateLimited) => RetryCost::Transient,
+        Class::Transient | Class::Final | Class::Refused => return None,
     };
     let label = match err {
         SessionError::Upstream { kind: UpstreamKind::Throttling, .. } => "throttled",
@@ -280,6 +301,26 @@ impl Resilience {
         deadline: Option<Instant>,
         max_attempts: u32,
         priority: Priority,
+        attempt: F,
+    ) -> Result<T, CallFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SessionError>>,
+    {
+        self.call_tried(op, deadline, max_attempts, priority, true, attempt).await
+    }
+
+    /// The same; unless `repeatable`, an attempt that may have been carried
+    /// out (no answer, a broken connection, a 5xx) is not tried again: only
+    /// throttling and a missing send slot, after which AWS surely did
+    /// nothing, are.
+    pub async fn call_tried<T, F, Fut>(
+        &self,
+        op: &'static str,
+        deadline: Option<Instant>,
+        max_attempts: u32,
+        priority: Priority,
+        repeatable: bool,
         mut attempt: F,
     ) -> Result<T, CallFailure>
     where
@@ -328,7 +369,7 @@ impl Resilience {
                 }
                 Err(error) => error,
             };
-            let Some((cost, reason)) = retry_reason(&error) else {
+            let Some((cost, reason)) = retry_reason(&error, repeatable) else {
                 return Err(self.fail(op, error, attempts, GiveUp::NotRetryable, None));
             };
             let cap = self.backoff_cap(attempts);
