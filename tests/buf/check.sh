@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The v1 contract's gate: `buf lint` (STANDARD, with the exceptions buf.yaml
+# The v1 contracts' gate (StreamSessions and Stages): `buf lint` (STANDARD, with the exceptions buf.yaml
 # gives reasons for) and `buf breaking` (FILE) against the committed
 # baseline, tests/buf/v1-baseline.json, so a breaking change to proto/ fails
 # the test command. Then proves the gate can close: a copy of proto/ with
@@ -28,4 +28,12 @@ if (cd "$tmp" && "$buf" breaking --against "$baseline") >"$tmp/out" 2>&1; then
     exit 1
 fi
 grep -q 'revision' "$tmp/out" || { cat "$tmp/out" >&2; exit 1; }
-echo "buf breaking: a changed field type fails, as it must"
+# The Stages contract is in the baseline too.
+cp proto/gamelift/streams/v1/stream_sessions.proto "$tmp/proto/gamelift/streams/v1/"
+sed -i 's/bool published = 6;/int32 published = 6;/' "$tmp/proto/ivs/realtime/v1/stages.proto"
+if (cd "$tmp" && "$buf" breaking --against "$baseline") >"$tmp/out" 2>&1; then
+    echo "buf breaking did not catch a Stages field whose type changed" >&2
+    exit 1
+fi
+grep -q 'published' "$tmp/out" || { cat "$tmp/out" >&2; exit 1; }
+echo "buf breaking: a changed field type fails, as it must (both contracts)"
