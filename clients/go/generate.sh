@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the Go client of gamelift.streams.v1 (package streamsv1, under
-# clients/go/gamelift/streams/v1/) from proto/gamelift/streams/v1/*.proto.
+# Regenerates the Go client of the gateway's two services from proto/:
+#   gamelift.streams.v1 (package streamsv1, under clients/go/gamelift/streams/v1/)
+#   ivs.realtime.v1     (package realtimev1, under clients/go/ivs/realtime/v1/)
 #
 #   clients/go/generate.sh          rewrite the checked-in code
 #   clients/go/generate.sh --check  generate into a temp dir and fail, with a
@@ -60,10 +61,13 @@ protoc_gen_go_grpc="$(install_plugin protoc-gen-go-grpc google.golang.org/grpc/c
 
 buf="$repo/tests/buf/buf.sh"
 
-generate() { # out_dir: writes OUT/gamelift/streams/v1/*.go
+# One directory per proto package, each the Go package its go_package names.
+packages=(gamelift/streams/v1 ivs/realtime/v1)
+
+generate() { # out_dir: writes OUT/<package>/*.go for each of $packages
   local out="$1"
   # module= strips the go_package's module path, so the files land in
-  # OUT/gamelift/streams/v1 whatever OUT is.
+  # OUT/gamelift/streams/v1 (and so on) whatever OUT is.
   local template
   template=$(cat <<EOF
 {"version":"v2","clean":false,"plugins":[
@@ -72,25 +76,30 @@ generate() { # out_dir: writes OUT/gamelift/streams/v1/*.go
 ]}
 EOF
 )
-  (cd "$repo" && "$buf" generate proto --template "$template" \
-    --path proto/gamelift/streams/v1/stream_sessions.proto \
-    --path proto/gamelift/streams/v1/error_reason.proto) >&2
+  local paths=() package
+  for package in "${packages[@]}"; do
+    paths+=(--path "proto/$package")
+  done
+  (cd "$repo" && "$buf" generate proto --template "$template" "${paths[@]}") >&2
 }
 
-generated_dir="gamelift/streams/v1"
 if $check; then
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
   generate "$tmp"
   status=0
-  diff -ru "$here/$generated_dir" "$tmp/$generated_dir" || status=$?
+  for package in "${packages[@]}"; do
+    diff -ru "$here/$package" "$tmp/$package" || status=$?
+  done
   if [ "$status" -ne 0 ]; then
     echo "clients/go is not current: run clients/go/generate.sh and commit the result" >&2
     exit 1
   fi
   echo "clients/go: generated code is current" >&2
 else
-  rm -f "$here/$generated_dir"/*.pb.go
+  for package in "${packages[@]}"; do
+    rm -f "$here/$package"/*.pb.go
+  done
   generate "$here"
-  echo "clients/go: regenerated $generated_dir" >&2
+  echo "clients/go: regenerated ${packages[*]}" >&2
 fi

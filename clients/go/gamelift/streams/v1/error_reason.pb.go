@@ -120,6 +120,10 @@ const (
 	ErrorReason_UPSTREAM_UNKNOWN_ERROR ErrorReason = 24
 	// INTERNAL: the call to GameLift Streams failed in an unexpected way.
 	ErrorReason_UPSTREAM_CALL_FAILED ErrorReason = 25
+	// FAILED_PRECONDITION: the AWS account is pending verification and may
+	// not create resources yet (PendingVerification). Answered by the Stages
+	// service (IVS Real-Time); GameLift Streams does not send it.
+	ErrorReason_PENDING_VERIFICATION ErrorReason = 26
 )
 
 // Enum value maps for ErrorReason.
@@ -151,6 +155,7 @@ var (
 		23: "CREDENTIALS_UNAVAILABLE",
 		24: "UPSTREAM_UNKNOWN_ERROR",
 		25: "UPSTREAM_CALL_FAILED",
+		26: "PENDING_VERIFICATION",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -179,6 +184,7 @@ var (
 		"CREDENTIALS_UNAVAILABLE":  23,
 		"UPSTREAM_UNKNOWN_ERROR":   24,
 		"UPSTREAM_CALL_FAILED":     25,
+		"PENDING_VERIFICATION":     26,
 	}
 )
 
@@ -213,7 +219,7 @@ var File_gamelift_streams_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_gamelift_streams_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"&gamelift/streams/v1/error_reason.proto\x12\x13gamelift.streams.v1*\xce\x04\n" +
+	"&gamelift/streams/v1/error_reason.proto\x12\x13gamelift.streams.v1*\xe8\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rINVALID_FIELD\x10\x01\x12\x15\n" +
@@ -241,7 +247,8 @@ const file_gamelift_streams_v1_error_reason_proto_rawDesc = "" +
 	"\x14CREDENTIALS_REJECTED\x10\x16\x12\x1b\n" +
 	"\x17CREDENTIALS_UNAVAILABLE\x10\x17\x12\x1a\n" +
 	"\x16UPSTREAM_UNKNOWN_ERROR\x10\x18\x12\x18\n" +
-	"\x14UPSTREAM_CALL_FAILED\x10\x19B\xbe\x01\n" +
+	"\x14UPSTREAM_CALL_FAILED\x10\x19\x12\x18\n" +
+	"\x14PENDING_VERIFICATION\x10\x1aB\xbe\x01\n" +
 	"+io.github.gameliftstreamsgateway.streams.v1B\x10ErrorReasonProtoP\x01Zegithub.com/gamelift-streams-gateway/gamelift-streams-gateway/clients/go/gamelift/streams/v1;streamsv1\xaa\x02\x13GameLift.Streams.V1b\x06proto3"
 
 var (
