@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import pathlib
+import re
 import subprocess
 import tempfile
 
@@ -52,6 +53,7 @@ FULL = {
             "heartbeatSeconds": 30,
             "pollShare": 0.25,
         },
+        "stageWatch": {"intervalSeconds": 0.5, "idleIntervalSeconds": 3},
         "limits": {
             "maxRequestBytes": 131072,
             "maxConnections": 64,
@@ -212,6 +214,8 @@ def test_every_gateway_setting_maps_to_its_environment_variable():
     assert aws["GLS_GATEWAY_RATE_LIMITS"] == "GetStreamSession=10,StartStreamSession=15"
     assert aws["GLS_GATEWAY_IDEMPOTENCY_MAX_ENTRIES"] == "250000"
     assert aws["GLS_GATEWAY_WATCH_POLL_SHARE"] == "0.25"
+    assert aws["GLS_GATEWAY_STAGE_WATCH_INTERVAL_SECONDS"] == "0.5"
+    assert aws["GLS_GATEWAY_STAGE_WATCH_IDLE_INTERVAL_SECONDS"] == "3"
     assert aws["GLS_GATEWAY_MAX_REQUEST_BYTES"] == "131072"
     assert aws["GLS_GATEWAY_LOG_WIRE_UNSAFE"] == "true"
     assert emulated["GLS_GATEWAY_EMULATOR_CAPACITY"] == "us-east-2=1,us-west-2=2"
@@ -401,3 +405,255 @@ def test_the_grafana_dashboard_is_a_configmap_the_grafana_sidecar_loads():
     assert dashboard["uid"] == "gamelift-streams-gateway"
     expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert len(expressions) >= 15 and all('pod=~"$pod"' in e for e in expressions), expressions
+
+
+# --- The IAM policy (values.iam): what the gateway calls, on what AWS checks, nothing more ---
+
+REPO = CHART.parents[1]
+ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
+REGION = "us-west-2"
+STAGE = f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/AbCdEfGhIjKl"
+CHANNEL = f"arn:aws:ivs:{REGION}:{ACCOUNT}:channel/AbCdEfGhIjKl"
+STORAGE = f"arn:aws:ivs:{REGION}:{ACCOUNT}:storage-configuration/AbCdEfGhIjKl"
+ENCODER = f"arn:aws:ivs:{REGION}:{ACCOUNT}:encoder-configuration/AbCdEfGhIjKl"
+GROUP = f"arn:aws:gameliftstreams:{REGION}:{ACCOUNT}:streamgroup/sg-000000001"
+PASSED_ROLE = f"arn:aws:iam::{ACCOUNT}:role/game-streaming-app"
+OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.{REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+COMPOSITIONS = {"enabled": True, "channelArns": [CHANNEL], "storageConfigurationArns": [STORAGE]}
+SCOPED = {
+    "iam": {
+        "accountId": ACCOUNT,
+        "streamGroupArns": [GROUP],
+        "stages": {"stageArns": [STAGE], "compositions": {**COMPOSITIONS, "encoderConfigurationArns": [ENCODER]}},
+    }
+}
+
+
+def gateway_operations():
+    """Every AWS operation the gateway calls (PUBLISHED_LIMITS) as an IAM action:
+    the prefix is the signing name of the botocore model that defines it."""
+    source = (REPO / "src" / "sessions" / "resilience" / "mod.rs").read_text()
+    table = re.search(r"PUBLISHED_LIMITS: &\[\(&str, f64\)\] = &\[(.*?)\n\];", source, re.S).group(1)
+    operations = re.findall(r'\("(\w+)", [0-9.]+\)', table)
+    models = [json.loads((REPO / "src" / name).read_text()) for name in ("service-2.json", "ivs-realtime-2.json")]
+    actions = set()
+    for op in operations:
+        (prefix,) = [m["metadata"]["signingName"] for m in models if op in m["operations"]]
+        actions.add(f"{prefix}:{op}")
+    assert len(actions) == len(operations) == 23, operations
+    return actions
+
+
+COMPOSITION_ACTIONS = {"ivs:StartComposition", "ivs:StopComposition", "ivs:GetComposition", "ivs:ListCompositions"}
+
+
+def notes(values):
+    return render(merged(BASE, values))["gamelift-streams-gateway/templates/NOTES.txt"]
+
+
+def policy(values):
+    """The policy document NOTES.txt prints, parsed."""
+    text = notes(values)
+    start = text.index("\n{", text.index("The role needs this IAM policy")) + 1
+    document, _ = json.JSONDecoder().raw_decode(text[start:])
+    return document
+
+
+def wildcard(pattern, value, case=True):
+    """IAM's matching: * is any run of characters, ? one character."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, 0 if case else re.I) is not None
+
+
+def allowed(document, action, resources, region=REGION, passed_to=None):
+    """Whether one statement of the (Allow-only) policy allows `action` on every
+    resource AWS checks for the request (IAM authorizes each of them)."""
+    context = {"aws:RequestedRegion": region, "iam:PassedToService": passed_to}
+
+    def allows(statement, resource):
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"StringEquals"}, conditions
+        return (
+            any(wildcard(a, action, case=False) for a in statement["Action"])
+            and any(wildcard(r, resource) for r in statement["Resource"])
+            and all(context.get(k) == v for k, v in conditions.get("StringEquals", {}).items())
+        )
+
+    return all(any(allows(s, r) for s in document["Statement"]) for r in resources)
+
+
+def requests(stage=STAGE, group=GROUP, region=REGION, account=ACCOUNT):
+    """Each call the gateway makes, with the resources AWS authorizes it against
+    (the Service Authorization Reference's resource types for the action)."""
+    ivs = f"arn:aws:ivs:{region}:{account}"
+    stage = stage.replace(REGION, region).replace(ACCOUNT, account)
+    group = group.replace(REGION, region).replace(ACCOUNT, account)
+    calls = {f"gameliftstreams:{op}": [group] for op in (
+        "StartStreamSession", "GetStreamSession", "ListStreamSessions", "TerminateStreamSession",
+        "CreateStreamSessionConnection", "ExportStreamSessionFiles")}
+    calls["gameliftstreams:ListStreamSessionsByAccount"] = ["*"]
+    for op in ("GetStage", "UpdateStage", "DeleteStage", "CreateParticipantToken", "GetParticipant", "ListParticipants",
+               "DisconnectParticipant", "ListParticipantEvents", "GetStageSession", "ListStageSessions"):
+        calls[f"ivs:{op}"] = [stage]
+    calls["ivs:CreateStage"] = [f"{ivs}:stage/NeWsTaGe1234"]
+    calls["ivs:ListStages"] = [f"{ivs}:stage/*"]
+    calls["ivs:StartComposition"] = [stage, ENCODER.replace(REGION, region).replace(ACCOUNT, account), CHANNEL.replace(REGION, region).replace(ACCOUNT, account)]
+    calls["ivs:StopComposition"] = calls["ivs:GetComposition"] = [f"{ivs}:composition/CoMpOsItIoN1"]
+    calls["ivs:ListCompositions"] = ["*"]
+    return calls
+
+
+def test_the_policy_is_valid_iam_and_allows_exactly_what_the_gateway_calls():
+    for values in ({}, SCOPED, {"iam": {"stages": {"compositions": COMPOSITIONS}}}):
+        document = policy(values)
+        assert set(document) == {"Version", "Statement"} and document["Version"] == "2012-10-17"
+        sids = [s["Sid"] for s in document["Statement"]]
+        assert len(set(sids)) == len(sids) and all(re.fullmatch(r"[A-Za-z0-9]+", s) for s in sids), sids
+        for statement in document["Statement"]:
+            assert set(statement) <= {"Sid", "Effect", "Action", "Resource", "Condition"}, statement
+            assert statement["Effect"] == "Allow"
+            assert statement["Action"] and all(re.fullmatch(r"[a-z]+:[A-Za-z]+", a) for a in statement["Action"])
+            assert statement["Resource"] and all(r == "*" or r.startswith("arn:aws:") for r in statement["Resource"])
+        granted = {a for s in document["Statement"] for a in s["Action"]}
+        expected = gateway_operations() - (set() if values.get("iam", {}).get("stages") else COMPOSITION_ACTIONS)
+        assert granted == expected, f"more: {sorted(granted - expected)}, missing: {sorted(expected - granted)}"
+        assert len(json.dumps(document, separators=(",", ":"))) <= 6144, "an IAM managed policy's size limit"
+
+
+def test_every_call_is_allowed_on_the_resources_aws_checks():
+    document = policy(SCOPED)
+    for action, resources in requests().items():
+        assert allowed(document, action, resources), (action, resources)
+    # Without an account, stream groups or stages named, any of them will do.
+    loose = policy({"iam": {"stages": {"compositions": COMPOSITIONS}}})
+    for action, resources in requests(stage="arn:aws:ivs:us-west-2:999988887777:stage/x", group=GROUP.replace(ACCOUNT, "999988887777")).items():
+        assert allowed(loose, action, resources), (action, resources)
+
+
+def test_the_scope_values_deny_everything_else():
+    document = policy(SCOPED)
+    everywhere = {"ivs:CreateStage", "ivs:ListStages", "ivs:StopComposition", "ivs:GetComposition"}
+    elsewhere = f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/SoMeOnEeLsE1"
+    for action, resources in requests(stage=elsewhere).items():
+        if action.startswith("ivs:") and action not in everywhere and resources != ["*"]:
+            assert not allowed(document, action, resources), ("a stage not named", action)
+    assert not allowed(document, "gameliftstreams:StartStreamSession", [GROUP.replace("sg-000000001", "sg-000000002")])
+    for action, resources in requests(account=OTHER_ACCOUNT).items():
+        if resources != ["*"]:
+            assert not allowed(document, action, resources), ("another account", action)
+    for action, resources in requests(region="eu-central-1").items():
+        assert not allowed(document, action, resources, region="eu-central-1"), ("another Region", action)
+    other_channel = CHANNEL.replace("AbCdEfGhIjKl", "NoTaLlOwEd12")
+    assert not allowed(document, "ivs:StartComposition", [STAGE, ENCODER, other_channel])
+    assert allowed(document, "ivs:StartComposition", [STAGE, ENCODER, STORAGE])
+    assert not allowed(document, "ivs:StartComposition", [STAGE, ENCODER.replace("AbCd", "ZzZz"), CHANNEL])
+    assert not allowed(document, "ivs:TagResource", [STAGE]) and not allowed(document, "iam:PassRole", [PASSED_ROLE])
+    by_default = {a for s in policy({})["Statement"] for a in s["Action"]}
+    assert not by_default & COMPOSITION_ACTIONS, "compositions are off by default"
+    no_stages = policy({"iam": {"stages": {"enabled": False}}})
+    assert all(a.startswith("gameliftstreams:") for s in no_stages["Statement"] for a in s["Action"])
+
+
+def test_a_passed_role_is_allowed_to_gamelift_streams_only():
+    document = policy({"iam": {"accountId": ACCOUNT, "passRoleArns": [PASSED_ROLE]}})
+    assert allowed(document, "iam:PassRole", [PASSED_ROLE], passed_to="gameliftstreams.amazonaws.com")
+    assert not allowed(document, "iam:PassRole", [PASSED_ROLE], passed_to="ec2.amazonaws.com")
+    assert not allowed(document, "iam:PassRole", [PASSED_ROLE.replace("game-streaming-app", "admin")], passed_to="gameliftstreams.amazonaws.com")
+
+
+def test_the_policy_is_not_printed_for_the_emulator():
+    assert "IAM policy" not in render(SCENARIOS["emulator"])["gamelift-streams-gateway/templates/NOTES.txt"]
+
+
+# The parts of ACK's IAM CRDs (aws-controllers-k8s/iam-controller,
+# config/crd/bases/iam.services.k8s.aws_{policies,roles}.yaml) the chart fills.
+ACK_SPEC = {
+    "Policy": {
+        "type": "object",
+        "required": ["name", "policyDocument"],
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "policyDocument": {"type": "string"}},
+    },
+    "Role": {
+        "type": "object",
+        "required": ["assumeRolePolicyDocument", "name"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "assumeRolePolicyDocument": {"type": "string"},
+            "policyRefs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "from": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"name": {"type": "string"}, "namespace": {"type": "string"}},
+                        }
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def ack(values):
+    return {d["kind"]: d for d in manifests(merged(BASE, values)) if d["apiVersion"] == "iam.services.k8s.aws/v1alpha1"}
+
+
+def test_ack_renders_the_policy_and_the_role_only_when_asked():
+    import jsonschema
+
+    assert ack({}) == {} and ack(SCOPED) == {}
+    values = merged(SCOPED, {"iam": {"ack": {"enabled": True, "role": {"enabled": True, "oidcProviderArn": OIDC}}}})
+    found = ack(values)
+    assert set(found) == {"Policy", "Role"}
+    for kind, doc in found.items():
+        jsonschema.validate(doc["spec"], ACK_SPEC[kind])
+        assert doc["metadata"]["name"] == "demo-gamelift-streams-gateway"
+    assert json.loads(found["Policy"]["spec"]["policyDocument"]) == policy(values)
+    assert found["Role"]["spec"]["policyRefs"] == [{"from": {"name": found["Policy"]["metadata"]["name"]}}]
+    trust = json.loads(found["Role"]["spec"]["assumeRolePolicyDocument"])
+    (statement,) = trust["Statement"]
+    issuer = OIDC.split("oidc-provider/")[1]
+    assert statement["Principal"] == {"Federated": OIDC}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        f"{issuer}:sub": "system:serviceaccount:games:demo-gamelift-streams-gateway",
+        f"{issuer}:aud": "sts.amazonaws.com",
+    }
+    (account,) = [d for d in manifests(merged(BASE, values)) if d["kind"] == "ServiceAccount"]
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/demo-gamelift-streams-gateway"
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": role_arn}
+    assert role_arn in notes(values)
+    pod_identity = ack(merged(values, {"iam": {"ack": {"role": {"trust": "podIdentity", "name": "game-backend"}}}}))
+    (statement,) = json.loads(pod_identity["Role"]["spec"]["assumeRolePolicyDocument"])["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert pod_identity["Role"]["spec"]["name"] == "game-backend"
+    policy_only = ack(merged(SCOPED, {"iam": {"ack": {"enabled": True, "policyName": "gateway-sessions-and-stages"}}}))
+    assert set(policy_only) == {"Policy"} and policy_only["Policy"]["spec"]["name"] == "gateway-sessions-and-stages"
+    report = helm.lint(str(CHART), merged(BASE, values), strict=True, kube_version="v" + KUBERNETES)
+    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"iam": {"stages": {"compositions": {"enabled": True}}}}, "channelArns and/or storageConfigurationArns"),
+        ({"iam": {"ack": {"enabled": True}}}, "iam.accountId is needed"),
+        ({"iam": {"accountId": ACCOUNT, "ack": {"enabled": True, "role": {"enabled": True}}}}, "oidcProviderArn"),
+        ({"iam": {"stages": {"stageArns": ["arn:aws:ivs:us-west-2:111122223333:channel/x"]}}}, None),
+        ({"iam": {"streamGroupArns": ["sg-000000001"]}}, None),
+        ({"iam": {"accountId": "1111"}}, None),
+        ({"iam": {"ack": {"role": {"trust": "instanceProfile"}}}}, None),
+    ],
+)
+def test_bad_iam_values_fail_at_install_time(bad, message):
+    with pytest.raises(helm.HelmError, match=re.escape(message) if message else None):
+        render(merged(BASE, bad))

@@ -121,6 +121,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_WATCH_SLOW_INTERVAL_SECONDS" "value" $g.watch.slowIntervalSeconds) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_WATCH_HEARTBEAT_SECONDS" "value" $g.watch.heartbeatSeconds) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_WATCH_POLL_SHARE" "value" $g.watch.pollShare) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_STAGE_WATCH_INTERVAL_SECONDS" "value" $g.stageWatch.intervalSeconds) }}
+{{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_STAGE_WATCH_IDLE_INTERVAL_SECONDS" "value" $g.stageWatch.idleIntervalSeconds) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_MAX_REQUEST_BYTES" "value" $g.limits.maxRequestBytes) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_MAX_CONNECTIONS" "value" $g.limits.maxConnections) }}
 {{- include "gamelift-streams-gateway.envVar" (dict "name" "GLS_GATEWAY_HANDSHAKE_TIMEOUT_SECONDS" "value" $g.limits.handshakeTimeoutSeconds) }}
