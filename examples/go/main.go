@@ -1,7 +1,10 @@
 // Command example is one backend's life with a GameLift Streams stream
 // session, through the gamelift-streams-gateway sidecar: start it (retrying
 // safely), hand its signal response to the client, reconnect the client,
-// watch it, terminate it. examples/README.md lists what it prints.
+// watch it, terminate it; then with an IVS Real-Time stage beside it
+// (stage.go): tokens for a player and a spectator, their joins, publishing
+// and leaving watched, a disconnect, the stage deleted. examples/README.md
+// lists what it prints.
 package main
 
 import (
@@ -168,7 +171,10 @@ func run() error {
 			fmt.Printf("watch: stream ended with %s; resuming from the last token\n", codeName(status.Code(err)))
 		}
 	}
-	return nil
+
+	// 8. to 13. A stage for the match's cameras and voice, on the same
+	// connection: one sidecar, one port, two services.
+	return runStage(conn)
 }
 
 // retry makes a call until it succeeds, retrying UNAVAILABLE (always safe
