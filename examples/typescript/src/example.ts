@@ -1,119 +1,35 @@
 // A backend's life with a stream session, through the gamelift-streams-gateway
 // sidecar: start (retrying safely), hand the signal response to the client,
-// reconnect, watch (and resume), terminate. examples/README.md is the script.
-//
-// The types under ./generated come from proto-loader-gen-types (npm run
-// generate), as does the ErrorReason object (value name to value name) used to
-// parse error reasons; at run time @grpc/proto-loader reads the same .proto files.
+// reconnect, watch (and resume), terminate; then an IVS Real-Time stage beside
+// it (stage.ts). examples/README.md is the script. rpc.ts holds what every
+// call shares (address, token, deadlines, reading errors).
 import { randomUUID } from "node:crypto";
-import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 
-import type { ProtoGrpcType as ErrorDetailsTypes } from "./generated/error_details";
-import type { ProtoGrpcType as StatusTypes } from "./generated/status";
-import type { ProtoGrpcType as StreamSessionsTypes } from "./generated/stream_sessions";
-import { ErrorReason, type ErrorReason__Output } from "./generated/gamelift/streams/v1/ErrorReason";
+import { ErrorReason } from "./generated/gamelift/streams/v1/ErrorReason";
 import type { CreateStreamSessionConnectionResponse__Output } from "./generated/gamelift/streams/v1/CreateStreamSessionConnectionResponse";
 import type { StartStreamSessionResponse__Output } from "./generated/gamelift/streams/v1/StartStreamSessionResponse";
 import type { StreamSession__Output } from "./generated/gamelift/streams/v1/StreamSession";
 import type { StreamSessionsClient } from "./generated/gamelift/streams/v1/StreamSessions";
 import type { TerminateStreamSessionResponse__Output } from "./generated/gamelift/streams/v1/TerminateStreamSessionResponse";
-import type { BadRequest__Output } from "./generated/google/rpc/BadRequest";
-import type { ErrorInfo__Output } from "./generated/google/rpc/ErrorInfo";
-import type { RetryInfo__Output } from "./generated/google/rpc/RetryInfo";
+import {
+  ADDRESS,
+  TOKEN,
+  bearerToken,
+  describe,
+  errorDetails,
+  isServiceError,
+  proto,
+  unary,
+  within,
+  type ErrorDetails,
+} from "./rpc";
+import { runStage } from "./stage";
 
-const ADDRESS = process.env.GLS_GATEWAY_ADDRESS || "127.0.0.1:50051";
-const TOKEN = process.env.GLS_GATEWAY_TOKEN;
 const STREAM_GROUP = process.env.GLS_STREAM_GROUP || "sg-000000001";
 const APPLICATION = process.env.GLS_APPLICATION || "a-000000001";
-
-// The gateway's protos (proto/) and the google.rpc ones (third_party/googleapis),
-// loaded with the same options proto-loader-gen-types was given in package.json.
-const REPO = path.resolve(__dirname, "..", "..", "..");
-const packageDefinition = protoLoader.loadSync(
-  ["gamelift/streams/v1/stream_sessions.proto", "google/rpc/status.proto", "google/rpc/error_details.proto"],
-  {
-    includeDirs: [path.join(REPO, "proto"), path.join(REPO, "third_party", "googleapis")],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  },
-);
-const proto = grpc.loadPackageDefinition(packageDefinition) as unknown as StreamSessionsTypes &
-  StatusTypes &
-  ErrorDetailsTypes;
-
-// A deadline on every call: without one a call to a stuck gateway waits forever.
-function within(seconds: number): grpc.CallOptions {
-  return { deadline: Date.now() + seconds * 1000 };
-}
-
-// Adds `authorization: Bearer TOKEN` to the metadata of every call.
-function bearerToken(token: string): grpc.Interceptor {
-  return (options, nextCall) =>
-    new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, listener, next) {
-        metadata.set("authorization", `Bearer ${token}`);
-        next(metadata, listener);
-      },
-    });
-}
-
-// grpc-js unary calls take a callback; this turns one into a promise.
-function unary<T>(call: (callback: grpc.requestCallback<T>) => void): Promise<T> {
-  return new Promise((resolve, reject) =>
-    call((err, response) => (err ? reject(err) : resolve(response as T))),
-  );
-}
-
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && "code" in err && "metadata" in err;
-}
-
-// The google.rpc details of a failed call: the gateway sends a google.rpc.Status
-// in the `grpc-status-details-bin` trailer, whose `details` are Any messages.
-interface ErrorDetails {
-  info?: ErrorInfo__Output;
-  reason?: ErrorReason__Output; // info.reason parsed; ERROR_REASON_UNSPECIFIED for one a newer gateway added
-  retry?: RetryInfo__Output;
-  badRequest?: BadRequest__Output;
-}
-
-function errorDetails(err: grpc.ServiceError): ErrorDetails {
-  const details: ErrorDetails = {};
-  const [bin] = err.metadata.get("grpc-status-details-bin");
-  if (!Buffer.isBuffer(bin)) return details;
-  for (const any of proto.google.rpc.Status.deserialize(bin).details) {
-    switch (any.type_url) {
-      case "type.googleapis.com/google.rpc.ErrorInfo":
-        details.info = proto.google.rpc.ErrorInfo.deserialize(any.value);
-        // Reason strings are ErrorReason value names: look the name up in the generated enum.
-        details.reason = Object.hasOwn(ErrorReason, details.info.reason)
-          ? ErrorReason[details.info.reason as keyof typeof ErrorReason]
-          : ErrorReason.ERROR_REASON_UNSPECIFIED;
-        break;
-      case "type.googleapis.com/google.rpc.RetryInfo":
-        details.retry = proto.google.rpc.RetryInfo.deserialize(any.value);
-        break;
-      case "type.googleapis.com/google.rpc.BadRequest":
-        details.badRequest = proto.google.rpc.BadRequest.deserialize(any.value);
-        break;
-    }
-  }
-  return details;
-}
-
-// "code=UNAVAILABLE reason=THROTTLED": the gRPC code and ErrorInfo's reason.
-function describe(err: unknown): string {
-  if (!isServiceError(err)) return err instanceof Error ? err.message : String(err);
-  const reason = errorDetails(err).info?.reason ?? "";
-  return `code=${grpc.status[err.code]} reason=${reason} (${err.details})`;
-}
 
 // Stand-ins for the game client's WebRTC signalling.
 function signalRequestFromClient(): string {
@@ -192,9 +108,8 @@ async function watchOnce(client: StreamSessionsClient, arn: string, from: Watche
 }
 
 async function main(): Promise<void> {
-  const client = new proto.gamelift.streams.v1.StreamSessions(ADDRESS, grpc.credentials.createInsecure(), {
-    interceptors: TOKEN ? [bearerToken(TOKEN)] : [],
-  });
+  const options: grpc.ClientOptions = { interceptors: TOKEN ? [bearerToken(TOKEN)] : [] };
+  const client = new proto.gamelift.streams.v1.StreamSessions(ADDRESS, grpc.credentials.createInsecure(), options);
   try {
     // 1. A call the gateway refuses: how a failed call is read.
     try {
@@ -261,6 +176,10 @@ async function main(): Promise<void> {
       if (streams > 10) throw new Error("watch: the session did not end");
       watched = await watchOnce(client, session.arn, watched, 10);
     }
+
+    // 8. to 13. A stage for the match's cameras and voice, on the same
+    // channel: one sidecar, one port, two services.
+    await runStage({ ...options, channelOverride: client.getChannel() });
     console.log("done");
   } finally {
     client.close();
