@@ -29,7 +29,9 @@ func runStage(conn grpc.ClientConnInterface) error {
 	stages := realtimev1.NewStagesClient(conn)
 
 	// 8. Create the stage. As for every mutating call, the request_id is
-	// made once: a retry after UNAVAILABLE answers the same stage.
+	// made once and sent on every retry. AWS cannot de-duplicate CreateStage:
+	// after an answer lost on the way back, a retry may make a second, empty
+	// stage; the unique name finds it (docs/stages.md, Idempotency).
 	create := &realtimev1.CreateStageRequest{
 		Name:      "match-" + uuid.NewString(),
 		RequestId: uuid.NewString(),

@@ -17,7 +17,8 @@ if ! "$PYTHON" -c 'import grpc, grpc_tools, grpc_status, google.rpc.error_detail
   exit 2
 fi
 
-# The stubs of both gateway protos (messages and the StreamSessions client).
+# The stubs of the gateway's protos (messages, the StreamSessions and Stages
+# clients).
 # google/protobuf/*.proto come with grpcio-tools; google.rpc with
 # googleapis-common-protos.
 rm -rf "$OUT/gen"
@@ -26,6 +27,8 @@ WELL_KNOWN="$("$PYTHON" -c 'import grpc_tools, os; print(os.path.join(os.path.di
 "$PYTHON" -m grpc_tools.protoc -I "$REPO/proto" -I "$WELL_KNOWN" \
   --python_out="$OUT/gen" --grpc_python_out="$OUT/gen" \
   "$REPO/proto/gamelift/streams/v1/stream_sessions.proto" \
-  "$REPO/proto/gamelift/streams/v1/error_reason.proto" >&2
+  "$REPO/proto/gamelift/streams/v1/error_reason.proto" \
+  "$REPO/proto/ivs/realtime/v1/stages.proto" \
+  "$REPO/proto/ivs/realtime/v1/error_reason.proto" >&2
 
 PYTHONPATH="$OUT/gen${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" "$HERE/example.py"

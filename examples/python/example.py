@@ -1,10 +1,12 @@
 """A backend's life with a stream session, through the gamelift-streams-gateway
 sidecar: start (retrying safely), hand the signal response to the client,
-reconnect, watch (and resume), terminate. examples/README.md is the script.
+reconnect, watch (and resume), terminate; then an IVS Real-Time stage beside
+it (stage.py). examples/README.md is the script.
 
 Needs grpcio, grpcio-status (which brings googleapis-common-protos, the
 google.rpc types) and the stubs grpc_tools.protoc makes from
-proto/gamelift/streams/v1/*.proto on the import path (see ci.sh)."""
+proto/gamelift/streams/v1/*.proto and proto/ivs/realtime/v1/*.proto on the
+import path (see ci.sh)."""
 
 import os
 import sys
@@ -12,12 +14,12 @@ import time
 import uuid
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from gamelift.streams.v1 import error_reason_pb2
 from gamelift.streams.v1 import stream_sessions_pb2 as pb
 from gamelift.streams.v1 import stream_sessions_pb2_grpc as pb_grpc
+from gateway_errors import Failed, describe, error_details
+from stage import run_stage
 
 ADDRESS = os.environ.get("GLS_GATEWAY_ADDRESS", "127.0.0.1:50051")
 TOKEN = os.environ.get("GLS_GATEWAY_TOKEN")
@@ -34,29 +36,6 @@ WAIT_FOR_ACTIVE_SECONDS = 30
 MAX_START_ATTEMPTS = 5
 
 
-class Failed(Exception):
-    """An unexpected failure: the example prints it and exits 1."""
-
-
-def error_details(err: grpc.RpcError):
-    """The google.rpc details of a failed call (ErrorInfo, RetryInfo,
-    BadRequest, each None when absent), from the google.rpc.Status the
-    gateway sends in the grpc-status-details-bin trailer."""
-    info, retry, bad_request = None, None, None
-    status = rpc_status.from_call(err)
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-    return info, retry, bad_request
-
-
 def error_reason(info) -> int:
     """ErrorInfo's reason as an ErrorReason value: ERROR_REASON_UNSPECIFIED
     without ErrorInfo or for a reason a newer gateway added (info.reason
@@ -68,12 +47,6 @@ def error_reason(info) -> int:
         return error_reason_pb2.ErrorReason.Value(info.reason)
     except ValueError:
         return error_reason_pb2.ERROR_REASON_UNSPECIFIED
-
-
-def describe(err: grpc.RpcError) -> str:
-    """"code=UNAVAILABLE reason=THROTTLED (message)": the gRPC code and ErrorInfo's reason."""
-    info, _, _ = error_details(err)
-    return f"code={err.code().name} reason={info.reason if info else ''} ({err.details()})"
 
 
 # Stand-ins for the game client's WebRTC signalling.
@@ -207,13 +180,16 @@ def run(stub: pb_grpc.StreamSessionsStub) -> None:
         if streams > 10:
             raise Failed("watch: the session did not end")
         resume_token, ended = watch_once(stub, session.arn, resume_token, CALL_SECONDS)
-    print("done", flush=True)
 
 
 def main() -> int:
     with grpc.insecure_channel(ADDRESS) as channel:
         try:
             run(pb_grpc.StreamSessionsStub(channel))
+            # 8. to 13. A stage for the match's cameras and voice, on the same
+            # channel: one sidecar, one port, two services.
+            run_stage(channel, METADATA)
+            print("done", flush=True)
         except Failed as failure:
             print(f"failed: {failure}", flush=True)
             return 1

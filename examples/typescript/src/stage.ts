@@ -153,8 +153,10 @@ async function playAndWatch(
 export async function runStage(options: grpc.ClientOptions): Promise<void> {
   const stages = new proto.ivs.realtime.v1.Stages(ADDRESS, grpc.credentials.createInsecure(), options);
 
-  // 8. Create the stage; the request_id is made once, so a retry after
-  // UNAVAILABLE answers the same stage.
+  // 8. Create the stage. As for every mutating call, the request_id is made
+  // once and sent on every retry. AWS cannot de-duplicate CreateStage: after
+  // an answer lost on the way back, a retry may make a second, empty stage;
+  // the unique name finds it (docs/stages.md, Idempotency).
   const create = { name: `match-${randomUUID()}`, request_id: randomUUID() };
   const created = await withRetries("create stage", () =>
     unary<CreateStageResponse__Output>((done) => stages.createStage(create, within(10), done)),
