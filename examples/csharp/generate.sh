@@ -2,6 +2,7 @@
 # Generates the C# code of the gateway's protos with protoc and
 # grpc_csharp_plugin:
 #   OUT/GameLift.Streams.V1/  StreamSessions.cs, StreamSessionsGrpc.cs, ErrorReason.cs
+#   OUT/Ivs.Realtime.V1/      Stages.cs, StagesGrpc.cs, ErrorReason.cs
 #   OUT/Google.Rpc/           Status.cs, ErrorDetails.cs, Code.cs (from the vendored
 #                             googleapis protos; only for a project that does not take
 #                             them from the Google.Api.CommonProtos NuGet package, as
@@ -59,12 +60,18 @@ if [ -z "$plugin" ]; then
   fi
 fi
 
-rm -rf "$out/GameLift.Streams.V1" "$out/Google.Rpc"
-mkdir -p "$out/GameLift.Streams.V1" "$out/Google.Rpc"
+rm -rf "$out/GameLift.Streams.V1" "$out/Ivs.Realtime.V1" "$out/Google.Rpc"
+mkdir -p "$out/GameLift.Streams.V1" "$out/Ivs.Realtime.V1" "$out/Google.Rpc"
+# One directory per package: both have an error_reason.proto, and protoc's C#
+# files are named after the .proto file.
 protoc -I "$repo/proto" \
   --csharp_out="$out/GameLift.Streams.V1" \
   --grpc_out=no_server:"$out/GameLift.Streams.V1" --plugin=protoc-gen-grpc="$plugin" \
   "$repo/proto/gamelift/streams/v1/stream_sessions.proto" "$repo/proto/gamelift/streams/v1/error_reason.proto"
+protoc -I "$repo/proto" \
+  --csharp_out="$out/Ivs.Realtime.V1" \
+  --grpc_out=no_server:"$out/Ivs.Realtime.V1" --plugin=protoc-gen-grpc="$plugin" \
+  "$repo/proto/ivs/realtime/v1/stages.proto" "$repo/proto/ivs/realtime/v1/error_reason.proto"
 protoc -I "$repo/third_party/googleapis" --csharp_out="$out/Google.Rpc" \
   "$repo/third_party/googleapis/google/rpc/status.proto" \
   "$repo/third_party/googleapis/google/rpc/error_details.proto" \

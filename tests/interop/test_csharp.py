@@ -173,6 +173,28 @@ def test_generated_code_has_the_namespace_the_client_and_error_reason(generated)
         assert f"public sealed partial class {message} " in rpc_code, message
 
 
+def test_the_stages_code_is_generated_in_its_own_namespace(generated):
+    """ivs.realtime.v1 has an error_reason.proto too: generate.sh writes each
+    package to its own directory, so neither ErrorReason.cs overwrites the
+    other, and the Stages client has every RPC of stages.proto."""
+    files = {p.name: p.read_text() for p in (GENERATED / "Ivs.Realtime.V1").glob("*.cs")}
+    assert set(files) == {"Stages.cs", "StagesGrpc.cs", "ErrorReason.cs"}, sorted(files)
+    for name, src in files.items():
+        assert "namespace Ivs.Realtime.V1 {" in src, f"{name} is not in namespace Ivs.Realtime.V1"
+    grpc = files["StagesGrpc.cs"]
+    assert "public partial class StagesClient : grpc::ClientBase<StagesClient>" in grpc
+    client = grpc[grpc.index("class StagesClient"):]
+    methods = set(re.findall(r"public virtual [\w.:<>]+ (\w+)\(", client))
+    proto = (REPO / "proto" / "ivs" / "realtime" / "v1" / "stages.proto").read_text()
+    rpcs = re.findall(r"^\s*rpc (\w+)\(", proto, re.M)
+    assert len(rpcs) == 17, rpcs
+    for rpc in rpcs:
+        assert rpc in methods, rpc
+    reasons = re.findall(r"^\s*([A-Z_]+) = \d+;", (REPO / "proto" / "ivs" / "realtime" / "v1" / "error_reason.proto").read_text(), re.M)
+    for reason in reasons:
+        assert f'[pbr::OriginalName("{reason}")]' in files["ErrorReason.cs"], reason
+
+
 def test_the_example_uses_only_what_the_generated_code_declares(generated):
     example = (CSHARP / "Example.cs").read_text()
     assert "NOT COMPILED BY OUR CI" in example
