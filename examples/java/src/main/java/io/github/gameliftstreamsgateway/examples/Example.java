@@ -9,6 +9,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ErrorInfo;
 import com.google.rpc.RetryInfo;
+import io.github.gameliftstreamsgateway.ivs.realtime.v1.StagesGrpc;
 import io.github.gameliftstreamsgateway.streams.v1.CreateStreamSessionConnectionRequest;
 import io.github.gameliftstreamsgateway.streams.v1.CreateStreamSessionConnectionResponse;
 import io.github.gameliftstreamsgateway.streams.v1.ErrorReason;
@@ -40,8 +41,9 @@ import java.util.function.Function;
 
 /**
  * One backend's life with a stream session, through the gamelift-streams-gateway sidecar: start
- * it, hand its signal response to the client, let the client reconnect, watch it, end it. The
- * script and the lines it prints are those of examples/README.md.
+ * it, hand its signal response to the client, let the client reconnect, watch it, end it; then an
+ * IVS Real-Time stage beside it ({@link StagePart}). The script and the lines it prints are those
+ * of examples/README.md.
  */
 public final class Example {
   // Every call has a deadline: without one, a call to a gateway that hangs hangs with it.
@@ -90,6 +92,9 @@ public final class Example {
               env("GLS_STREAM_GROUP", "sg-000000001"),
               env("GLS_APPLICATION", "a-000000001"))
           .run();
+      // 8. to 13. A stage for the match's cameras and voice, on the same channel: one sidecar,
+      // one port, two services.
+      new StagePart(StagesGrpc.newBlockingStub(channel), env("GLS_EMULATOR_URL", "")).run();
       System.out.println("done");
     } catch (Failure | InterruptedException e) {
       System.out.println("failed: " + e.getMessage());
@@ -286,7 +291,7 @@ public final class Example {
    * grpc-status-details-bin trailer. The reason is ErrorInfo's, parsed (UNRECOGNIZED for one a
    * newer gateway added) and as sent (reasonName).
    */
-  private record ErrorDetails(
+  record ErrorDetails(
       Status.Code code,
       ErrorReason reason,
       String reasonName,
@@ -332,7 +337,7 @@ public final class Example {
   }
 
   /** An unexpected outcome: the example prints "failed: <what>" and exits 1. */
-  private static final class Failure extends Exception {
+  static final class Failure extends Exception {
     Failure(String what) {
       super(what);
     }
@@ -349,7 +354,7 @@ public final class Example {
     return "{\"type\":\"offer\",\"sdp\":\"v=0 simulated client " + UUID.randomUUID() + "\"}";
   }
 
-  private static String env(String name, String fallback) {
+  static String env(String name, String fallback) {
     String value = System.getenv(name);
     return value == null || value.isEmpty() ? fallback : value;
   }
