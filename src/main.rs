@@ -20,7 +20,9 @@ use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule
 use gamelift_streams_gateway::sessions::watch::shared::{NotShared, PollResults};
 use gamelift_streams_gateway::sessions::watch::Watches;
 use gamelift_streams_gateway::sessions::{client, GameLiftStreams, Resilience, Sender, Sessions};
+use gamelift_streams_gateway::stages::shared::SharedStageReads;
 use gamelift_streams_gateway::stages::watch::StageWatches;
+use gamelift_streams_gateway::stages::StageReads;
 use gamelift_streams_gateway::telemetry::{self, Telemetry, TelemetryConfig};
 use gamelift_streams_gateway::{emulator, server};
 
@@ -100,7 +102,11 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
     if let Some(max_age) = config.fleet.as_ref().and_then(|f| f.recent_gets) {
         gateway_service = gateway_service.answering_gets_from_recent_polls(max_age);
     }
-    let stage_watches = StageWatches::new(Arc::new(stage_calls.clone()), config.stage_watch.clone());
+    let mut stage_reads: Arc<dyn StageReads> = Arc::new(stage_calls.clone());
+    if let Some(reads) = &fleet_reads {
+        stage_reads = Arc::new(SharedStageReads::new(stage_reads, reads.clone(), config.stage_watch.interval));
+    }
+    let stage_watches = StageWatches::new(stage_reads, config.stage_watch.clone());
     let stages = StagesGateway::new(stage_calls, idempotency.clone(), stage_watches);
     let services = Services { streams: gateway_service, stages: Some(stages) };
     let mut gateway = server::start_with(&config.listen, services, config.access.clone(), config.limits)

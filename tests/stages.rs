@@ -271,7 +271,8 @@ async fn errors_are_in_ivs_real_times_domain_and_name_the_missing_resource() {
     assert_eq!(info.metadata.get("awsErrorCode").map(String::as_str), Some("ResourceNotFoundException"));
     let resource = details.resource_info().expect("ResourceInfo");
     assert_eq!((resource.resource_type.as_str(), resource.resource_name.as_str()), ("Stage", missing));
-    assert!(status.message().starts_with("IVS Real-Time ResourceNotFoundException"), "{}", status.message());
+    assert!(status.message().starts_with("IVS Real-Time ResourceNotFoundException: "), "{}", status.message());
+    assert!(status.message().contains("NoSuchStage01"), "AWS's own message: {}", status.message());
 
     let stage = h.stage("quiet").await;
     let participant = pb::GetParticipantRequest {

@@ -414,6 +414,31 @@ async fn the_prometheus_endpoint_parses_and_its_counters_move_with_calls() {
     gateway.stop();
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn stages_calls_are_counted_per_rpc_and_per_ivs_operation() {
+    use gamelift_streams_gateway::proto::ivs;
+    let gateway = Gateway::spawn(&["--metrics-listen", "127.0.0.1:0"], &[]);
+    let url = gateway.metrics.clone().expect("metrics address");
+    let mut client = ivs::stages_client::StagesClient::connect(gateway.grpc.clone()).await.expect("connect");
+    let created = client.create_stage(ivs::CreateStageRequest::default()).await.expect("CreateStage");
+    assert!(created.into_inner().stage.is_some_and(|s| !s.arn.is_empty()));
+    let unknown = ivs::GetStageRequest { stage_arn: "arn:aws:ivs:us-west-2:111122223333:stage/NoSuchStage01".into() };
+    assert_eq!(client.get_stage(unknown).await.expect_err("unknown").code(), tonic::Code::NotFound);
+    let after = scrape(&url).await;
+    let series = rpc_series(&after);
+    for (method, code) in [("CreateStage", "0"), ("GetStage", "5")] {
+        let named = ("ivs.realtime.v1.Stages".to_string(), method.to_string(), code.to_string());
+        assert!(series.contains(&named), "{named:?} in {series:?}");
+    }
+    let aws = |op: &str, outcome: &str| {
+        value(&after, "gls_gateway_aws_calls_total", &[("operation", op), ("outcome", outcome)])
+    };
+    assert_eq!(aws("CreateStage", "Success"), 1.0);
+    assert_eq!(aws("GetStage", "ResourceNotFoundException"), 1.0);
+    assert_eq!(value(&after, "gls_gateway_rate_limit_rate", &[("operation", "CreateStage")]), 5.0, "AWS's IVS quota");
+    gateway.stop();
+}
+
 #[tokio::test]
 async fn the_oldest_read_of_a_watch_is_measured_and_grows_while_polls_fail() {
     let quick = ["--watch-fast-interval-seconds", "0.2", "--watch-normal-interval-seconds", "0.2"];

@@ -108,6 +108,7 @@ impl FleetReads {
         let (kind, name) = match read {
             Read::Session(id) => ("session", id),
             Read::Page(token) => ("page", token),
+            Read::Stage(name) => ("stage", name),
         };
         let result = self.fleet.key(&format!("poll:{group}:{kind}:{name}"));
         let notice = [self.fleet.member(), group, kind, name].join("\n");

@@ -189,6 +189,19 @@ fn kind_of(code: &str, message: &str) -> UpstreamKind {
     }
 }
 
+/// The message of an error whose service models it as a member of its own
+/// (IVS Real-Time's `exceptionMessage`), from the answer's JSON body; empty
+/// when there is none.
+fn modelled_message(body: Option<&[u8]>) -> String {
+    let parsed = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+    parsed
+        .as_ref()
+        .and_then(|v| v.get("exceptionMessage"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Why a connection could not be made, from `err`'s chain: the kind (DNS,
 /// refused, TLS) and the innermost error's words.
 fn connection_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -253,7 +266,10 @@ where
                 let e = ctx.err();
                 let status = ctx.raw().status().as_u16();
                 let code = e.code().unwrap_or("Unknown").to_string();
-                let message = e.message().unwrap_or_default().to_string();
+                let message = match e.message().filter(|m| !m.is_empty()) {
+                    Some(message) => message.to_string(),
+                    None => modelled_message(ctx.raw().body().bytes()),
+                };
                 let kind = match kind_of(&code, &message) {
                     UpstreamKind::Unknown if status >= 500 => UpstreamKind::Internal,
                     UpstreamKind::Unknown if status == 429 => UpstreamKind::Throttling,

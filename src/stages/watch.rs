@@ -91,6 +91,21 @@ struct Known {
     seen: Option<HashSet<EventKey>>,
     /// When its events were last read (the round number).
     read_in: u64,
+    /// The events told by inference from its summary that IVS has not
+    /// recorded yet (by name): when it does, they are not told again.
+    inferred: Vec<i32>,
+}
+
+impl Known {
+    /// A participant first seen after the watch began: all it did is news.
+    fn new(summary: pb::Participant) -> Self {
+        Self { summary, seen: Some(HashSet::new()), read_in: 0, inferred: Vec::new() }
+    }
+
+    /// A participant of the first snapshot: what it did before is not news.
+    fn before_the_watch(summary: pb::Participant) -> Self {
+        Self { summary, seen: None, read_in: 0, inferred: Vec::new() }
+    }
 }
 
 /// An event as IVS records it, for telling new events from reported ones.
@@ -104,7 +119,13 @@ fn key(e: &pb::ParticipantEvent) -> EventKey {
 #[derive(Debug, Default)]
 struct State {
     synced: bool,
+    /// The stage session the participants are of (the latest read).
     session: String,
+    /// Whether it had ended when its participants were last read (they are
+    /// then final: it is not read again).
+    finished: bool,
+    /// Every session of the stage seen so far (those before the watch too).
+    seen_sessions: HashSet<String>,
     participants: BTreeMap<String, Known>,
     observed_at: Option<Timestamp>,
     failed: Option<CallFailure>,
@@ -299,11 +320,26 @@ struct Poller {
     feed: Arc<Feed>,
 }
 
-/// What one round read.
+/// What one round read: the sessions whose participants it listed, oldest
+/// first (the last one is the stage's latest), and every session the stage
+/// listed.
+#[derive(Default)]
 struct Read {
-    session: String,
+    sessions: Vec<SessionRead>,
+    listed: Vec<String>,
+}
+
+/// The participants of one stage session, and whether it had ended.
+struct SessionRead {
+    id: String,
+    ended: bool,
     participants: Vec<pb::Participant>,
 }
+
+/// Every this many rounds without anyone on the stage, the stage itself is
+/// read too, so a deleted stage ends its watches (listing the sessions of a
+/// stage that is gone is not an error).
+const CHECK_STAGE_EVERY: u64 = 5;
 
 impl Poller {
     async fn run(self) {
@@ -370,110 +406,170 @@ impl Poller {
 
     /// One round; whether someone is on the stage.
     async fn round(&self, round: u64) -> Result<bool, CallFailure> {
-        let read = self.read().await?;
+        let read = self.read(round).await?;
         let observed_at = Some(Timestamp::from(SystemTime::now()));
-        let someone = read.participants.iter().any(is_connected);
-        let (changed, swept) = {
+        let (session, someone, last, swept) = {
             let mut state = lock(&self.feed.state);
             state.observed_at = observed_at;
+            state.seen_sessions.extend(read.listed);
             if !state.synced {
-                state.session = read.session.clone();
-                state.participants = read
-                    .participants
-                    .into_iter()
-                    .map(|p| (p.participant_id.clone(), Known { summary: p, seen: None, read_in: 0 }))
-                    .collect();
+                if let Some(latest) = read.sessions.into_iter().last() {
+                    state.session = latest.id;
+                    state.finished = latest.ended;
+                    state.participants = latest
+                        .participants
+                        .into_iter()
+                        .map(|p| (p.participant_id.clone(), Known::before_the_watch(p)))
+                        .collect();
+                }
                 state.synced = true;
                 let snapshot = Arc::new(state.snapshot());
                 self.feed.publish(&state, FeedEvent::Synced(snapshot));
-                return Ok(someone);
+                return Ok(state.participants.values().any(|k| is_connected(&k.summary)));
             }
-            if state.session != read.session {
-                state.session = read.session.clone();
-                state.participants.clear();
-            }
-            let mut changed = Vec::new();
-            for participant in read.participants {
-                let id = participant.participant_id.clone();
-                let before = state.participants.get(&id).map(|k| k.summary.clone());
-                let inferred = transitions(before.as_ref(), &participant);
-                match state.participants.get_mut(&id) {
-                    Some(known) => known.summary = participant,
-                    None => {
-                        let known = Known { summary: participant, seen: Some(HashSet::new()), read_in: 0 };
-                        state.participants.insert(id.clone(), known);
+            let mut last = Vec::new();
+            let count = read.sessions.len();
+            for (i, session) in read.sessions.into_iter().enumerate() {
+                if state.session != session.id {
+                    state.session = session.id.clone();
+                    state.participants.clear();
+                }
+                state.finished = session.ended;
+                let changed = apply(&mut state, session.participants);
+                if i + 1 < count {
+                    // A session that began and ended since the last round: what
+                    // its participants did is told as their summaries tell it.
+                    for (id, inferred) in changed {
+                        self.publish_changes(&state, &session.id, &id, inferred);
                     }
-                }
-                if !inferred.is_empty() {
-                    changed.push((id, inferred));
+                } else {
+                    last = changed;
                 }
             }
+            let session = state.session.clone();
+            let someone = state.participants.values().any(|k| is_connected(&k.summary));
             // One participant more per round, the one whose events were read
             // longest ago, for errors that change nothing in a summary.
             let swept = state
                 .participants
                 .iter()
-                .filter(|(id, k)| is_connected(&k.summary) && !changed.iter().any(|(c, _)| c == *id))
+                .filter(|(id, k)| is_connected(&k.summary) && !last.iter().any(|(c, _)| c == *id))
                 .min_by_key(|(_, k)| k.read_in)
                 .map(|(id, _)| id.clone());
-            (changed, swept)
+            (session, someone, last, swept)
         };
-        for (id, inferred) in changed {
-            self.report(&read.session, &id, inferred, round).await;
+        for (id, inferred) in last {
+            self.report(&session, &id, inferred, round).await;
         }
         if let Some(id) = swept {
-            self.report(&read.session, &id, Vec::new(), round).await;
+            self.report(&session, &id, Vec::new(), round).await;
         }
         Ok(someone)
     }
 
-    /// The stage's session and its participants: the session is read from
-    /// the stage only when no participant is known to be on it (a session
-    /// ends when its last participant leaves, and only then can another
-    /// begin).
-    async fn read(&self) -> Result<Read, CallFailure> {
+    /// What this round reads. While someone is on the stage: the current
+    /// session's participants (a session ends when its last participant
+    /// leaves, and only then can another begin). Otherwise the stage's
+    /// sessions, and the participants of those not seen yet (begun, and
+    /// maybe ended, since the last round) and of the current one unless it
+    /// has ended and was read since.
+    async fn read(&self, round: u64) -> Result<Read, CallFailure> {
         let reads = &self.watches.inner.reads;
-        let known = {
+        let (synced, current, on_stage, finished, seen) = {
             let state = lock(&self.feed.state);
             let on_stage = state.participants.values().any(|k| is_connected(&k.summary));
-            (state.synced && on_stage).then(|| state.session.clone())
+            (state.synced, state.session.clone(), on_stage, state.finished, state.seen_sessions.clone())
         };
-        let session = match known {
-            Some(session) => session,
-            None => reads.active_session(&self.stage).await?,
+        if synced && on_stage {
+            let participants = self.participants(&current).await?;
+            return Ok(Read {
+                sessions: vec![SessionRead { id: current, ended: false, participants }],
+                listed: Vec::new(),
+            });
+        }
+        if !synced || round.is_multiple_of(CHECK_STAGE_EVERY) {
+            reads.active_session(&self.stage).await?;
+        }
+        let listed = reads.sessions(&self.stage).await?;
+        let mut read = Read { listed: listed.iter().map(|s| s.session_id.clone()).collect(), ..Read::default() };
+        // Oldest first; before the first snapshot, only the active session.
+        let wanted: Vec<&pb::StageSession> = if synced {
+            listed
+                .iter()
+                .rev()
+                .filter(|s| !seen.contains(&s.session_id) || (s.session_id == current && !finished))
+                .collect()
+        } else {
+            listed.first().filter(|s| s.end_time.is_none()).into_iter().collect()
         };
+        for session in wanted {
+            let participants = self.participants(&session.session_id).await?;
+            read.sessions.push(SessionRead {
+                id: session.session_id.clone(),
+                ended: session.end_time.is_some(),
+                participants,
+            });
+        }
+        Ok(read)
+    }
+
+    /// Every participant of `session`, page by page.
+    async fn participants(&self, session: &str) -> Result<Vec<pb::Participant>, CallFailure> {
         let mut participants = Vec::new();
         let mut token = String::new();
-        while !session.is_empty() {
-            let (page, next) = reads.participants(&self.stage, &session, &token).await?;
+        loop {
+            let (page, next) = self.watches.inner.reads.participants(&self.stage, session, &token).await?;
             participants.extend(page);
             if next.is_empty() {
-                break;
+                return Ok(participants);
             }
             token = next;
         }
-        Ok(Read { session, participants })
+    }
+
+    /// Tells the watchers `events` of participant `id` of `session`, with its
+    /// summary as it is now.
+    fn publish_changes(&self, state: &State, session: &str, id: &str, events: Vec<pb::ParticipantEvent>) {
+        let Some(known) = state.participants.get(id) else { return };
+        for event in events {
+            let change = pb::StageParticipantEvent {
+                kind: pb::StageParticipantEventKind::Change.into(),
+                session_id: session.to_string(),
+                participant: Some(known.summary.clone()),
+                participant_event: Some(pb::ParticipantEvent {
+                    event_time: event.event_time.or(state.observed_at),
+                    participant_id: id.to_string(),
+                    ..event
+                }),
+                observed_at: state.observed_at,
+            };
+            self.feed.publish(state, FeedEvent::Change(Box::new(change)));
+        }
     }
 
     /// Reads participant `id`'s events and tells the watchers those not told
     /// yet, and, of the `inferred` transitions, those its events lack (when
-    /// the read fails, all of them).
+    /// the read fails, all of them). An event IVS records later for a
+    /// transition told by inference is not told again.
     async fn report(&self, session: &str, id: &str, inferred: Vec<pb::ParticipantEvent>, round: u64) {
         let events = self.watches.inner.reads.events(&self.stage, session, id).await;
         let mut state = lock(&self.feed.state);
         if state.session != session {
             return;
         }
-        let observed_at = state.observed_at;
         let Some(known) = state.participants.get_mut(id) else { return };
         known.read_in = round;
         let mut fresh = Vec::new();
+        let mut baseline = false;
         match events {
             Ok(mut events) => {
                 events.sort_by_key(|e| e.event_time.map(|t| (t.seconds, t.nanos)));
                 match &mut known.seen {
                     // Its first read: what it did before is not news.
-                    None => known.seen = Some(events.iter().map(key).collect()),
+                    None => {
+                        known.seen = Some(events.iter().map(key).collect());
+                        baseline = true;
+                    }
                     Some(seen) => fresh.extend(events.into_iter().filter(|e| seen.insert(key(e)))),
                 }
             }
@@ -481,24 +577,43 @@ impl Poller {
                 tracing::debug!(stage = %self.stage, error = %failure.error, "participant events not read");
             }
         }
+        fresh.retain(|e| match known.inferred.iter().position(|name| *name == e.name) {
+            Some(at) => {
+                known.inferred.remove(at);
+                false
+            }
+            None => true,
+        });
         let told: HashSet<i32> = fresh.iter().map(|e| e.name).collect();
-        fresh.extend(inferred.into_iter().filter(|e| !told.contains(&e.name)));
-        let summary = known.summary.clone();
-        for event in fresh {
-            let change = pb::StageParticipantEvent {
-                kind: pb::StageParticipantEventKind::Change.into(),
-                session_id: session.to_string(),
-                participant: Some(summary.clone()),
-                participant_event: Some(pb::ParticipantEvent {
-                    event_time: event.event_time.or(observed_at),
-                    participant_id: id.to_string(),
-                    ..event
-                }),
-                observed_at,
-            };
-            self.feed.publish(&state, FeedEvent::Change(Box::new(change)));
+        for event in inferred.into_iter().filter(|e| !told.contains(&e.name)) {
+            if !baseline {
+                known.inferred.push(event.name);
+            }
+            fresh.push(event);
+        }
+        self.publish_changes(&state, session, id, fresh);
+    }
+}
+
+/// Applies a listing of the current session's participants: each one's
+/// summary updated; those whose summary changed, with what the change tells.
+fn apply(state: &mut State, participants: Vec<pb::Participant>) -> Vec<(String, Vec<pb::ParticipantEvent>)> {
+    let mut changed = Vec::new();
+    for participant in participants {
+        let id = participant.participant_id.clone();
+        let before = state.participants.get(&id).map(|k| &k.summary);
+        let inferred = transitions(before, &participant);
+        match state.participants.get_mut(&id) {
+            Some(known) => known.summary = participant,
+            None => {
+                state.participants.insert(id.clone(), Known::new(participant));
+            }
+        }
+        if !inferred.is_empty() {
+            changed.push((id, inferred));
         }
     }
+    changed
 }
 
 fn is_connected(p: &pb::Participant) -> bool {

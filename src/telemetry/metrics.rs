@@ -75,7 +75,7 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &G
     let aws_calls = counter(
         &meter,
         "gls_gateway.aws.calls",
-        "HTTP attempts to GameLift Streams, by operation and outcome (Success or the error)",
+        "HTTP attempts to GameLift Streams and IVS Real-Time, by operation and outcome (Success or the error)",
         move || {
             let stats = s.resilience().stats();
             stats

@@ -22,8 +22,9 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The service whose calls get spans.
+/// The services whose calls get spans.
 const TRACED_SERVICE: &str = "gamelift.streams.v1.StreamSessions";
+const STAGES_SERVICE: &str = "ivs.realtime.v1.Stages";
 
 /// gRPC status codes this module names.
 const CANCELLED: i32 = 1;
@@ -123,6 +124,23 @@ const KNOWN_METHODS: &[(&str, &str)] = &[
     (TRACED_SERVICE, "ExportStreamSessionFiles"),
     (TRACED_SERVICE, "WatchStreamSession"),
     (TRACED_SERVICE, "WatchStreamSessions"),
+    (STAGES_SERVICE, "CreateStage"),
+    (STAGES_SERVICE, "GetStage"),
+    (STAGES_SERVICE, "ListStages"),
+    (STAGES_SERVICE, "UpdateStage"),
+    (STAGES_SERVICE, "DeleteStage"),
+    (STAGES_SERVICE, "CreateParticipantToken"),
+    (STAGES_SERVICE, "GetParticipant"),
+    (STAGES_SERVICE, "ListParticipants"),
+    (STAGES_SERVICE, "DisconnectParticipant"),
+    (STAGES_SERVICE, "ListParticipantEvents"),
+    (STAGES_SERVICE, "GetStageSession"),
+    (STAGES_SERVICE, "ListStageSessions"),
+    (STAGES_SERVICE, "StartComposition"),
+    (STAGES_SERVICE, "StopComposition"),
+    (STAGES_SERVICE, "GetComposition"),
+    (STAGES_SERVICE, "ListCompositions"),
+    (STAGES_SERVICE, "WatchStageParticipants"),
     ("grpc.health.v1.Health", "Check"),
     ("grpc.health.v1.Health", "Watch"),
     ("grpc.reflection.v1.ServerReflection", "ServerReflectionInfo"),
@@ -150,7 +168,7 @@ struct Call {
 impl Call {
     fn start(path: &str, headers: &http::HeaderMap, duration: Histogram<f64>) -> Self {
         let (service, method) = known_method(path).unwrap_or((OTHER, OTHER));
-        let span = if service == TRACED_SERVICE {
+        let span = if service == TRACED_SERVICE || service == STAGES_SERVICE {
             let span = tracing::info_span!(
                 "rpc",
                 otel.name = %path.trim_start_matches('/'),
@@ -270,10 +288,14 @@ mod tests {
     use prost::Message;
 
     #[test]
-    fn every_stream_sessions_method_of_the_proto_is_known_and_nothing_else() {
-        let set = prost_types::FileDescriptorSet::decode(crate::proto::v1::FILE_DESCRIPTOR_SET).expect("descriptor");
-        let mut served: Vec<String> = set
-            .file
+    fn every_method_of_both_protos_is_known_and_nothing_else() {
+        let sets = [crate::proto::v1::FILE_DESCRIPTOR_SET, crate::proto::ivs::FILE_DESCRIPTOR_SET];
+        let files: Vec<_> = sets
+            .iter()
+            .flat_map(|bytes| prost_types::FileDescriptorSet::decode(*bytes).expect("descriptor").file)
+            .filter(|f| !f.package().starts_with("google."))
+            .collect();
+        let mut served: Vec<String> = files
             .iter()
             .flat_map(|f| f.service.iter().map(move |s| (f.package(), s)))
             .flat_map(|(package, s)| s.method.iter().map(move |m| format!("{package}.{}/{}", s.name(), m.name())))
@@ -281,7 +303,7 @@ mod tests {
         served.sort();
         let mut known: Vec<String> = KNOWN_METHODS
             .iter()
-            .filter(|(service, _)| *service == TRACED_SERVICE)
+            .filter(|(service, _)| *service == TRACED_SERVICE || *service == STAGES_SERVICE)
             .map(|(service, method)| format!("{service}/{method}"))
             .collect();
         known.sort();

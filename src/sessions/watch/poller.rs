@@ -121,6 +121,7 @@ pub(super) fn pushed(st: &mut GroupState, read: Read<'_>, now: Instant) -> bool 
             }
             None => false,
         },
+        Read::Stage(_) => false,
         Read::Page(_) => {
             let lists = st.listing.is_some()
                 || st.sessions.len() > st.size_hint.div_ceil(PAGE).max(1)

@@ -19,6 +19,10 @@ pub enum Read<'a> {
     Session(&'a str),
     /// The ListStreamSessions page at this token (`""`: the first).
     Page(&'a str),
+    /// A read of an IVS Real-Time stage's watch (the "group" is the stage's
+    /// ARN): its active session, a participants page or a participant's
+    /// events, as named.
+    Stage(&'a str),
 }
 
 /// A result as shared: what a read got (encoded), and when it was read.

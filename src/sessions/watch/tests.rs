@@ -215,7 +215,7 @@ impl super::shared::PollResults for Shared {
                 drop(known);
                 let session = match read {
                     super::shared::Read::Session(id) => Some(id.to_string()),
-                    super::shared::Read::Page(_) => None,
+                    super::shared::Read::Page(_) | super::shared::Read::Stage(_) => None,
                 };
                 let results = self.0.clone();
                 Look::Fetch(Box::new(MemoryTicket { name, group: group.to_string(), session, results }))

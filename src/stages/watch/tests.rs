@@ -24,19 +24,32 @@ use pb::ParticipantEventName as Name;
 use pb::StageParticipantEventKind as Kind;
 
 const STAGE: &str = "arn:aws:ivs:us-west-2:111122223333:stage/abcd1234";
-const SESSION: &str = "st-abcdEFGH12345";
 
 #[derive(Default)]
 struct World {
     gone: bool,
-    session: String,
-    participants: BTreeMap<String, pb::Participant>,
+    /// ListParticipantEvents fails (throttled, say).
+    events_fail: bool,
+    /// The stage's sessions, oldest first.
+    sessions: Vec<Session>,
     events: HashMap<String, Vec<pb::ParticipantEvent>>,
     clock: i64,
     calls: HashMap<&'static str, u32>,
 }
 
-/// A stage as IVS Real-Time would answer it.
+struct Session {
+    id: String,
+    start: i64,
+    end: Option<i64>,
+    participants: BTreeMap<String, pb::Participant>,
+}
+
+fn connected(p: &pb::Participant) -> bool {
+    p.state() == pb::ParticipantState::Connected
+}
+
+/// A stage as IVS Real-Time would answer it: a session begins with the
+/// first join and ends when its last participant leaves.
 #[derive(Default)]
 struct FakeStage(Mutex<World>);
 
@@ -48,12 +61,14 @@ impl FakeStage {
     /// Participant `id` does `name`: its summary and its events follow.
     fn act(&self, id: &str, name: Name) {
         let mut w = lock(&self.0);
-        if w.session.is_empty() {
-            w.session = SESSION.into();
-        }
         w.clock += 1;
-        let time = Some(Timestamp { seconds: w.clock, nanos: 0 });
-        let p = w.participants.entry(id.into()).or_insert_with(|| pb::Participant {
+        let clock = w.clock;
+        if w.sessions.last().is_none_or(|s| s.end.is_some()) {
+            let id = format!("st-{:013}", w.sessions.len());
+            w.sessions.push(Session { id, start: clock, end: None, participants: BTreeMap::new() });
+        }
+        let session = w.sessions.last_mut().expect("a session");
+        let p = session.participants.entry(id.into()).or_insert_with(|| pb::Participant {
             participant_id: id.into(),
             user_id: format!("user-{id}"),
             ..Default::default()
@@ -65,6 +80,9 @@ impl FakeStage {
             Name::PublishStarted => p.published = true,
             _ => {}
         }
+        if !session.participants.values().any(connected) {
+            session.end = Some(clock);
+        }
         let code = if name == Name::PublishError {
             pb::ParticipantEventErrorCode::BitrateExceeded
         } else {
@@ -73,7 +91,7 @@ impl FakeStage {
         let event = pb::ParticipantEvent {
             name: name.into(),
             participant_id: id.into(),
-            event_time: time,
+            event_time: Some(Timestamp { seconds: clock, nanos: 0 }),
             error_code: code.into(),
             ..Default::default()
         };
@@ -96,16 +114,30 @@ impl FakeStage {
     }
 }
 
+fn time(seconds: i64) -> Option<Timestamp> {
+    Some(Timestamp { seconds, nanos: 0 })
+}
+
 impl StageReads for FakeStage {
     fn active_session(&self, _: &str) -> BoxFuture<'_, Result<String, CallFailure>> {
         let answer = self.call("GetStage").map(|()| {
             let w = lock(&self.0);
-            let someone = w.participants.values().any(|p| p.state() == pb::ParticipantState::Connected);
-            if someone {
-                w.session.clone()
-            } else {
-                String::new()
-            }
+            w.sessions.last().filter(|s| s.end.is_none()).map(|s| s.id.clone()).unwrap_or_default()
+        });
+        Box::pin(async move { answer })
+    }
+
+    fn sessions(&self, _: &str) -> BoxFuture<'_, Result<Vec<pb::StageSession>, CallFailure>> {
+        let answer = self.call("ListStageSessions").map(|()| {
+            let w = lock(&self.0);
+            let newest_first = w.sessions.iter().rev();
+            newest_first
+                .map(|s| pb::StageSession {
+                    session_id: s.id.clone(),
+                    start_time: time(s.start),
+                    end_time: s.end.and_then(time),
+                })
+                .collect()
         });
         Box::pin(async move { answer })
     }
@@ -113,12 +145,14 @@ impl StageReads for FakeStage {
     fn participants<'a>(
         &'a self,
         _: &'a str,
-        _: &'a str,
+        session: &'a str,
         _: &'a str,
     ) -> BoxFuture<'a, Result<(Vec<pb::Participant>, String), CallFailure>> {
-        let answer = self
-            .call("ListParticipants")
-            .map(|()| (lock(&self.0).participants.values().cloned().collect(), String::new()));
+        let answer = self.call("ListParticipants").map(|()| {
+            let w = lock(&self.0);
+            let of = w.sessions.iter().find(|s| s.id == session);
+            (of.map(|s| s.participants.values().cloned().collect()).unwrap_or_default(), String::new())
+        });
         Box::pin(async move { answer })
     }
 
@@ -128,9 +162,14 @@ impl StageReads for FakeStage {
         _: &'a str,
         participant: &'a str,
     ) -> BoxFuture<'a, Result<Vec<pb::ParticipantEvent>, CallFailure>> {
-        let answer = self
-            .call("ListParticipantEvents")
-            .map(|()| lock(&self.0).events.get(participant).cloned().unwrap_or_default());
+        let answer = self.call("ListParticipantEvents").and_then(|()| {
+            let w = lock(&self.0);
+            if w.events_fail {
+                let error = SessionError::RateLimited;
+                return Err(CallFailure { error, attempts: 1, gave_up: GiveUp::Deadline, retry_after: None });
+            }
+            Ok(w.events.get(participant).cloned().unwrap_or_default())
+        });
         Box::pin(async move { answer })
     }
 }
@@ -203,6 +242,39 @@ async fn a_join_and_a_leave_between_two_rounds_are_both_reported() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_session_that_begins_and_ends_between_two_rounds_is_told() {
+    let stage = Arc::new(FakeStage::default());
+    stage.act("early", Name::Joined);
+    stage.act("early", Name::Left);
+    let w = watches(&stage);
+    let mut events = watch(&w);
+    assert_eq!(next(&mut events).await.kind(), Kind::Synced, "a past session is not news");
+    stage.act("quick", Name::Joined);
+    stage.act("quick", Name::Left);
+    stage.act("next", Name::Joined);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let event = next(&mut events).await;
+        assert_eq!(event.kind(), Kind::Change);
+        seen.push((
+            event.session_id,
+            event.participant_event.expect("what").name(),
+            event.participant.expect("who").participant_id,
+        ));
+    }
+    let quick_session = seen[0].0.clone();
+    assert_eq!(
+        seen,
+        [
+            (quick_session.clone(), Name::Joined, "quick".to_string()),
+            (quick_session.clone(), Name::Left, "quick".to_string()),
+            (seen[2].0.clone(), Name::Joined, "next".to_string()),
+        ]
+    );
+    assert_ne!(seen[2].0, quick_session, "the next session is another one");
+}
+
+#[tokio::test(start_paused = true)]
 async fn what_a_participant_did_before_the_watch_is_not_news_and_later_errors_are() {
     let stage = Arc::new(FakeStage::default());
     stage.act("a", Name::Joined);
@@ -235,13 +307,16 @@ async fn the_stage_is_read_only_while_nobody_is_on_it() {
     assert_eq!(next(&mut events).await.kind(), Kind::Synced, "nobody on the stage");
     stage.act("p", Name::Joined);
     assert_eq!(change(&mut events).await, (Name::Joined, "p".into()));
-    let reads = stage.count("GetStage");
+    let reads = (stage.count("GetStage"), stage.count("ListStageSessions"));
     tokio::time::sleep(ROUND * 10).await;
-    assert_eq!(stage.count("GetStage"), reads, "the session is known while someone is on it");
+    let now = (stage.count("GetStage"), stage.count("ListStageSessions"));
+    assert_eq!(now, reads, "the session is known while someone is on it");
     stage.act("p", Name::Left);
     assert_eq!(change(&mut events).await, (Name::Left, "p".into()));
-    tokio::time::sleep(ROUND * 3).await;
-    assert!(stage.count("GetStage") > reads, "an empty stage is read for its next session");
+    tokio::time::sleep(ROUND * 10).await;
+    let idle = (stage.count("GetStage") - reads.0, stage.count("ListStageSessions") - reads.1);
+    assert!(idle.1 >= 9, "an empty stage's sessions are read each round: {idle:?}");
+    assert!((1..=3).contains(&idle.0), "the stage itself every fifth round: {idle:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -298,4 +373,26 @@ async fn closing_ends_every_watch_with_watch_closed() {
     let end = events.next().await.expect("an item");
     assert!(matches!(end, Err(WatchError::Closed)), "{end:?}");
     assert_eq!(w.pollers(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_change_told_by_inference_is_not_told_again_when_its_event_is_read() {
+    let stage = Arc::new(FakeStage::default());
+    stage.act("host", Name::Joined);
+    let w = watches(&stage);
+    let mut events = watch(&w);
+    assert_eq!(next(&mut events).await.kind(), Kind::Snapshot);
+    assert_eq!(next(&mut events).await.kind(), Kind::Synced);
+    lock(&stage.0).events_fail = true;
+    stage.act("guest", Name::Joined);
+    let told = next(&mut events).await;
+    let what = told.participant_event.expect("what");
+    assert_eq!((what.name(), what.participant_id.as_str()), (Name::Joined, "guest"));
+    assert_eq!(what.event_time, told.observed_at, "inferred: the time it was read");
+    lock(&stage.0).events_fail = false;
+    // The sweep reads guest's events (JOINED is among them): nothing new.
+    tokio::time::sleep(ROUND * 4).await;
+    stage.act("guest", Name::Left);
+    let next_change = change(&mut events).await;
+    assert_eq!(next_change, (Name::Left, "guest".into()), "JOINED was not told twice");
 }
