@@ -47,6 +47,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !status.success() {
         return Err(format!("protoc failed on third_party/googleapis: {status}").into());
     }
+    // Any change under proto/ regenerates the code (the builders above
+    // announce no file of their own).
+    println!("cargo:rerun-if-changed=proto");
     println!("cargo:rerun-if-changed=third_party/googleapis");
     Ok(())
 }

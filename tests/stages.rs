@@ -311,14 +311,33 @@ async fn throttling_is_retried_but_a_create_whose_answer_was_lost_is_never_sent_
     let before = e.call_count("CreateStage", "Success");
     e.add_fault(FaultRule { operation: Some("CreateStage".into()), drop_response: 1.0, ..FaultRule::default() })
         .expect("f");
-    let status = h.client.create_stage(pb::CreateStageRequest::default()).await.expect_err("answer lost");
-    assert_eq!(status.code(), Code::Unavailable);
-    assert_eq!(metadata(&status, "attempts").as_deref(), Some("1"), "{status:?}");
+    let lost = pb::CreateStageRequest { request_id: "lost-answer".into(), ..Default::default() };
+    let status = h.client.create_stage(lost.clone()).await.expect_err("answer lost");
+    assert_eq!((status.code(), reason(&status).as_str()), (Code::Unknown, "OUTCOME_UNKNOWN"), "{status:?}");
+    assert_eq!(metadata(&status, "attempts").as_deref(), Some("1"));
+    assert_eq!(metadata(&status, "gaveUp").as_deref(), Some("unrepeatable"));
+    assert!(status.get_error_details().retry_info().is_none(), "not to be retried: {status:?}");
     e.clear_faults();
+    let again = h.client.create_stage(lost).await.expect_err("the same answer");
+    assert_eq!((again.code(), reason(&again).as_str()), (Code::Unknown, "OUTCOME_UNKNOWN"));
     let made = e.calls().get("CreateStage").map_or(0, |outcomes| outcomes.values().sum::<u64>()) - before - 3;
-    assert_eq!(made, 1, "one CreateStage sent: {:?}", e.calls());
+    assert_eq!(made, 1, "one CreateStage sent for the request_id: {:?}", e.calls());
     let stages = h.client.list_stages(pb::ListStagesRequest::default()).await.expect("list").into_inner().stages;
     assert_eq!(stages.len(), 2, "the lost answer's stage exists, and no second one: {stages:?}");
+
+    // A token whose answer was lost is one nobody received: it is sent again.
+    e.add_fault(FaultRule {
+        operation: Some("CreateParticipantToken".into()),
+        drop_response: 1.0,
+        count: Some(1),
+        ..FaultRule::default()
+    })
+    .expect("f");
+    let token = h.token(&stage, "again", &[Cap::Subscribe]).await;
+    assert!(!token.token.is_empty());
+    let calls = h.emulator.emulator.calls();
+    let sent = calls.get("CreateParticipantToken").map_or(0, |o| o.values().sum::<u64>());
+    assert_eq!(sent, 2, "{calls:?}");
 }
 
 #[tokio::test]

@@ -118,9 +118,10 @@ def run_stage(channel: grpc.Channel, metadata) -> None:
         return with_retries(name, lambda: method(request, timeout=CALL_SECONDS, metadata=metadata))
 
     # 8. Create the stage. As for every mutating call, the request_id is made
-    # once and sent on every retry. AWS cannot de-duplicate CreateStage: after
-    # an answer lost on the way back, a retry may make a second, empty stage;
-    # the unique name finds it (docs/stages.md, Idempotency).
+    # once and sent on every retry. AWS cannot de-duplicate CreateStage, so
+    # after an answer lost on the way back the gateway answers UNKNOWN
+    # (OUTCOME_UNKNOWN, not retried) and sends nothing more for this
+    # request_id; the unique name finds the stage (docs/stages.md, Idempotency).
     created = retried("create stage", stub.CreateStage,
                       pb.CreateStageRequest(name=f"match-{uuid.uuid4()}", request_id=str(uuid.uuid4())))
     stage_arn = created.stage.arn

@@ -59,7 +59,7 @@ const STREAM_SESSIONS: Contract = Contract {
     ],
     mutating: 4,
     ctx: || CallContext::new("GetStreamSession", "StreamSession", "s"),
-    not_sent: &["PENDING_VERIFICATION"],
+    not_sent: &["PENDING_VERIFICATION", "OUTCOME_UNKNOWN"],
 };
 
 const STAGES: Contract = Contract {
@@ -181,6 +181,7 @@ pub(super) fn sample_errors() -> Vec<ApiError> {
         failure(SessionError::Timeout, GiveUp::AttemptsExhausted),
         failure(SessionError::Connection("c".into()), GiveUp::AttemptsExhausted),
         failure(SessionError::RateLimited, GiveUp::Deadline),
+        failure(SessionError::Connection("c".into()), GiveUp::Unrepeatable),
         failure(SessionError::Credentials("c".into()), GiveUp::NotRetryable),
         failure(SessionError::Other("o".into()), GiveUp::NotRetryable),
     ];

@@ -18,6 +18,7 @@ use super::status::ApiError;
 use crate::sessions::idempotency::{
     Begin, Fingerprint, IdempotencyStore, Key, OutcomeStore, Portable, StoreLimits, StoreStats,
 };
+use crate::sessions::resilience::GiveUp;
 
 /// An outcome as the store keeps it: a response encoded, or the error.
 pub type Stored = Result<Bytes, ApiError>;
@@ -57,14 +58,16 @@ pub struct Idempotency {
     store: Arc<dyn OutcomeStore<Stored>>,
 }
 
-/// Whether an error is final: a retry with the same parameters cannot succeed,
-/// so it is kept and replayed. Throttling, 5xx, timeouts, conflicts (state that
+/// Whether an error is final: a retry with the same parameters cannot succeed
+/// (or must not be made), so it is kept and replayed. Throttling, 5xx, timeouts, conflicts (state that
 /// can change), quotas and credential problems are not.
 fn is_final(err: &ApiError) -> bool {
     match err {
         ApiError::InvalidArgument(_) | ApiError::KeyReused => true,
         ApiError::Internal(_) | ApiError::SessionEnded(_) | ApiError::NotReady { .. } | ApiError::WatchClosed => false,
-        ApiError::Call(f) => f.error.class().replayable(),
+        // An answer lost of a call that cannot be sent again is all a repeat
+        // may learn: sending it again could make a second stage.
+        ApiError::Call(f) => f.error.class().replayable() || f.gave_up == GiveUp::Unrepeatable,
     }
 }
 

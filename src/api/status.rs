@@ -304,7 +304,13 @@ pub fn to_status(err: &ApiError, ctx: &CallContext) -> Status {
             if failure.gave_up != GiveUp::NotRetryable {
                 meta.insert("gaveUp".into(), failure.gave_up.as_str().into());
             }
-            if failure.gave_up == GiveUp::Deadline && matches!(failure.error, SessionError::Timeout) {
+            if failure.gave_up == GiveUp::Unrepeatable {
+                // Not retried, so no RetryInfo: a repeat would answer the same.
+                if let SessionError::Upstream { code, .. } = &failure.error {
+                    meta.insert("awsErrorCode".into(), code.clone());
+                }
+                (Code::Unknown, ErrorReason::OutcomeUnknown)
+            } else if failure.gave_up == GiveUp::Deadline && matches!(failure.error, SessionError::Timeout) {
                 // The caller's deadline, not GameLift Streams, cut the attempt short.
                 (Code::DeadlineExceeded, ErrorReason::UpstreamTimeout)
             } else {

@@ -93,7 +93,8 @@ pub struct ServeArgs {
     #[arg(long, env = "GLS_GATEWAY_STAGE_WATCH_INTERVAL_SECONDS", default_value_t = 1.0)]
     pub stage_watch_interval_seconds: f64,
     /// Stage watches: seconds between reads of a stage nobody is on (one
-    /// GetStage each, for a new stage session).
+    /// ListStageSessions each, for a new stage session, and a GetStage every
+    /// fifth).
     #[arg(long, env = "GLS_GATEWAY_STAGE_WATCH_IDLE_INTERVAL_SECONDS", default_value_t = 2.0)]
     pub stage_watch_idle_interval_seconds: f64,
     /// On SIGTERM/SIGINT, seconds to let in-flight calls finish before exiting.

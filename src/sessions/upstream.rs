@@ -35,10 +35,10 @@ pub enum Call {
     By(Option<Instant>),
     /// One attempt: a watch poll, whose next poll is the retry.
     Poll,
-    /// As `By`, for a call AWS cannot de-duplicate (it takes no ClientToken:
-    /// IVS Real-Time's CreateStage, CreateParticipantToken): retried only
-    /// when AWS surely did nothing (it throttled, or no slot was free), never
-    /// after an attempt whose answer may have been lost.
+    /// As `By`, for a call AWS cannot de-duplicate and that must not be made
+    /// twice (it takes no ClientToken: IVS Real-Time's CreateStage): retried
+    /// only when AWS surely did nothing (it throttled, or no slot was free),
+    /// never after an attempt whose answer may have been lost.
     Unrepeatable(Option<Instant>),
 }
 

@@ -1,14 +1,16 @@
 //! WatchStageParticipants without a push channel: one poller per stage
-//! serves every watcher of it. Each round reads the stage's active session
-//! (GetStage, only when no participant is known to be on it), its
-//! participants (ListParticipants, 100 a page), and the events
-//! (ListParticipantEvents) of the participants whose summary changed, plus
-//! one more participant per round, so that errors that change nothing in a
-//! summary are seen too. Every read is a watch poll: one attempt, in the
-//! send slots callers leave. Watchers get the events through a broadcast
-//! channel: a watcher that falls too far behind is sent the stage's
-//! participants again (SNAPSHOT, SYNCED), never holds up the poller. Pollers
-//! stop when their last watcher leaves.
+//! serves every watcher of it. While someone is on the stage, each round
+//! lists the participants of its session (ListParticipants, 100 a page) and
+//! reads the events (ListParticipantEvents) of those whose summary changed,
+//! plus one more participant a round, so that errors that change nothing in
+//! a summary are seen too. While nobody is, a round lists the stage's
+//! sessions (ListStageSessions), so a session that began, and even ended,
+//! since the last round is read too, and every fifth round reads the stage
+//! (GetStage), so a deleted stage ends its watches. Every read is a watch
+//! poll: one attempt, in the send slots callers leave. Watchers get the
+//! events through a broadcast channel: a watcher that falls too far behind
+//! is sent the stage's participants again (SNAPSHOT, SYNCED), never holds up
+//! the poller. Pollers stop when their last watcher leaves.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -94,17 +96,20 @@ struct Known {
     /// The events told by inference from its summary that IVS has not
     /// recorded yet (by name): when it does, they are not told again.
     inferred: Vec<i32>,
+    /// The events told from IVS's record that its summary did not show yet:
+    /// when it does, they are not told again.
+    ahead: Vec<i32>,
 }
 
 impl Known {
     /// A participant first seen after the watch began: all it did is news.
     fn new(summary: pb::Participant) -> Self {
-        Self { summary, seen: Some(HashSet::new()), read_in: 0, inferred: Vec::new() }
+        Self { summary, seen: Some(HashSet::new()), read_in: 0, inferred: Vec::new(), ahead: Vec::new() }
     }
 
     /// A participant of the first snapshot: what it did before is not news.
     fn before_the_watch(summary: pb::Participant) -> Self {
-        Self { summary, seen: None, read_in: 0, inferred: Vec::new() }
+        Self { summary, seen: None, read_in: 0, inferred: Vec::new(), ahead: Vec::new() }
     }
 }
 
@@ -577,15 +582,16 @@ impl Poller {
                 tracing::debug!(stage = %self.stage, error = %failure.error, "participant events not read");
             }
         }
-        fresh.retain(|e| match known.inferred.iter().position(|name| *name == e.name) {
-            Some(at) => {
-                known.inferred.remove(at);
-                false
-            }
-            None => true,
-        });
+        fresh.retain(|e| !take(&mut known.inferred, e.name));
         let told: HashSet<i32> = fresh.iter().map(|e| e.name).collect();
+        // Events IVS recorded before the summaries show them: when a later
+        // summary does, they are not told again.
+        let shown: HashSet<i32> = inferred.iter().map(|e| e.name).collect();
+        known.ahead.extend(fresh.iter().map(|e| e.name).filter(|n| INFERABLE.contains(n) && !shown.contains(n)));
         for event in inferred.into_iter().filter(|e| !told.contains(&e.name)) {
+            if take(&mut known.ahead, event.name) {
+                continue;
+            }
             if !baseline {
                 known.inferred.push(event.name);
             }
@@ -614,6 +620,25 @@ fn apply(state: &mut State, participants: Vec<pb::Participant>) -> Vec<(String, 
         }
     }
     changed
+}
+
+/// The events a summary's change can tell (as `i32`, how the proto carries them).
+const INFERABLE: [i32; 4] = [
+    pb::ParticipantEventName::Joined as i32,
+    pb::ParticipantEventName::Left as i32,
+    pb::ParticipantEventName::PublishStarted as i32,
+    pb::ParticipantEventName::PublishStopped as i32,
+];
+
+/// Removes one `name` from `names`; whether there was one.
+fn take(names: &mut Vec<i32>, name: i32) -> bool {
+    match names.iter().position(|n| *n == name) {
+        Some(at) => {
+            names.remove(at);
+            true
+        }
+        None => false,
+    }
 }
 
 fn is_connected(p: &pb::Participant) -> bool {

@@ -154,9 +154,10 @@ export async function runStage(options: grpc.ClientOptions): Promise<void> {
   const stages = new proto.ivs.realtime.v1.Stages(ADDRESS, grpc.credentials.createInsecure(), options);
 
   // 8. Create the stage. As for every mutating call, the request_id is made
-  // once and sent on every retry. AWS cannot de-duplicate CreateStage: after
-  // an answer lost on the way back, a retry may make a second, empty stage;
-  // the unique name finds it (docs/stages.md, Idempotency).
+  // once and sent on every retry. AWS cannot de-duplicate CreateStage, so
+  // after an answer lost on the way back the gateway answers UNKNOWN
+  // (OUTCOME_UNKNOWN, not retried) and sends nothing more for this
+  // request_id; the unique name finds the stage (docs/stages.md, Idempotency).
   const create = { name: `match-${randomUUID()}`, request_id: randomUUID() };
   const created = await withRetries("create stage", () =>
     unary<CreateStageResponse__Output>((done) => stages.createStage(create, within(10), done)),

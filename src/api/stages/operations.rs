@@ -114,7 +114,8 @@ impl Unary for pb::CreateStageRequest {
     }
 
     /// AWS cannot de-duplicate it: an attempt whose answer was lost is not
-    /// repeated.
+    /// repeated (the call answers OUTCOME_UNKNOWN, and so does every repeat
+    /// of its request_id).
     async fn send(to: StagesUpstream, input: Self::Input) -> Answer<Self::Response> {
         let out = send!(to, Call::Unrepeatable(to.deadline), input).await?;
         Ok(pb::CreateStageResponse {
@@ -243,10 +244,10 @@ impl Unary for pb::CreateParticipantTokenRequest {
         Ok(create_token_fields(self).check(Some(&self.request_id))?)
     }
 
-    /// AWS cannot de-duplicate it: an attempt whose answer was lost is not
-    /// repeated.
+    /// AWS cannot de-duplicate it, but a token whose answer was lost is one
+    /// nobody received: sending the call again is harmless.
     async fn send(to: StagesUpstream, input: Self::Input) -> Answer<Self::Response> {
-        let out = send!(to, Call::Unrepeatable(to.deadline), input).await?;
+        let out = send!(to, to.by(), input).await?;
         Ok(pb::CreateParticipantTokenResponse { participant_token: out.participant_token.map(Into::into) })
     }
 }

@@ -110,6 +110,9 @@ pub enum GiveUp {
     Deadline,
     /// The retry budget could not pay for a retry.
     BudgetExhausted,
+    /// The attempt may have been carried out (its answer was lost), and the
+    /// call cannot be sent again safely (AWS cannot de-duplicate it).
+    Unrepeatable,
 }
 
 impl GiveUp {
@@ -120,6 +123,7 @@ impl GiveUp {
             Self::AttemptsExhausted => "attempts_exhausted",
             Self::Deadline => "deadline",
             Self::BudgetExhausted => "budget_exhausted",
+            Self::Unrepeatable => "unrepeatable",
         }
     }
 }
@@ -370,7 +374,8 @@ impl Resilience {
                 Err(error) => error,
             };
             let Some((cost, reason)) = retry_reason(&error, repeatable) else {
-                return Err(self.fail(op, error, attempts, GiveUp::NotRetryable, None));
+                let why = if error.class() == Class::Transient { GiveUp::Unrepeatable } else { GiveUp::NotRetryable };
+                return Err(self.fail(op, error, attempts, why, None));
             };
             let cap = self.backoff_cap(attempts);
             // Throttling that slowing down does not end (another tenant of the

@@ -98,6 +98,26 @@ impl FakeStage {
         w.events.entry(id.into()).or_default().push(event);
     }
 
+    /// IVS records `name` for `id` before its summary shows it.
+    fn record_only(&self, id: &str, name: Name) {
+        let mut w = lock(&self.0);
+        w.clock += 1;
+        let event = pb::ParticipantEvent {
+            name: name.into(),
+            participant_id: id.into(),
+            event_time: time(w.clock),
+            ..Default::default()
+        };
+        w.events.entry(id.into()).or_default().push(event);
+    }
+
+    /// The summary of `id` shows it publishing at last.
+    fn show_published(&self, id: &str) {
+        let mut w = lock(&self.0);
+        let session = w.sessions.last_mut().expect("a session");
+        session.participants.get_mut(id).expect("the participant").published = true;
+    }
+
     fn call(&self, op: &'static str) -> Result<(), CallFailure> {
         let mut w = lock(&self.0);
         *w.calls.entry(op).or_default() += 1;
@@ -395,4 +415,21 @@ async fn a_change_told_by_inference_is_not_told_again_when_its_event_is_read() {
     stage.act("guest", Name::Left);
     let next_change = change(&mut events).await;
     assert_eq!(next_change, (Name::Left, "guest".into()), "JOINED was not told twice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_read_before_the_summary_shows_it_is_not_told_again_when_it_does() {
+    let stage = Arc::new(FakeStage::default());
+    stage.act("host", Name::Joined);
+    let w = watches(&stage);
+    let mut events = watch(&w);
+    assert_eq!(next(&mut events).await.kind(), Kind::Snapshot);
+    assert_eq!(next(&mut events).await.kind(), Kind::Synced);
+    tokio::time::sleep(ROUND * 3).await;
+    stage.record_only("host", Name::PublishStarted);
+    assert_eq!(change(&mut events).await, (Name::PublishStarted, "host".into()), "found by the sweep");
+    stage.show_published("host");
+    tokio::time::sleep(ROUND * 3).await;
+    stage.act("host", Name::Left);
+    assert_eq!(change(&mut events).await, (Name::Left, "host".into()), "PUBLISH_STARTED was not told twice");
 }

@@ -124,6 +124,12 @@ const (
 	// not create resources yet (PendingVerification). Answered by the Stages
 	// service (IVS Real-Time); GameLift Streams does not send it.
 	ErrorReason_PENDING_VERIFICATION ErrorReason = 26
+	// UNKNOWN, without google.rpc.RetryInfo: the upstream call may have been
+	// carried out but its answer was lost, and it cannot be sent again safely.
+	// Answered by the Stages service (IVS Real-Time's CreateStage, which takes
+	// no idempotency token); every StreamSessions call carries a ClientToken
+	// and is retried instead, so StreamSessions does not send it.
+	ErrorReason_OUTCOME_UNKNOWN ErrorReason = 27
 )
 
 // Enum value maps for ErrorReason.
@@ -156,6 +162,7 @@ var (
 		24: "UPSTREAM_UNKNOWN_ERROR",
 		25: "UPSTREAM_CALL_FAILED",
 		26: "PENDING_VERIFICATION",
+		27: "OUTCOME_UNKNOWN",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -185,6 +192,7 @@ var (
 		"UPSTREAM_UNKNOWN_ERROR":   24,
 		"UPSTREAM_CALL_FAILED":     25,
 		"PENDING_VERIFICATION":     26,
+		"OUTCOME_UNKNOWN":          27,
 	}
 )
 
@@ -219,7 +227,7 @@ var File_gamelift_streams_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_gamelift_streams_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"&gamelift/streams/v1/error_reason.proto\x12\x13gamelift.streams.v1*\xe8\x04\n" +
+	"&gamelift/streams/v1/error_reason.proto\x12\x13gamelift.streams.v1*\xfd\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rINVALID_FIELD\x10\x01\x12\x15\n" +
@@ -248,7 +256,8 @@ const file_gamelift_streams_v1_error_reason_proto_rawDesc = "" +
 	"\x17CREDENTIALS_UNAVAILABLE\x10\x17\x12\x1a\n" +
 	"\x16UPSTREAM_UNKNOWN_ERROR\x10\x18\x12\x18\n" +
 	"\x14UPSTREAM_CALL_FAILED\x10\x19\x12\x18\n" +
-	"\x14PENDING_VERIFICATION\x10\x1aB\xbe\x01\n" +
+	"\x14PENDING_VERIFICATION\x10\x1a\x12\x13\n" +
+	"\x0fOUTCOME_UNKNOWN\x10\x1bB\xbe\x01\n" +
 	"+io.github.gameliftstreamsgateway.streams.v1B\x10ErrorReasonProtoP\x01Zegithub.com/gamelift-streams-gateway/gamelift-streams-gateway/clients/go/gamelift/streams/v1;streamsv1\xaa\x02\x13GameLift.Streams.V1b\x06proto3"
 
 var (

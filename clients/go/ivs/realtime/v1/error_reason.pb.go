@@ -36,7 +36,8 @@ const (
 // Every error's ErrorInfo metadata has these lowerCamelCase keys when they
 // apply: "operation" (the AWS operation), "awsRequestId", "awsErrorCode" (the
 // AWS error type), "attempts" (calls made upstream), "gaveUp" (why retrying
-// stopped: attempts_exhausted, budget_exhausted, deadline, rate_limited),
+// stopped: attempts_exhausted, budget_exhausted, deadline, rate_limited,
+// unrepeatable),
 // "violations" (how many field violations there were when BadRequest lists
 // fewer) and "maxRequestBytes".
 type ErrorReason int32
@@ -90,10 +91,7 @@ const (
 	// (InternalServerException) and the sidecar's retries are spent.
 	ErrorReason_UPSTREAM_INTERNAL_ERROR ErrorReason = 18
 	// An attempt upstream timed out: UNAVAILABLE with google.rpc.RetryInfo, or
-	// DEADLINE_EXCEEDED when the caller's deadline cut it short. For
-	// CreateStage and CreateParticipantToken, which AWS cannot de-duplicate,
-	// a timed-out attempt is not retried: it may have created a stage or
-	// token, and ListStages shows which.
+	// DEADLINE_EXCEEDED when the caller's deadline cut it short.
 	ErrorReason_UPSTREAM_TIMEOUT ErrorReason = 19
 	// UNAVAILABLE with google.rpc.RetryInfo: IVS Real-Time could not be
 	// reached (connection error).
@@ -113,6 +111,14 @@ const (
 	// FAILED_PRECONDITION: the AWS account is pending verification and may
 	// not create IVS resources yet (PendingVerification).
 	ErrorReason_PENDING_VERIFICATION ErrorReason = 26
+	// UNKNOWN, without google.rpc.RetryInfo (CreateStage): IVS Real-Time may
+	// have created the stage, but its answer was lost (no answer in time, a
+	// broken connection, a 5xx). AWS cannot de-duplicate CreateStage, so the
+	// sidecar does not send it again, and answers this to every call with the
+	// same request_id (metadata gaveUp "unrepeatable", awsErrorCode when AWS
+	// answered one). ListStages shows whether the stage exists; create it
+	// again with a new request_id if it does not.
+	ErrorReason_OUTCOME_UNKNOWN ErrorReason = 27
 )
 
 // Enum value maps for ErrorReason.
@@ -142,6 +148,7 @@ var (
 		24: "UPSTREAM_UNKNOWN_ERROR",
 		25: "UPSTREAM_CALL_FAILED",
 		26: "PENDING_VERIFICATION",
+		27: "OUTCOME_UNKNOWN",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED": 0,
@@ -168,6 +175,7 @@ var (
 		"UPSTREAM_UNKNOWN_ERROR":   24,
 		"UPSTREAM_CALL_FAILED":     25,
 		"PENDING_VERIFICATION":     26,
+		"OUTCOME_UNKNOWN":          27,
 	}
 )
 
@@ -202,7 +210,7 @@ var File_ivs_realtime_v1_error_reason_proto protoreflect.FileDescriptor
 
 const file_ivs_realtime_v1_error_reason_proto_rawDesc = "" +
 	"\n" +
-	"\"ivs/realtime/v1/error_reason.proto\x12\x0fivs.realtime.v1*\xee\x04\n" +
+	"\"ivs/realtime/v1/error_reason.proto\x12\x0fivs.realtime.v1*\x83\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rINVALID_FIELD\x10\x01\x12\x15\n" +
@@ -227,7 +235,8 @@ const file_ivs_realtime_v1_error_reason_proto_rawDesc = "" +
 	"\x17CREDENTIALS_UNAVAILABLE\x10\x17\x12\x1a\n" +
 	"\x16UPSTREAM_UNKNOWN_ERROR\x10\x18\x12\x18\n" +
 	"\x14UPSTREAM_CALL_FAILED\x10\x19\x12\x18\n" +
-	"\x14PENDING_VERIFICATION\x10\x1a\"\x04\b\b\x10\b\"\x04\b\t\x10\t\"\x04\b\n" +
+	"\x14PENDING_VERIFICATION\x10\x1a\x12\x13\n" +
+	"\x0fOUTCOME_UNKNOWN\x10\x1b\"\x04\b\b\x10\b\"\x04\b\t\x10\t\"\x04\b\n" +
 	"\x10\n" +
 	"*\rSESSION_ERROR*\x12SESSION_TERMINATED*\x11SESSION_NOT_READYB\xbc\x01\n" +
 	"0io.github.gameliftstreamsgateway.ivs.realtime.v1B\x10ErrorReasonProtoP\x01Zbgithub.com/gamelift-streams-gateway/gamelift-streams-gateway/clients/go/ivs/realtime/v1;realtimev1\xaa\x02\x0fIvs.Realtime.V1b\x06proto3"

@@ -91,10 +91,12 @@ const (
 type StagesClient interface {
 	// Creates a stage (AWS CreateStage), and participant tokens for it when
 	// asked. AWS takes no idempotency token for it: the sidecar answers a
-	// repeated request_id with the first call's stage, and never retries an
-	// attempt whose answer was lost (it may have created a stage).
+	// repeated request_id with the first call's stage, retries only what AWS
+	// surely did not carry out (throttling), and never sends it again after
+	// an attempt whose answer was lost (it may have created a stage): that
+	// call, and every call with its request_id, answers OUTCOME_UNKNOWN.
 	//
-	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT), OUTCOME_UNKNOWN (UNKNOWN).
 	CreateStage(ctx context.Context, in *CreateStageRequest, opts ...grpc.CallOption) (*CreateStageResponse, error)
 	// Reads one stage (AWS GetStage). Adds nothing to the service's errors.
 	GetStage(ctx context.Context, in *GetStageRequest, opts ...grpc.CallOption) (*GetStageResponse, error)
@@ -111,8 +113,10 @@ type StagesClient interface {
 	DeleteStage(ctx context.Context, in *DeleteStageRequest, opts ...grpc.CallOption) (*DeleteStageResponse, error)
 	// Creates a token a client joins the stage with (AWS
 	// CreateParticipantToken): a player who publishes, or a spectator who only
-	// subscribes. As for CreateStage, a repeated request_id answers the first
-	// call's token, and an attempt whose answer was lost is not retried.
+	// subscribes. A repeated request_id answers the first call's token. AWS
+	// takes no idempotency token for it, so an attempt whose answer was lost
+	// is sent again: it may leave a token nobody ever received, which is
+	// harmless (it is a credential no one holds, and it expires).
 	//
 	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
 	CreateParticipantToken(ctx context.Context, in *CreateParticipantTokenRequest, opts ...grpc.CallOption) (*CreateParticipantTokenResponse, error)
@@ -394,10 +398,12 @@ type Stages_WatchStageParticipantsClient = grpc.ServerStreamingClient[WatchStage
 type StagesServer interface {
 	// Creates a stage (AWS CreateStage), and participant tokens for it when
 	// asked. AWS takes no idempotency token for it: the sidecar answers a
-	// repeated request_id with the first call's stage, and never retries an
-	// attempt whose answer was lost (it may have created a stage).
+	// repeated request_id with the first call's stage, retries only what AWS
+	// surely did not carry out (throttling), and never sends it again after
+	// an attempt whose answer was lost (it may have created a stage): that
+	// call, and every call with its request_id, answers OUTCOME_UNKNOWN.
 	//
-	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
+	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT), OUTCOME_UNKNOWN (UNKNOWN).
 	CreateStage(context.Context, *CreateStageRequest) (*CreateStageResponse, error)
 	// Reads one stage (AWS GetStage). Adds nothing to the service's errors.
 	GetStage(context.Context, *GetStageRequest) (*GetStageResponse, error)
@@ -414,8 +420,10 @@ type StagesServer interface {
 	DeleteStage(context.Context, *DeleteStageRequest) (*DeleteStageResponse, error)
 	// Creates a token a client joins the stage with (AWS
 	// CreateParticipantToken): a player who publishes, or a spectator who only
-	// subscribes. As for CreateStage, a repeated request_id answers the first
-	// call's token, and an attempt whose answer was lost is not retried.
+	// subscribes. A repeated request_id answers the first call's token. AWS
+	// takes no idempotency token for it, so an attempt whose answer was lost
+	// is sent again: it may leave a token nobody ever received, which is
+	// harmless (it is a credential no one holds, and it expires).
 	//
 	// Adds: IDEMPOTENCY_KEY_REUSED (INVALID_ARGUMENT).
 	CreateParticipantToken(context.Context, *CreateParticipantTokenRequest) (*CreateParticipantTokenResponse, error)

@@ -59,8 +59,9 @@ final class StagePart {
 
   void run() throws Failure, InterruptedException {
     // 8. Create the stage. As for every mutating call, the request_id is made once and sent on
-    // every retry. AWS cannot de-duplicate CreateStage: after an answer lost on the way back, a
-    // retry may make a second, empty stage; the unique name finds it (docs/stages.md).
+    // every retry. AWS cannot de-duplicate CreateStage, so after an answer lost on the way
+    // back the gateway answers UNKNOWN (OUTCOME_UNKNOWN, not retried) and sends nothing more for
+    // this request_id; the unique name finds the stage (docs/stages.md).
     CreateStageRequest create =
         CreateStageRequest.newBuilder()
             .setName("match-" + UUID.randomUUID())
