@@ -1,116 +1,41 @@
-// One backend's life with a GameLift Streams session, through the
-// gamelift-streams-gateway sidecar, in C++ with gRPC's own C++ library.
-// examples/README.md lists the steps and the exact lines this prints.
+// One backend's life with a GameLift Streams session, then with an IVS
+// Real-Time stage beside it (stage.cpp), through the gamelift-streams-gateway
+// sidecar, in C++ with gRPC's own C++ library. examples/README.md lists the
+// steps and the exact lines this prints.
 #include <chrono>
-#include <cstdint>
-#include <cstdlib>
-#include <iomanip>
 #include <iostream>
 #include <memory>
-#include <random>
-#include <sstream>
-#include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "gamelift/streams/v1/error_reason.pb.h"
 #include "gamelift/streams/v1/stream_sessions.grpc.pb.h"
-#include "google/rpc/code.pb.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
+#include "gateway_call.h"
+#include "stage.h"
 
 namespace v1 = gamelift::streams::v1;
 using namespace std::chrono_literals;
-using std::chrono::milliseconds;
 
 namespace {
 
-// An unexpected failure: main prints "failed: <what>" and exits 1.
-struct Failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-std::string Env(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// A random UUID (version 4), the usual form of a request_id.
-std::string NewRequestId() {
-  std::random_device random;
-  unsigned char bytes[16];
-  for (int i = 0; i < 16; i += 4) {
-    const std::uint32_t r = random();
-    for (int j = 0; j < 4; ++j) bytes[i + j] = static_cast<unsigned char>(r >> (8 * j));
-  }
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;  // version 4
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;  // RFC 4122 variant
-  std::ostringstream out;
-  out << std::hex << std::setfill('0');
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out << '-';
-    out << std::setw(2) << static_cast<int>(bytes[i]);
-  }
-  return out.str();
-}
-
-// A failed call as the gateway describes it: the gRPC code, and the
-// google.rpc.Status it sends in the grpc-status-details-bin trailer, which
-// grpc::Status::error_details() returns serialized.
-struct CallError {
-  grpc::StatusCode code = grpc::StatusCode::OK;
-  std::string message;
-  std::string reason_name;          // google.rpc.ErrorInfo's reason, as sent
-  v1::ErrorReason reason = v1::ERROR_REASON_UNSPECIFIED;  // parsed; UNSPECIFIED for a name this code lacks
-  milliseconds retry_delay{0};      // google.rpc.RetryInfo: wait this long before retrying
-  std::vector<std::string> fields;  // google.rpc.BadRequest: the fields at fault
-
-  std::string CodeName() const { return google::rpc::Code_Name(static_cast<google::rpc::Code>(code)); }
-  std::string Describe() const { return "code=" + CodeName() + " reason=" + reason_name; }
-};
-
-CallError Decode(const grpc::Status& status) {
-  CallError error;
-  error.code = status.error_code();
-  error.message = status.error_message();
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return error;
-  for (const google::protobuf::Any& any : details.details()) {
-    if (google::rpc::ErrorInfo info; any.UnpackTo(&info)) {
-      error.reason_name = info.reason();
-      // Reason strings are ErrorReason value names; one a newer gateway added does not parse.
-      v1::ErrorReason_Parse(error.reason_name, &error.reason);
-    } else if (google::rpc::RetryInfo retry; any.UnpackTo(&retry)) {
-      error.retry_delay = std::chrono::seconds(retry.retry_delay().seconds()) +
-                          std::chrono::duration_cast<milliseconds>(std::chrono::nanoseconds(retry.retry_delay().nanos()));
-    } else if (google::rpc::BadRequest bad; any.UnpackTo(&bad)) {
-      for (const auto& violation : bad.field_violations()) error.fields.push_back(violation.field());
-    }
-  }
-  return error;
-}
-
-Failure Failed(const std::string& call, const grpc::Status& status) {
-  const CallError error = Decode(status);
-  return Failure(call + ": " + error.Describe() + " (" + error.message + ")");
-}
+using namespace example;
 
 std::string StatusName(const v1::StreamSession& session) { return v1::StreamSessionStatus_Name(session.status()); }
 
 class Example {
  public:
   Example()
-      : token_(Env("GLS_GATEWAY_TOKEN", "")),
+      : settings_(Env("GLS_GATEWAY_TOKEN", "")),
         group_(Env("GLS_STREAM_GROUP", "sg-000000001")),
         application_(Env("GLS_APPLICATION", "a-000000001")),
-        // One channel for the whole process: it reconnects by itself. The
-        // sidecar runs beside the backend, in plain text; across a network,
-        // use grpc::SslCredentials(grpc::SslCredentialsOptions()).
-        stub_(v1::StreamSessions::NewStub(grpc::CreateChannel(Env("GLS_GATEWAY_ADDRESS", "127.0.0.1:50051"),
-                                                              grpc::InsecureChannelCredentials()))) {}
+        // One channel for the whole process and both services: it
+        // reconnects by itself. The sidecar runs beside the backend, in
+        // plain text; across a network, use
+        // grpc::SslCredentials(grpc::SslCredentialsOptions()).
+        channel_(grpc::CreateChannel(Env("GLS_GATEWAY_ADDRESS", "127.0.0.1:50051"), grpc::InsecureChannelCredentials())),
+        stub_(v1::StreamSessions::NewStub(channel_)) {}
 
   void Run() {
     ShowARejectedCall();
@@ -127,16 +52,11 @@ class Example {
 
     Terminate(session.arn());
     WatchUntilEnded(session.arn(), resume_token);
+
+    RunStage(channel_, settings_);  // the same channel, for the Stages service
   }
 
  private:
-  // Every call has a deadline (without one, a call to a stuck peer waits
-  // forever) and, when the sidecar requires one, the bearer token.
-  void Prepare(grpc::ClientContext& context, milliseconds timeout) const {
-    context.set_deadline(std::chrono::system_clock::now() + timeout);
-    if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
-  }
-
   // Stands in for the WebRTC signal request a real client (the GameLift
   // Streams Web SDK) sends to the backend.
   static std::string SignalRequestFromClient() { return "{\"type\":\"offer\",\"sdp\":\"v=0 simulated client\"}"; }
@@ -148,7 +68,7 @@ class Example {
     request.set_signal_request(SignalRequestFromClient());
     v1::StartStreamSessionResponse response;
     grpc::ClientContext context;
-    Prepare(context, 10s);
+    settings_.Prepare(context, 10s);
     const grpc::Status status = stub_->StartStreamSession(&context, request, &response);
     if (status.ok()) throw Failure("a start without a stream group was accepted");
     const CallError error = Decode(status);
@@ -173,27 +93,16 @@ class Example {
     // Answer only once the session is ACTIVE, with its signal response.
     request.set_wait_for_active(true);
 
-    constexpr int kMaxAttempts = 5;
-    for (int attempt = 1;; ++attempt) {
-      v1::StartStreamSessionResponse response;
-      grpc::ClientContext context;
-      Prepare(context, 30s);  // longer: it covers the wait for ACTIVE
-      const grpc::Status status = stub_->StartStreamSession(&context, request, &response);
-      if (status.ok()) {
-        std::cout << "started: " << response.stream_session().arn() << " status=" << StatusName(response.stream_session())
-                  << " attempts=" << attempt << "\n";
-        return response.stream_session();
-      }
-      // UNAVAILABLE is always safe to retry with the same request_id, after
-      // the RetryInfo delay; anything else is not for this code to fix.
-      const CallError error = Decode(status);
-      if (error.code != grpc::StatusCode::UNAVAILABLE || attempt == kMaxAttempts) {
-        throw Failed("StartStreamSession", status);
-      }
-      std::cout << "start: attempt " << attempt << " failed: " << error.Describe()
-                << " retry_delay_ms=" << error.retry_delay.count() << "\n";
-      std::this_thread::sleep_for(error.retry_delay);
-    }
+    v1::StartStreamSessionResponse response;
+    // UNAVAILABLE is retried with the same request_id, after the RetryInfo
+    // delay; anything else is not for this code to fix (gateway_call.h).
+    const int attempts = WithRetries("start", settings_, 30s,  // longer: it covers the wait for ACTIVE
+                                     [&](grpc::ClientContext& context) {
+                                       return stub_->StartStreamSession(&context, request, &response);
+                                     });
+    std::cout << "started: " << response.stream_session().arn() << " status=" << StatusName(response.stream_session())
+              << " attempts=" << attempts << "\n";
+    return response.stream_session();
   }
 
   // A client reconnecting: a new signal request for the same session.
@@ -206,7 +115,7 @@ class Example {
     request.set_wait_for_active(true);
     v1::CreateStreamSessionConnectionResponse response;
     grpc::ClientContext context;
-    Prepare(context, 30s);
+    settings_.Prepare(context, 30s);
     const grpc::Status status = stub_->CreateStreamSessionConnection(&context, request, &response);
     if (!status.ok()) throw Failed("CreateStreamSessionConnection", status);
     std::cout << "reconnected: status=" << StatusName(response.stream_session()) << " signal response "
@@ -220,7 +129,7 @@ class Example {
     request.set_request_id(NewRequestId());
     v1::TerminateStreamSessionResponse response;
     grpc::ClientContext context;
-    Prepare(context, 10s);
+    settings_.Prepare(context, 10s);
     const grpc::Status status = stub_->TerminateStreamSession(&context, request, &response);
     if (!status.ok()) throw Failed("TerminateStreamSession", status);
     std::cout << "terminated: status=" << StatusName(response.stream_session()) << "\n";
@@ -236,7 +145,7 @@ class Example {
     request.set_stream_session_identifier(arn);
     request.set_resume_token(resume_token);
     grpc::ClientContext context;
-    Prepare(context, timeout);
+    settings_.Prepare(context, timeout);
     auto stream = stub_->WatchStreamSession(&context, request);
     bool ended = false;
     v1::WatchStreamSessionResponse response;
@@ -274,9 +183,10 @@ class Example {
     std::this_thread::sleep_for(error.retry_delay);
   }
 
-  const std::string token_;
+  const CallSettings settings_;
   const std::string group_;
   const std::string application_;
+  const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::StreamSessions::Stub> stub_;
 };
 

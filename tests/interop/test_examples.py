@@ -23,9 +23,8 @@ import pytest
 from conftest import REPO, Admin, boto3_client, serving_gateway, GROUP
 
 LANGUAGES = ["go", "cpp", "java", "typescript", "python"]
-# The languages whose example has the stage part; C++ has only the stream
-# session part so far (it builds the Stages client code all the same).
-WITH_STAGES = {"go", "java", "typescript", "python"}
+# The languages whose example has the stage part: all of them.
+WITH_STAGES = {"go", "cpp", "java", "typescript", "python"}
 # The first build of a language downloads its packages (grpc-java, grpc-go,
 # @grpc/grpc-js) and compiles the generated code; a cached one is quick.
 BUILD_AND_RUN_SECONDS = 900
