@@ -32,6 +32,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EACH=(
     "bash tests/pytest.sh tests/interop/test_csharp.py"
     "bash tests/pytest.sh tests/interop/test_emulator_boto3.py"
+    "bash tests/pytest.sh tests/interop/test_emulator_ivs_boto3.py"
+    "bash tests/pytest.sh tests/interop/test_emulator_ivs_js.py"
     "bash tests/pytest.sh tests/interop/test_gateway_grpcio.py"
     "bash tests/pytest.sh tests/interop/test_grpcurl.py"
     "bash tests/pytest.sh tests/interop/test_go_outside.py"
@@ -43,6 +45,7 @@ EACH=(
     "bash tests/pytest.sh tests/interop/test_examples.py::test_the_example_runs_its_whole_script[python]"
     "bash tests/pytest.sh tests/interop/test_examples.py::test_an_example_without_the_token_is_refused"
     "cargo test --test fleet"
+    "cargo test --test fleet_stages"
     "bash tests/buf/check.sh"
     "bash tests/image/check.sh"
 )

@@ -24,6 +24,7 @@ use gamelift_streams_gateway::fleet::reads::{FleetReads, FETCH_LEASE};
 use gamelift_streams_gateway::fleet::schedule::FleetSchedule;
 use gamelift_streams_gateway::fleet::terminations::FleetTerminations;
 use gamelift_streams_gateway::fleet::{Fleet, FleetConfig};
+use gamelift_streams_gateway::proto::ivs;
 use gamelift_streams_gateway::sessions::idempotency::{
     Begin, Fingerprint, IdempotencyStore, Key, OutcomeStore, StoreLimits,
 };
@@ -33,7 +34,9 @@ use gamelift_streams_gateway::sessions::resilience::{CallFailure, GiveUp, Priori
 use gamelift_streams_gateway::sessions::terminations::{InProcess, Pending, PendingTerminations};
 use gamelift_streams_gateway::sessions::watch::budget::{PollBudget, PollSchedule};
 use gamelift_streams_gateway::sessions::watch::shared::{Look, NotShared, PollResults, Read};
-use gamelift_streams_gateway::sessions::{SessionError, UpstreamKind};
+use gamelift_streams_gateway::sessions::{Sender, SessionError, UpstreamKind};
+use gamelift_streams_gateway::stages::shared::SharedStageReads;
+use gamelift_streams_gateway::stages::StageReads;
 use serde_json::Value;
 use support::redis::{RedisCluster, RedisServer};
 use tokio::time::Instant;
@@ -537,6 +540,8 @@ async fn poll_results_keep_their_contract(results: &dyn PollResults, shares: boo
     drop(dropped);
     let other = Read::Page("");
     let Look::Fetch(_) = results.look("sg-1", other, false).await else { panic!("reads are apart") };
+    let stage_read = Read::Stage("ss-1");
+    let Look::Fetch(_) = results.look("sg-1", stage_read, false).await else { panic!("a stage's read is apart") };
     let recent = results.recent("sg-1", read, Duration::from_secs(60)).await;
     assert_eq!(recent.is_some(), shares, "a recent result is answered when shared");
 }
@@ -734,4 +739,70 @@ async fn every_seam_keeps_its_contract_on_a_redis_cluster() {
         "1",
         "the keys live on their slot's node"
     );
+}
+
+// ----- StageReads -----
+
+/// The contract of a stage's reads, on the emulator's IVS Real-Time: a
+/// stage nobody joined has no session; a join makes the newest session,
+/// active, with the participant and its JOINED; a leave ends it; a stage
+/// that does not exist is NOT_FOUND.
+async fn stage_reads_keep_their_contract(reads: &dyn StageReads, h: &support::Harness, stage: &str, token: &str) {
+    assert_eq!(reads.active_session(stage).await.expect("GetStage"), "");
+    assert!(reads.sessions(stage).await.expect("ListStageSessions").is_empty());
+    let (status, joined) =
+        h.admin(reqwest::Method::POST, "ivs/participants", Some(serde_json::json!({ "token": token }))).await;
+    assert_eq!(status, 200, "{joined}");
+    let (session, id) = (joined["sessionId"].as_str().expect("session"), joined["participantId"].as_str().expect("id"));
+    let sessions = reads.sessions(stage).await.expect("sessions");
+    assert_eq!(sessions[0].session_id, session, "newest first");
+    assert!(sessions[0].end_time.is_none(), "active");
+    let (participants, next) = reads.participants(stage, session, "").await.expect("participants");
+    assert_eq!((participants.len(), participants[0].participant_id.as_str(), next.as_str()), (1, id, ""));
+    let events = reads.events(stage, session, id).await.expect("events");
+    assert_eq!(events.first().map(ivs::ParticipantEvent::name), Some(ivs::ParticipantEventName::Joined));
+    let missing = "arn:aws:ivs:us-west-2:111122223333:stage/NoSuchStage01";
+    let failure = reads.active_session(missing).await.expect_err("no such stage");
+    assert!(gamelift_streams_gateway::stages::is_not_found(&failure), "{failure:?}");
+}
+
+/// A stage and a token for it, on `h`'s emulator.
+async fn stage_and_token(client: &aws_sdk_ivsrealtime::Client) -> (String, String) {
+    let stage = client.create_stage().send().await.expect("stage").stage.expect("stage").arn;
+    let token = client.create_participant_token().stage_arn(&stage).send().await.expect("token");
+    (stage, token.participant_token.and_then(|t| t.token).expect("token"))
+}
+
+fn ivs_sender(h: &support::Harness) -> Sender<aws_sdk_ivsrealtime::Client> {
+    let url = h.emulator.endpoint_url();
+    Sender::new("IVSRealTime", support::stages::ivs_client(&url), Arc::new(Resilience::new(RetryPolicy::default())))
+}
+
+#[tokio::test]
+async fn stage_reads_through_the_sdk() {
+    let h = support::harness_with(support::unlimited()).await;
+    let sender = ivs_sender(&h);
+    let (stage, token) = stage_and_token(sender.client()).await;
+    stage_reads_keep_their_contract(&sender, &h, &stage, &token).await;
+}
+
+#[tokio::test]
+async fn stage_reads_shared_in_process() {
+    let h = support::harness_with(support::unlimited()).await;
+    let sender = ivs_sender(&h);
+    let (stage, token) = stage_and_token(sender.client()).await;
+    let shared = SharedStageReads::new(Arc::new(sender), Arc::new(NotShared), Duration::from_millis(1));
+    stage_reads_keep_their_contract(&shared, &h, &stage, &token).await;
+}
+
+#[tokio::test]
+async fn stage_reads_shared_in_the_fleet() {
+    let h = support::harness_with(support::unlimited()).await;
+    let redis = RedisServer::start();
+    let sender = ivs_sender(&h);
+    let (stage, token) = stage_and_token(sender.client()).await;
+    let reads = Arc::new(FleetReads::new(fleet(&redis, "seams-stage-reads").await));
+    // Fresh for a millisecond: each read of the contract sees the last change.
+    let shared = SharedStageReads::new(Arc::new(sender), reads, Duration::from_millis(1));
+    stage_reads_keep_their_contract(&shared, &h, &stage, &token).await;
 }

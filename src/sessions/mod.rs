@@ -147,6 +147,11 @@ impl<C: Clone> Sender<C> {
         &self.resilience
     }
 
+    /// The SDK client.
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
     /// Sends `input` through `send` under the retry layer: one SDK request per
     /// attempt, each on a copy of the input, each in a client span (but for
     /// watch polls, which would flood traces).
