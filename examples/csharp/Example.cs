@@ -1,10 +1,11 @@
-// One backend's life with a GameLift Streams session, through the
-// gamelift-streams-gateway sidecar, in C# with Grpc.Net.Client.
-// examples/README.md lists the steps and the exact lines this prints.
+// One backend's life with a GameLift Streams session, then with an IVS
+// Real-Time stage beside it (Stage.cs), through the gamelift-streams-gateway
+// sidecar, in C# with Grpc.Net.Client. examples/README.md lists the steps
+// and the exact lines this prints.
 //
 // NOT COMPILED BY OUR CI: our CI machines have no NuGet. The CI only runs
 // generate.sh and checks (tests/interop/test_csharp.py) that every generated
-// type and member this file uses exists in the generated code. To build and
+// type and member this file and Stage.cs use exists in the generated code. To build and
 // run it yourself: docs/clients/csharp.md (generate.sh, then `dotnet run`).
 
 using System.Reflection;
@@ -34,6 +35,7 @@ return 0;
 
 sealed class Example
 {
+    private readonly GrpcChannel _channel;
     private readonly StreamSessions.StreamSessionsClient _client;
     private readonly string? _token = Environment.GetEnvironmentVariable("GLS_GATEWAY_TOKEN");
     private readonly string _group = Env("GLS_STREAM_GROUP", "sg-000000001");
@@ -44,11 +46,11 @@ sealed class Example
 
     public Example()
     {
-        // One channel for the whole process: it reconnects by itself. The
-        // sidecar runs beside the backend, in plain text (h2c); across a
-        // network, use an https:// address.
-        var channel = GrpcChannel.ForAddress("http://" + Env("GLS_GATEWAY_ADDRESS", "127.0.0.1:50051"));
-        _client = new StreamSessions.StreamSessionsClient(channel);
+        // One channel for the whole process and both services: it
+        // reconnects by itself. The sidecar runs beside the backend, in plain
+        // text (h2c); across a network, use an https:// address.
+        _channel = GrpcChannel.ForAddress("http://" + Env("GLS_GATEWAY_ADDRESS", "127.0.0.1:50051"));
+        _client = new StreamSessions.StreamSessionsClient(_channel);
     }
 
     public async Task RunAsync()
@@ -72,6 +74,10 @@ sealed class Example
 
         await TerminateAsync(session.Arn);
         await WatchUntilEndedAsync(session.Arn);
+
+        // The same channel, for the Stages service, each call with the same
+        // deadline and token.
+        await new StagePart(_channel, Call).RunAsync();
     }
 
     // Every call has a deadline (without one, a call to a stuck peer waits

@@ -1,14 +1,15 @@
 """The C# client (examples/csharp): generate.sh generates the C# code of the
-gateway's protos with protoc and grpc_csharp_plugin, and Example.cs, which
-our CI cannot compile (no NuGet here), uses only types and members the
-generated code declares.
+gateway's protos with protoc and grpc_csharp_plugin, and the example
+(Example.cs, and Stage.cs, its stage part), which our CI cannot compile (no
+NuGet here), uses only types and members the generated code declares.
 
-The check of Example.cs is textual but strict: every capitalised identifier
+The check of the example is textual but strict: every capitalised identifier
 in its code (comments and string text left out) must be declared by the
-generated code, by Example.cs itself, or be one of the library names listed
-in LIBRARY; the client methods and enum values it names must be declared in
-the generated client class and enums themselves. A test feeds the check a
-misspelt copy of Example.cs to show it fails then."""
+generated code (either package's), by the example itself, or be one of the
+library names listed in LIBRARY; the client methods and enum values it names
+must be declared in the generated client classes and enums themselves, each
+file's ErrorReason in the package that file imports. A test feeds the check
+misspelt copies of the example to show it fails then."""
 
 import os
 import re
@@ -22,22 +23,28 @@ from conftest import REPO
 CSHARP = REPO / "examples" / "csharp"
 GENERATED = REPO / "target" / "examples" / "csharp" / "generated"
 NAMESPACE = "GameLift.Streams.V1"
+STAGES_NAMESPACE = "Ivs.Realtime.V1"
+# The example's files: the stream session part, then the stage part.
+EXAMPLE_FILES = ("Example.cs", "Stage.cs")
 # Building grpc_csharp_plugin the first time downloads gRPC's sources from
 # PyPI and compiles it; later runs only run protoc.
 GENERATE_SECONDS = 900
 
-# What Example.cs takes from .NET, Grpc.Net.Client, Grpc.Core.Api,
+# What the example takes from .NET, Grpc.Net.Client, Grpc.Core.Api,
 # Grpc.StatusProto, Google.Protobuf and Google.Api.CommonProtos (Google.Rpc)
 # rather than from the generated code.
 LIBRARY = {
     # .NET
-    "Add", "Concat", "Console", "DateTime", "Delay", "Enum", "Environment", "Exception", "FromSeconds",
-    "GetCustomAttribute", "GetEnvironmentVariable", "GetField", "Guid", "IReadOnlyList", "IsNullOrEmpty", "Length", "List",
-    "Message", "Name", "NewGuid", "Select", "Task", "TimeSpan", "ToList", "ToString", "TotalMilliseconds",
-    "UtcNow", "WriteLine", "Zero",
+    "Add", "CancellationToken", "Concat", "Console", "Content", "DateTime", "Delay", "Encoding",
+    "EscapeDataString", "Enum", "Environment", "Exception", "FromSeconds", "Func", "GetCustomAttribute",
+    "GetEnvironmentVariable", "GetField", "Guid", "HttpClient", "IReadOnlyList", "IsNullOrEmpty",
+    "IsSuccessStatusCode", "Join", "JsonSerializer", "Length", "List", "Message", "Name", "NewGuid", "None",
+    "PostAsync", "ReadAsStringAsync", "Select", "Serialize", "StringContent", "Task", "TimeSpan", "Timeout", "ToList",
+    "ToString", "TotalMilliseconds", "UTF8", "Uri", "UtcNow", "WriteLine", "Zero",
     # Grpc.Net.Client, Grpc.Core.Api, Grpc.StatusProto
-    "CallOptions", "DeadlineExceeded", "Detail", "ForAddress", "GetDetail", "GetRpcStatus", "GrpcChannel",
-    "InvalidArgument", "Metadata", "ReadAllAsync", "ResponseStream", "RpcException", "StatusCode", "Unavailable",
+    "CallOptions", "Current", "DeadlineExceeded", "Detail", "ForAddress", "GetDetail", "GetRpcStatus", "GrpcChannel",
+    "IAsyncStreamReader", "InvalidArgument", "Metadata", "MoveNext", "NotFound", "ReadAllAsync", "ResponseStream",
+    "RpcException", "StatusCode", "Unavailable",
     # Google.Protobuf, Google.Api.CommonProtos
     "BadRequest", "Code", "EnumDescriptor", "ErrorInfo", "Field", "FieldViolations", "FindTypeByName",
     "FindValueByName", "Google", "Number", "OriginalNameAttribute", "Reason", "RetryDelay", "RetryInfo", "Rpc",
@@ -55,6 +62,17 @@ def generated():
     files = {p.name: p.read_text() for p in (GENERATED / NAMESPACE).glob("*.cs")}
     assert set(files) == {"StreamSessions.cs", "StreamSessionsGrpc.cs", "ErrorReason.cs"}, sorted(files)
     return files
+
+
+@pytest.fixture(scope="module")
+def generated_stages(generated):
+    """The generated C# sources of ivs.realtime.v1 (after generate.sh), by file name."""
+    return {p.name: p.read_text() for p in (GENERATED / STAGES_NAMESPACE).glob("*.cs")}
+
+
+def example_sources():
+    """The example's C# files, by name."""
+    return {name: (CSHARP / name).read_text() for name in EXAMPLE_FILES}
 
 
 def code_of(src, i=0, in_hole=False):
@@ -119,15 +137,25 @@ def enum_values(source, enum):
     return set(re.findall(r'OriginalName\("[^"]+"\)\]\s*(\w+)\s*=', body.group(1)))
 
 
-def client_methods(grpc_source):
-    client = grpc_source[grpc_source.index("class StreamSessionsClient"):]
+def client_methods(grpc_source, client_class="StreamSessionsClient"):
+    client = grpc_source[grpc_source.index(f"class {client_class}"):]
     return set(re.findall(r"public virtual [\w.:<>]+ (\w+)\(", client))
 
 
-def problems(example, files):
-    """What Example.cs uses that neither the generated code, Example.cs nor
-    LIBRARY declares."""
-    code, _ = code_of(example)
+def problems(sources, files, stage_files):
+    """What the example (its files' sources, by name) uses that neither the
+    generated code (`files`: GameLift.Streams.V1's, `stage_files`:
+    Ivs.Realtime.V1's), the example nor LIBRARY declares."""
+    found = []
+    for name, source in sources.items():
+        # Each file's ErrorReason is that of the one package it imports.
+        imported = set(re.findall(r"^using ([\w.]+);$", source, re.M)) & {NAMESPACE, STAGES_NAMESPACE}
+        assert len(imported) == 1, f"{name} imports {sorted(imported)}: one of the two packages, not both"
+        reasons = (files if imported == {NAMESPACE} else stage_files)["ErrorReason.cs"]
+        code, _ = code_of(source)
+        for value in sorted(set(re.findall(r"\bErrorReason\.(\w+)", code)) - enum_values(reasons, "ErrorReason")):
+            found.append(f"{name}: ErrorReason.{value}: no such value")
+    code = "\n".join(code_of(source)[0] for source in sources.values())
     code = re.sub(r"^using [\w.=\s]+;$", "", code, flags=re.M)
     own = set(re.findall(r"\b(?:class|record|struct|enum|interface)\s+(\w+)", code))
     own |= set(re.findall(
@@ -136,17 +164,20 @@ def problems(example, files):
     for params in re.findall(r"\brecord\s+\w+\s*\(([^)]*)\)", code):
         own |= set(re.findall(r"(\w+)\s*(?:,|$)", params))
     own |= set(re.findall(r"\bwhere\s+(\w+)\s*:", code))
-    generated = declared_in_generated(files.values())
+    generated = declared_in_generated([*files.values(), *stage_files.values()])
 
-    found = []
     for name in sorted(set(re.findall(r"\b[A-Z]\w*\b", code)) - own - LIBRARY - generated):
         found.append(f"{name}: declared nowhere")
-    methods = client_methods(files["StreamSessionsGrpc.cs"])
-    for name in sorted(set(re.findall(r"\b_client\.(\w+)\(", code)) - methods):
-        found.append(f"StreamSessionsClient.{name}: no such method")
-    for enum, file in (("StreamSessionStatus", "StreamSessions.cs"), ("StreamSessionEventKind", "StreamSessions.cs"),
-                       ("ErrorReason", "ErrorReason.cs")):
-        for name in sorted(set(re.findall(r"\b" + enum + r"\.(\w+)", code)) - enum_values(files[file], enum)):
+    for field, grpc, client in (("_client", files["StreamSessionsGrpc.cs"], "StreamSessionsClient"),
+                                ("_stages", stage_files["StagesGrpc.cs"], "StagesClient")):
+        for name in sorted(set(re.findall(r"\b" + field + r"\.(\w+)\(", code)) - client_methods(grpc, client)):
+            found.append(f"{client}.{name}: no such method")
+    for enum, source in (("StreamSessionStatus", files["StreamSessions.cs"]),
+                         ("StreamSessionEventKind", files["StreamSessions.cs"]),
+                         ("StageParticipantEventKind", stage_files["Stages.cs"]),
+                         ("ParticipantEventName", stage_files["Stages.cs"]),
+                         ("ParticipantTokenCapability", stage_files["Stages.cs"])):
+        for name in sorted(set(re.findall(r"\b" + enum + r"\.(\w+)", code)) - enum_values(source, enum)):
             found.append(f"{enum}.{name}: no such value")
     return found
 
@@ -195,25 +226,54 @@ def test_the_stages_code_is_generated_in_its_own_namespace(generated):
         assert f'[pbr::OriginalName("{reason}")]' in files["ErrorReason.cs"], reason
 
 
-def test_the_example_uses_only_what_the_generated_code_declares(generated):
-    example = (CSHARP / "Example.cs").read_text()
-    assert "NOT COMPILED BY OUR CI" in example
-    assert problems(example, generated) == []
-    code, _ = code_of(example)
-    assert LIBRARY - set(re.findall(r"\b[A-Z]\w*\b", code)) == set(), "LIBRARY names Example.cs no longer uses"
+def test_the_example_uses_only_what_the_generated_code_declares(generated, generated_stages):
+    sources = example_sources()
+    for source in sources.values():
+        assert "NOT COMPILED BY OUR CI" in source
+    assert problems(sources, generated, generated_stages) == []
+    code = "\n".join(code_of(source)[0] for source in sources.values())
+    assert LIBRARY - set(re.findall(r"\b[A-Z]\w*\b", code)) == set(), "LIBRARY names the example no longer uses"
 
 
-def test_the_check_fails_on_a_misspelt_example(generated):
-    example = (CSHARP / "Example.cs").read_text()
-    for right, wrong, expected in [
-        ("StartStreamSessionAsync(", "StartStreamSessionsAsync(", "StreamSessionsClient.StartStreamSessionsAsync: no such method"),
-        (".ResumeToken", ".ResumeTokens", "ResumeTokens: declared nowhere"),
-        ("new WatchStreamSessionRequest", "new WatchSessionRequest", "WatchSessionRequest: declared nowhere"),
-        ("StreamSessionStatus.Terminated", "StreamSessionStatus.Ended", "StreamSessionStatus.Ended: no such value"),
-        ("{ProtoNames.Of(session.Status)}", "{ProtoNames.Of(session.State)}", "State: declared nowhere"),
+def test_the_example_runs_the_stage_part_on_the_same_channel():
+    """Stage.cs is the script's steps 8 to 13, run at the end of Example.cs
+    with its channel, and prints each line examples/README.md gives."""
+    sources = example_sources()
+    assert "await new StagePart(_channel, Call).RunAsync();" in sources["Example.cs"]
+    stage, _ = code_of(sources["Stage.cs"], 0)
+    assert "new Stages.StagesClient(channel)" in stage
+    for text in ("stage: created ", "stage: token for ", "stage watch: ", "stage client: ", " joins",
+                 "stage: GLS_EMULATOR_URL unset; skipping the simulated clients", "stage: disconnected ",
+                 "spectating ended", "stage: deleted", "stage: get after delete: ", "GLS_EMULATOR_URL",
+                 "/_emulator/ivs/participants"):
+        assert text in sources["Stage.cs"], text
+
+
+def test_the_check_fails_on_a_misspelt_example(generated, generated_stages):
+    for file, right, wrong, expected in [
+        ("Example.cs", "StartStreamSessionAsync(", "StartStreamSessionsAsync(",
+         "StreamSessionsClient.StartStreamSessionsAsync: no such method"),
+        ("Example.cs", ".ResumeToken", ".ResumeTokens", "ResumeTokens: declared nowhere"),
+        ("Example.cs", "new WatchStreamSessionRequest", "new WatchSessionRequest", "WatchSessionRequest: declared nowhere"),
+        ("Example.cs", "StreamSessionStatus.Terminated", "StreamSessionStatus.Ended", "StreamSessionStatus.Ended: no such value"),
+        ("Example.cs", "{ProtoNames.Of(session.Status)}", "{ProtoNames.Of(session.SessionStatus)}",
+         "SessionStatus: declared nowhere"),
+        ("Stage.cs", "_stages.CreateParticipantTokenAsync(", "_stages.CreateTokenAsync(",
+         "StagesClient.CreateTokenAsync: no such method"),
+        ("Stage.cs", "new WatchStageParticipantsRequest", "new WatchParticipantsRequest",
+         "WatchParticipantsRequest: declared nowhere"),
+        ("Stage.cs", "ParticipantEventName.PublishStarted", "ParticipantEventName.Published",
+         "ParticipantEventName.Published: no such value"),
+        ("Stage.cs", "StageParticipantEventKind.Synced", "StageParticipantEventKind.InSync",
+         "StageParticipantEventKind.InSync: no such value"),
+        # A value only the other package's ErrorReason has.
+        ("Stage.cs", "ErrorReason.NotFound", "ErrorReason.SessionNotReady",
+         "Stage.cs: ErrorReason.SessionNotReady: no such value"),
     ]:
-        assert right in example, right
-        assert expected in problems(example.replace(right, wrong), generated), wrong
+        sources = example_sources()
+        assert right in sources[file], right
+        sources[file] = sources[file].replace(right, wrong)
+        assert expected in problems(sources, generated, generated_stages), wrong
 
 
 def test_the_project_pins_its_packages_and_compiles_the_generated_code():
@@ -223,3 +283,4 @@ def test_the_project_pins_its_packages_and_compiles_the_generated_code():
     for name, version in packages.items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} is not pinned: {version}"
     assert "target/examples/csharp/generated/GameLift.Streams.V1/" in project
+    assert "target/examples/csharp/generated/Ivs.Realtime.V1/" in project
