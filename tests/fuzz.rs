@@ -1,5 +1,6 @@
-//! Property tests over what a caller controls: any bytes as any request
-//! (decoding, then validation) and any StartStreamSession field values never
+//! Property tests over what a caller controls: any bytes as any request of
+//! either service (decoding, then validation) and any StartStreamSession,
+//! CreateStage, CreateParticipantToken or StartComposition field values never
 //! panic, and every refusal is a status small enough for every gRPC client
 //! (well under C-core's 8 KiB of metadata). A few seconds in the suite;
 //! `PROPTEST_CASES=100000 cargo test --test fuzz` for a longer run.
@@ -7,6 +8,7 @@
 use gamelift_streams_gateway::api::operations::Unary;
 use gamelift_streams_gateway::api::status::{to_status, ApiError, CallContext};
 use gamelift_streams_gateway::api::validate::FieldViolation;
+use gamelift_streams_gateway::proto::ivs;
 use gamelift_streams_gateway::proto::v1 as pb;
 use proptest::prelude::*;
 use prost::Message;
@@ -53,7 +55,23 @@ fn validate_as_every_request(bytes: &[u8]) -> Result<(), TestCaseError> {
     as_request::<pb::ListStreamSessionsByAccountRequest>(bytes)?;
     as_request::<pb::TerminateStreamSessionRequest>(bytes)?;
     as_request::<pb::CreateStreamSessionConnectionRequest>(bytes)?;
-    as_request::<pb::ExportStreamSessionFilesRequest>(bytes)
+    as_request::<pb::ExportStreamSessionFilesRequest>(bytes)?;
+    as_request::<ivs::CreateStageRequest>(bytes)?;
+    as_request::<ivs::GetStageRequest>(bytes)?;
+    as_request::<ivs::ListStagesRequest>(bytes)?;
+    as_request::<ivs::UpdateStageRequest>(bytes)?;
+    as_request::<ivs::DeleteStageRequest>(bytes)?;
+    as_request::<ivs::CreateParticipantTokenRequest>(bytes)?;
+    as_request::<ivs::GetParticipantRequest>(bytes)?;
+    as_request::<ivs::ListParticipantsRequest>(bytes)?;
+    as_request::<ivs::DisconnectParticipantRequest>(bytes)?;
+    as_request::<ivs::ListParticipantEventsRequest>(bytes)?;
+    as_request::<ivs::GetStageSessionRequest>(bytes)?;
+    as_request::<ivs::ListStageSessionsRequest>(bytes)?;
+    as_request::<ivs::StartCompositionRequest>(bytes)?;
+    as_request::<ivs::StopCompositionRequest>(bytes)?;
+    as_request::<ivs::GetCompositionRequest>(bytes)?;
+    as_request::<ivs::ListCompositionsRequest>(bytes)
 }
 
 /// Text a caller might send: anything, including long and non-ASCII.
@@ -95,6 +113,66 @@ fn start_request() -> impl Strategy<Value = pb::StartStreamSessionRequest> {
         )
 }
 
+fn token_configuration() -> impl Strategy<Value = ivs::ParticipantTokenConfiguration> {
+    (
+        any::<Option<i32>>(),
+        text(),
+        prop::collection::btree_map(text(), text(), 0..20),
+        prop::collection::vec(any::<i32>(), 0..5),
+    )
+        .prop_map(|(duration_minutes, user_id, attributes, capabilities)| ivs::ParticipantTokenConfiguration {
+            duration_minutes,
+            user_id,
+            attributes,
+            capabilities,
+        })
+}
+
+fn create_stage_request() -> impl Strategy<Value = ivs::CreateStageRequest> {
+    (text(), prop::collection::vec(token_configuration(), 0..30), text()).prop_map(
+        |(name, participant_token_configurations, request_id)| ivs::CreateStageRequest {
+            name,
+            participant_token_configurations,
+            request_id,
+        },
+    )
+}
+
+fn destination() -> impl Strategy<Value = ivs::DestinationConfiguration> {
+    (text(), prop::option::of((text(), text())), prop::option::of((text(), prop::collection::vec(text(), 0..5))))
+        .prop_map(|(name, channel, s3)| ivs::DestinationConfiguration {
+            name,
+            channel: channel.map(|(channel_arn, encoder_configuration_arn)| ivs::ChannelDestinationConfiguration {
+                channel_arn,
+                encoder_configuration_arn,
+            }),
+            s3: s3.map(|(storage_configuration_arn, encoder_configuration_arns)| ivs::S3DestinationConfiguration {
+                storage_configuration_arn,
+                encoder_configuration_arns,
+            }),
+        })
+}
+
+fn start_composition_request() -> impl Strategy<Value = ivs::StartCompositionRequest> {
+    (text(), prop::collection::vec(destination(), 0..8), any::<(i32, i32, i32, Option<i32>, Option<i32>)>(), text())
+        .prop_map(|(stage_arn, destinations, (fill, ratio, position, gap, width), request_id)| {
+            ivs::StartCompositionRequest {
+                stage_arn,
+                layout: Some(ivs::LayoutConfiguration {
+                    grid: Some(ivs::GridConfiguration {
+                        video_fill_mode: fill,
+                        video_aspect_ratio: ratio,
+                        grid_gap: gap,
+                        ..Default::default()
+                    }),
+                    pip: Some(ivs::PipConfiguration { pip_position: position, pip_width: width, ..Default::default() }),
+                }),
+                destinations,
+                request_id,
+            }
+        })
+}
+
 /// Cases per property: `PROPTEST_CASES`, else a few seconds' worth.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(128)
@@ -114,6 +192,19 @@ proptest! {
         let decoded = pb::StartStreamSessionRequest::decode(bytes.as_slice());
         prop_assert_eq!(decoded.ok(), Some(request.clone()));
         if let Some(v) = violations(&request) {
+            assert_bounded(v)?;
+        }
+    }
+
+    #[test]
+    fn any_stage_request_is_answered_with_a_bounded_status(
+        create in create_stage_request(),
+        composition in start_composition_request(),
+        configuration in token_configuration(),
+        stage_arn in text(),
+    ) {
+        let token = ivs::CreateParticipantTokenRequest { stage_arn, configuration: Some(configuration), ..Default::default() };
+        for v in [violations(&create), violations(&composition), violations(&token)].into_iter().flatten() {
             assert_bounded(v)?;
         }
     }
