@@ -107,6 +107,7 @@ async fn serve(mut config: ServeConfig, telemetry: &Telemetry) -> anyhow::Result
         stage_reads = Arc::new(SharedStageReads::new(stage_reads, reads.clone(), config.stage_watch.interval));
     }
     let stage_watches = StageWatches::new(stage_reads, config.stage_watch.clone());
+    let _stage_metrics = telemetry::metrics::register_stages(&stage_watches);
     let stages = StagesGateway::new(stage_calls, idempotency.clone(), stage_watches);
     let services = Services { streams: gateway_service, stages: Some(stages) };
     let mut gateway = server::start_with(&config.listen, services, config.access.clone(), config.limits)

@@ -421,7 +421,11 @@ async fn stages_calls_are_counted_per_rpc_and_per_ivs_operation() {
     let url = gateway.metrics.clone().expect("metrics address");
     let mut client = ivs::stages_client::StagesClient::connect(gateway.grpc.clone()).await.expect("connect");
     let created = client.create_stage(ivs::CreateStageRequest::default()).await.expect("CreateStage");
-    assert!(created.into_inner().stage.is_some_and(|s| !s.arn.is_empty()));
+    let stage_arn = created.into_inner().stage.expect("a stage").arn;
+    let watch = ivs::WatchStageParticipantsRequest { stage_arn };
+    let mut events = client.watch_stage_participants(watch).await.expect("watch").into_inner();
+    let synced = events.message().await.expect("an event").expect("SYNCED").event.expect("event");
+    assert_eq!(synced.kind(), ivs::StageParticipantEventKind::Synced);
     let unknown = ivs::GetStageRequest { stage_arn: "arn:aws:ivs:us-west-2:111122223333:stage/NoSuchStage01".into() };
     assert_eq!(client.get_stage(unknown).await.expect_err("unknown").code(), tonic::Code::NotFound);
     let after = scrape(&url).await;
@@ -436,6 +440,9 @@ async fn stages_calls_are_counted_per_rpc_and_per_ivs_operation() {
     assert_eq!(aws("CreateStage", "Success"), 1.0);
     assert_eq!(aws("GetStage", "ResourceNotFoundException"), 1.0);
     assert_eq!(value(&after, "gls_gateway_rate_limit_rate", &[("operation", "CreateStage")]), 5.0, "AWS's IVS quota");
+    let active = |kind: &str| value(&after, "gls_gateway_stage_watch_active", &[("kind", kind)]);
+    assert_eq!((active("watchers"), active("pollers")), (1.0, 1.0));
+    drop(events);
     gateway.stop();
 }
 

@@ -184,6 +184,11 @@ impl StageWatches {
         lock(&self.inner.feeds).len()
     }
 
+    /// The open watches of every stage.
+    pub fn watchers(&self) -> usize {
+        lock(&self.inner.feeds).values().map(|f| f.tx.receiver_count()).sum()
+    }
+
     /// The events of `stage_arn`'s participants: a SNAPSHOT per participant
     /// and SYNCED once the first round read them, then a CHANGE per event, a
     /// HEARTBEAT after each heartbeat interval without one.

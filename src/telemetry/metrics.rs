@@ -13,6 +13,7 @@ use crate::fleet::pacing::FleetPacing;
 use crate::fleet::reads::FleetReads;
 use crate::fleet::Fleet;
 use crate::sessions::Sessions;
+use crate::stages::watch::StageWatches;
 
 /// The registered instruments; collection stops when they are dropped.
 pub struct GatewayMetrics {
@@ -211,6 +212,19 @@ pub fn register(sessions: &Sessions, idempotency: &Arc<Idempotency>, gateway: &G
 
 /// Registers the metrics of fleet mode over `fleet`, its send budget and its
 /// shared poll results.
+/// The Stages service's watches: open watches and running stage pollers.
+pub fn register_stages(watches: &StageWatches) -> GatewayMetrics {
+    let meter = super::meter();
+    let w = watches.clone();
+    let active = gauge(
+        &meter,
+        "gls_gateway.stage_watch.active",
+        "WatchStageParticipants: open watches (kind=watchers) and running stage pollers (kind=pollers)",
+        move || by("kind", [("watchers", w.watchers() as f64), ("pollers", w.pollers() as f64)]),
+    );
+    GatewayMetrics { _counters: Vec::new(), _seconds: Vec::new(), _gauges: vec![active] }
+}
+
 pub fn register_fleet(fleet: &Arc<Fleet>, pacing: &Arc<FleetPacing>, reads: &Arc<FleetReads>) -> GatewayMetrics {
     let meter = super::meter();
     let f = fleet.clone();
