@@ -670,14 +670,18 @@ fn start_peak(h: &Harness) -> usize {
     h.emulator.call_peaks().get("StartStreamSession").copied().unwrap_or(0)
 }
 
-/// Every answer a success or a transient refusal; the sessions started, one each.
+/// Every answer a success or a transient refusal (UNAVAILABLE with
+/// RetryInfo, or the caller's deadline reached while an attempt was in
+/// flight: DEADLINE_EXCEEDED, UPSTREAM_TIMEOUT, which a loaded 2-core machine
+/// makes now and then); the sessions started, one each.
 async fn started_once_each(h: &Harness, answers: Vec<Result<String, tonic::Status>>) -> HashSet<String> {
     let mut started = HashSet::new();
     for answer in answers {
         match answer {
             Ok(arn) => assert!(started.insert(arn.clone()), "{arn} answered twice"),
             Err(status) => assert!(
-                status.code() == Code::Unavailable && status.get_error_details().retry_info().is_some(),
+                (status.code() == Code::Unavailable && status.get_error_details().retry_info().is_some())
+                    || (status.code() == Code::DeadlineExceeded && reason(&status) == "UPSTREAM_TIMEOUT"),
                 "{status:?}"
             ),
         }

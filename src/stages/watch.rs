@@ -245,7 +245,7 @@ impl Watcher {
         let state = lock(&feed.state);
         self.rx = feed.tx.subscribe();
         if state.closed {
-            self.ended = true;
+            self.rx = closed_with(FeedEvent::Closed);
         } else if let Some(failure) = &state.failed {
             self.rx = closed_with(FeedEvent::Failed(failure.clone()));
         } else if state.synced {
