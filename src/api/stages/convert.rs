@@ -6,7 +6,7 @@
 use aws_sdk_ivsrealtime::types as aws;
 use serde_json::{json, Map, Value};
 
-use crate::api::fields::AwsJson;
+use crate::api::fields::{text, AwsJson};
 use crate::api::validate::FieldViolation;
 use crate::convert::timestamp;
 use crate::proto::ivs as pb;
@@ -274,10 +274,6 @@ pub fn capabilities_to_aws(capabilities: &[i32]) -> Option<Vec<aws::ParticipantT
 fn fill_to_aws(mode: i32) -> Option<aws::VideoFillMode> {
     let mode = pb::VideoFillMode::try_from(mode).ok()?;
     to_aws("VIDEO_FILL_MODE_", mode.as_str_name()).map(aws::VideoFillMode::from)
-}
-
-fn text(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
 }
 
 /// A layout as the SDK takes it.

@@ -5,10 +5,6 @@
 //! conversion of its answer. The skeleton that runs them is
 //! [`crate::api::unary`].
 
-use std::future::Future;
-
-use aws_sdk_ivsrealtime::config::http::HttpResponse;
-use aws_sdk_ivsrealtime::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ivsrealtime::operation::create_participant_token::builders::CreateParticipantTokenInputBuilder;
 use aws_sdk_ivsrealtime::operation::create_stage::builders::CreateStageInputBuilder;
 use aws_sdk_ivsrealtime::operation::delete_stage::builders::DeleteStageInputBuilder;
@@ -25,7 +21,6 @@ use aws_sdk_ivsrealtime::operation::list_stages::builders::ListStagesInputBuilde
 use aws_sdk_ivsrealtime::operation::start_composition::builders::StartCompositionInputBuilder;
 use aws_sdk_ivsrealtime::operation::stop_composition::builders::StopCompositionInputBuilder;
 use aws_sdk_ivsrealtime::operation::update_stage::builders::UpdateStageInputBuilder;
-use aws_sdk_ivsrealtime::operation::RequestId;
 use aws_sdk_ivsrealtime::Client;
 use tokio::time::Instant;
 
@@ -34,7 +29,7 @@ use super::StagesGateway;
 use crate::api::operations::{Answer, Unary};
 use crate::api::status::{ApiError, CallContext, IVS_REAL_TIME};
 use crate::proto::ivs as pb;
-use crate::sessions::{Call, CallResult, Sender};
+use crate::sessions::{Call, Sender};
 
 /// Where a Stages RPC's call goes: IVS Real-Time, by the caller's deadline.
 pub struct StagesUpstream {
@@ -45,18 +40,6 @@ pub struct StagesUpstream {
 }
 
 impl StagesUpstream {
-    /// Sends `input` as operation `op`, retried as `call` allows.
-    async fn send<I, T, E, F, Fut>(&self, op: &'static str, call: Call, input: I, send: F) -> CallResult<T>
-    where
-        I: Clone,
-        T: RequestId,
-        F: Fn(I, Client) -> Fut,
-        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
-    {
-        self.sender.call(op, call, input, send).await
-    }
-
     /// As the retry policy says.
     fn by(&self) -> Call {
         Call::By(self.deadline)
@@ -67,7 +50,7 @@ impl StagesUpstream {
 /// `$call` (a method of [`StagesUpstream`]) allows.
 macro_rules! send {
     ($to:ident, $call:expr, $input:ident) => {
-        $to.send(Self::OPERATION, $call, $input, |input, client| async move { input.send_with(&client).await })
+        $to.sender.call(Self::OPERATION, $call, $input, |input, client| async move { input.send_with(&client).await })
     };
 }
 
